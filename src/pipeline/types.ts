@@ -1,0 +1,138 @@
+/**
+ * The shapes that flow through the pipeline: binlog → reader → batcher → decoder → committer.
+ * Everything here is plain data (structured-clone safe) so it can cross into pool workers
+ * and into the staging collection unchanged.
+ */
+
+/** Where in the source binlog a transaction ends; enough to resume right after it. */
+export interface SourcePosition {
+  /** Binlog file name, e.g. `binlog.000003`. */
+  file: string;
+  /** Byte offset in `file` just after the transaction's last event. */
+  pos: number;
+  /**
+   * MariaDB GTID position (`domain-server-seq[,…]`) or MySQL executed GTID set after this
+   * transaction; undefined when the server does not use GTIDs (resume by file/pos then).
+   */
+  gtid?: string;
+}
+
+/** The column kinds of the type table in DESIGN.md; the decoder maps each to one BSON type. */
+export type ColumnKind =
+  | 'int' // TINYINT … INT, YEAR → Int32 (INT UNSIGNED above 2^31−1 → Int64)
+  | 'bigint' // BIGINT → Int64; unsigned > 2^63−1 → Decimal128
+  | 'decimal' // DECIMAL → Decimal128
+  | 'float' // FLOAT, DOUBLE → Double
+  | 'string' // CHAR, VARCHAR, TEXT, ENUM → String
+  | 'set' // SET → Array of String
+  | 'binary' // BINARY, VARBINARY, BLOB, BIT, GEOMETRY → Binary
+  | 'date' // DATE → Date (UTC midnight)
+  | 'datetime' // DATETIME, TIMESTAMP → Date (UTC)
+  | 'time' // TIME → String [-]HH:MM:SS[.ffffff]
+  | 'json'; // JSON (MySQL) or MariaDB LONGTEXT with json_valid → document / array
+
+export interface ColumnSpec {
+  name: string;
+  kind: ColumnKind;
+  unsigned: boolean;
+  /** Fractional-second digits for temporal columns (0–6). */
+  fsp: number;
+}
+
+/** The schema a row image was written with: taken from that event's own TableMap. */
+export interface TableSchema {
+  db: string;
+  table: string;
+  columns: ColumnSpec[];
+  /** Key column names (primary key, else first unique NOT NULL key); empty → event log only. */
+  key: string[];
+}
+
+/** A raw column value as zongji hands it over with exact options (dateStrings, big numbers as strings). */
+export type RawValue = null | string | number | boolean | Uint8Array | Date | RawValue[] | { [k: string]: RawValue };
+export type RawRow = Record<string, RawValue>;
+
+export type Op = 'insert' | 'update' | 'delete';
+
+/** One row change inside a source transaction. */
+export interface RowChange {
+  op: Op;
+  /** Index into SourceTransaction.schemas. */
+  schema: number;
+  before: RawRow | null;
+  after: RawRow | null;
+  /**
+   * Deterministic identity: the same row change read again from the binlog gets the same id
+   * (`<gtid or file:startpos>#<ordinal in transaction>`).
+   */
+  id: string;
+  /**
+   * Sortable position of this row change in the source history (zero-padded
+   * `fileseq:eventpos:row`), used to keep an older image from overwriting a newer one.
+   */
+  seq: string;
+}
+
+/** A DDL or TRUNCATE statement that arrived as a query event. */
+export interface SchemaChange {
+  db: string;
+  statement: string;
+}
+
+/** A whole committed source transaction, as the reader hands it on. */
+export interface SourceTransaction {
+  /** GTID of this transaction (`0-1-42` or `uuid:n`) or undefined without GTIDs. */
+  gtid: string | undefined;
+  /** Commit time on the source, ms since epoch. */
+  ts: number;
+  /** Position right after this transaction: resuming there replays nothing of it. */
+  end: SourcePosition;
+  schemas: TableSchema[];
+  changes: RowChange[];
+  /** Set on DDL transactions; such a transaction has no row changes. */
+  ddl?: SchemaChange;
+  /** Estimated bytes held in memory (for backpressure). */
+  bytes: number;
+}
+
+/**
+ * A row image mapped to BSON-ready values by the type table (after `rehydrate` on the main
+ * thread: Long, Decimal128, Double and Binary instances where the table says so).
+ */
+export type MappedDoc = Record<string, unknown>;
+
+/** A row change after decoding: what the committer writes. */
+export interface DecodedChange {
+  id: string;
+  seq: string;
+  op: Op;
+  db: string;
+  table: string;
+  /** Mirror `_id`: the key value, an object for composite keys; null when the table has no key. */
+  key: unknown;
+  /** For an update that changed the key: the old key, whose mirror document must go. */
+  oldKey?: unknown;
+  before: MappedDoc | null;
+  after: MappedDoc | null;
+  /** Exact source text for values BSON cannot hold exactly, by column (`_sdl.raw`). */
+  raw?: Record<string, string>;
+  /** Canonical hash of the after image (`_sdl.h`), null for deletes. */
+  h: string | null;
+  gtid: string | undefined;
+  /** Source commit time, ms since epoch. */
+  ts: number;
+}
+
+/** What the batcher hands the committer: whole transactions (or one chunk of a huge one). */
+export interface Batch {
+  /** Deterministic: derived from the first change's id or the end position. */
+  id: string;
+  /** Checkpoint to save once this batch is applied; undefined for a non-final chunk of a transaction. */
+  end: SourcePosition | undefined;
+  /** Position of the last transaction whose end this batch contains, for logs and lag. */
+  lastTs: number;
+  changes: DecodedChange[];
+  ddl: SchemaChange[];
+  rows: number;
+  bytes: number;
+}
