@@ -1,0 +1,59 @@
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import { decodeBatch } from '../decode/decode-changes.js';
+import { rehydrate } from '../decode/rehydrate.js';
+import type { DecodeCapabilities, DecodeResult, DecodeTask } from '../decode/wire.js';
+import type { DecodedChange } from '../pipeline/types.js';
+
+export interface DecoderOptions {
+  /** 0 decodes inline on the main thread with the very same task function. */
+  workers: number;
+  caps: DecodeCapabilities;
+  /** How long close() waits for running tasks before terminating the workers. */
+  closeTimeoutMs?: number;
+}
+
+/** Next to this module in dist/, so tests load exactly the file production loads. */
+const WORKER_FILE = fileURLToPath(new URL('../workers/decode-batch.js', import.meta.url));
+
+/** Decodes whole batches (one pool task per batch) into driver-ready DecodedChanges. */
+export class Decoder {
+  private readonly pool: Piscina<DecodeTask, DecodeResult> | undefined;
+  private readonly caps: DecodeCapabilities;
+  private closed = false;
+
+  constructor(opts: DecoderOptions) {
+    if (!Number.isInteger(opts.workers) || opts.workers < 0) throw new RangeError(`workers must be an integer ≥ 0, got ${opts.workers}`);
+    this.caps = { ...opts.caps };
+    if (opts.workers > 0) {
+      this.pool = new Piscina<DecodeTask, DecodeResult>({
+        filename: WORKER_FILE,
+        name: 'decodeMoving',
+        minThreads: opts.workers,
+        maxThreads: opts.workers,
+        idleTimeout: Infinity,
+        closeTimeout: opts.closeTimeoutMs ?? 30_000,
+      });
+      // Piscina reports a close timeout as an 'error' event; unhandled it would crash the process.
+      this.pool.on('error', () => undefined);
+    }
+  }
+
+  get workers(): number {
+    return this.pool?.maxThreads ?? 0;
+  }
+
+  async decode(batch: Pick<DecodeTask, 'transactions'>): Promise<DecodedChange[]> {
+    if (this.closed) throw new Error('decoder is closed');
+    const task: DecodeTask = { transactions: batch.transactions, caps: this.caps };
+    const result = this.pool === undefined ? decodeBatch(task) : await this.pool.run(task);
+    return rehydrate(result);
+  }
+
+  /** Waits for running tasks (up to closeTimeoutMs), then stops the workers. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool?.close();
+  }
+}

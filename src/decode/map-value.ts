@@ -1,0 +1,96 @@
+import type { ColumnSpec, RawValue } from '../pipeline/types.js';
+import { mapJson } from './json.js';
+import { DecodeError, describe, NULL_MAPPED, type Mapped } from './mapped.js';
+import { mapBigint, mapDecimal, mapFloat, mapInt } from './numeric.js';
+import { mapTemporal } from './temporal.js';
+import type { DecodeCapabilities } from './wire.js';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+// WHATWG 'latin1' is windows-1252, which is what MySQL calls latin1; every byte maps to a distinct code point.
+const latin1 = new TextDecoder('latin1');
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+function unexpected(col: ColumnSpec, v: RawValue): DecodeError {
+  return new DecodeError(`column ${col.name} (${col.kind}): unexpected value ${describe(v)}`);
+}
+
+/** BIT may arrive as a number from some drivers: the same bytes zongji sends, big-endian, minimal length. */
+function bitBytes(n: number | bigint): Uint8Array {
+  let rest = BigInt(n);
+  const out: number[] = [];
+  do {
+    out.unshift(Number(rest & 0xffn));
+    rest >>= 8n;
+  } while (rest > 0n);
+  return Uint8Array.from(out);
+}
+
+function mapBinary(col: ColumnSpec, v: RawValue): Mapped {
+  let bytes: Uint8Array;
+  if (v instanceof Uint8Array) bytes = v;
+  else if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) bytes = bitBytes(v);
+  else if (typeof v === 'boolean') bytes = Uint8Array.of(v ? 1 : 0);
+  // zongji and mysql2 parse GEOMETRY into {x, y} objects (SRID and WKB gone): the reader must hand over bytes.
+  else throw unexpected(col, v);
+  return { value: bytes, wrap: 'binary', tag: 'binary', canon: hex(bytes) };
+}
+
+function mapString(col: ColumnSpec, v: RawValue): Mapped {
+  if (typeof v === 'string') return { value: v, tag: 'string', canon: v };
+  if (v instanceof Uint8Array) {
+    // zongji decodes utf8 columns itself and hands other charsets (e.g. latin1) over as bytes.
+    let text: string;
+    try {
+      text = utf8.decode(v);
+    } catch {
+      text = latin1.decode(v);
+    }
+    return { value: text, tag: 'string', canon: text };
+  }
+  if (typeof v === 'number' || typeof v === 'boolean') return { value: String(v), tag: 'string', canon: String(v) };
+  throw unexpected(col, v);
+}
+
+function mapSet(col: ColumnSpec, v: RawValue): Mapped {
+  let items: string[];
+  if (typeof v === 'string') items = v === '' ? [] : v.split(',');
+  else if (Array.isArray(v) && v.every((x): x is string => typeof x === 'string')) items = v;
+  else throw unexpected(col, v);
+  return { value: items, tag: 'array', canon: JSON.stringify(items) };
+}
+
+function mapTime(col: ColumnSpec, v: RawValue): Mapped {
+  if (typeof v !== 'string') throw unexpected(col, v);
+  return { value: v, tag: 'string', canon: v };
+}
+
+/** One raw column value (zongji or mysql2 with exact options) → its clone-safe mapped form. */
+export function mapValue(col: ColumnSpec, v: RawValue | undefined, caps: DecodeCapabilities): Mapped {
+  if (v === null || v === undefined) return NULL_MAPPED;
+  switch (col.kind) {
+    case 'int':
+      return mapInt(col, v);
+    case 'bigint':
+      return mapBigint(col, v, caps);
+    case 'decimal':
+      return mapDecimal(col, v, caps);
+    case 'float':
+      return mapFloat(col, v);
+    case 'string':
+      return mapString(col, v);
+    case 'set':
+      return mapSet(col, v);
+    case 'binary':
+      return mapBinary(col, v);
+    case 'date':
+    case 'datetime':
+      return mapTemporal(col, v);
+    case 'time':
+      return mapTime(col, v);
+    case 'json':
+      return mapJson(col, v, caps);
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The clone-safe shapes a decode task returns. Structured clone (worker_threads, piscina)
+ * keeps primitives, bigint, Date, Uint8Array, arrays and plain objects, but turns class
+ * instances such as Long, Decimal128, Double and Binary into plain objects that the driver
+ * would then store as sub-documents without complaint. So the worker returns plain data and
+ * a list of wraps, and the main thread builds the BSON classes (`rehydrate.ts`).
+ */
+import type { Op, SourceTransaction } from '../pipeline/types.js';
+
+/** What the connected MongoDB-wire server can store (from the startup capability probe). */
+export interface DecodeCapabilities {
+  decimal128: boolean;
+  nestedArrays: boolean;
+  /** Document keys may contain '.', start with '$' or contain NUL. */
+  dottedKeys: boolean;
+}
+
+export const FULL_CAPABILITIES: Readonly<DecodeCapabilities> = Object.freeze({
+  decimal128: true,
+  nestedArrays: true,
+  dottedKeys: true,
+});
+
+export type WireValue =
+  | null
+  | string
+  | number
+  | bigint
+  | boolean
+  | Date
+  | Uint8Array
+  | WireValue[]
+  | { [k: string]: WireValue };
+
+export type WireDoc = Record<string, WireValue>;
+
+/**
+ * How the main thread wraps a top-level column value:
+ * long: number or bigint → Long; decimal: 16 bytes → Decimal128;
+ * double: number → Double; binary: Uint8Array → Binary.
+ */
+export type WrapTag = 'long' | 'decimal' | 'double' | 'binary';
+
+/** 0 = before image, 1 = after image. */
+export type ImageIndex = 0 | 1;
+export type Wrap = [image: ImageIndex, column: string, tag: WrapTag];
+
+export interface WireChange {
+  id: string;
+  seq: string;
+  op: Op;
+  db: string;
+  table: string;
+  /** Key column names in key order (shared with the schema, so cloned once per batch). */
+  keyColumns: string[];
+  /** The key is read from the after image, except for deletes. */
+  keyFrom: ImageIndex;
+  /** An update whose key columns changed: the before image's key becomes `oldKey`. */
+  keyChanged: boolean;
+  before: WireDoc | null;
+  after: WireDoc | null;
+  raw?: Record<string, string>;
+  h: string | null;
+  gtid: string | undefined;
+  ts: number;
+  wraps: Wrap[];
+}
+
+export interface DecodeTask {
+  transactions: Array<Pick<SourceTransaction, 'gtid' | 'ts' | 'schemas' | 'changes'>>;
+  caps: DecodeCapabilities;
+}
+
+export interface DecodeResult {
+  changes: WireChange[];
+}
