@@ -282,7 +282,7 @@ describe('canonical hash', () => {
     assert.equal(seen.size, variants.length + 1);
     // DECIMAL(65,30) values that round to the same Decimal128 differ in raw, so in the hash.
     const wide = schemaOf([col('v', 'decimal')]);
-    const a = '1234567890123456789012345678901234.5';
+    const a = '1234567890123456789012345678901234.7';
     const b = '1234567890123456789012345678901234.6';
     assert.equal(String(run(wide, [{ op: 'insert', after: { v: a } }])[0]?.after?.['v']), String(run(wide, [{ op: 'insert', after: { v: b } }])[0]?.after?.['v']));
     assert.notEqual(hashRow(wide, { v: a }), hashRow(wide, { v: b }));
