@@ -32,7 +32,7 @@ function mapImage(
     if (m.wrap !== undefined) wraps.push([image, col.name, m.wrap]);
     if (m.raw !== undefined) (raw ??= {})[col.name] = m.raw;
     if (withHash) entries.push(entry(col.name, m));
-    if (schema.key.includes(col.name)) keyParts.set(col.name, `${m.tag}:${m.canon}`);
+    if (schema.key.includes(col.name)) keyParts.set(col.name, `${m.tag}:${typeof m.canon === 'string' ? m.canon : Buffer.from(m.canon).toString('hex')}`);
   }
   return { doc, raw, keyCanon: JSON.stringify(schema.key.map((k) => keyParts.get(k) ?? null)), h: withHash ? hashEntries(entries) : null };
 }

@@ -4,7 +4,7 @@ import { mapValue } from './map-value.js';
 import type { HashTag, Mapped } from './mapped.js';
 import { FULL_CAPABILITIES } from './wire.js';
 
-export type HashEntry = [column: string, tag: HashTag, canon: string];
+export type HashEntry = [column: string, tag: HashTag, canon: string | Uint8Array];
 
 /**
  * `_sdl.h`: sha256 (first 32 hex digits) over [column, BSON type tag, canonical value
@@ -13,7 +13,18 @@ export type HashEntry = [column: string, tag: HashTag, canon: string];
  */
 export function hashEntries(entries: HashEntry[]): string {
   entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  return createHash('sha256').update(JSON.stringify(entries)).digest('hex').slice(0, 32);
+  const h = createHash('sha256');
+  for (const [column, tag, canon] of entries) {
+    if (typeof canon === 'string') {
+      h.update(`${JSON.stringify([column, tag, canon])}\n`);
+    } else {
+      // Bytes go in as they are (a hex or JSON text of a large BLOB costs more than the hash), framed by their length.
+      h.update(`${JSON.stringify([column, tag, canon.byteLength])}\n`);
+      h.update(canon);
+      h.update('\n');
+    }
+  }
+  return h.digest('hex').slice(0, 32);
 }
 
 export function entry(column: string, m: Mapped): HashEntry {

@@ -9,10 +9,6 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 // WHATWG 'latin1' is windows-1252, which is what MySQL calls latin1; every byte maps to a distinct code point.
 const latin1 = new TextDecoder('latin1');
 
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
-}
-
 function unexpected(col: ColumnSpec, v: RawValue): DecodeError {
   return new DecodeError(`column ${col.name} (${col.kind}): unexpected value ${describe(v)}`);
 }
@@ -35,7 +31,7 @@ function mapBinary(col: ColumnSpec, v: RawValue): Mapped {
   else if (typeof v === 'boolean') bytes = Uint8Array.of(v ? 1 : 0);
   // zongji and mysql2 parse GEOMETRY into {x, y} objects (SRID and WKB gone): the reader must hand over bytes.
   else throw unexpected(col, v);
-  return { value: bytes, wrap: 'binary', tag: 'binary', canon: hex(bytes) };
+  return { value: bytes, wrap: 'binary', tag: 'binary', canon: bytes };
 }
 
 function mapString(col: ColumnSpec, v: RawValue): Mapped {

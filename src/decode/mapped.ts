@@ -16,8 +16,8 @@ export interface Mapped {
   /** Exact source text when the stored value does not hold it exactly (`_sdl.raw`). */
   raw?: string;
   tag: HashTag;
-  /** Canonical text of the full-capability value, including any exact source text. */
-  canon: string;
+  /** Canonical text of the full-capability value, including any exact source text; bytes for binary (hashed as is). */
+  canon: string | Uint8Array;
 }
 
 export class DecodeError extends Error {
