@@ -29,7 +29,6 @@ function mapBinary(col: ColumnSpec, v: RawValue): Mapped {
   if (v instanceof Uint8Array) bytes = v;
   else if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) bytes = bitBytes(v);
   else if (typeof v === 'boolean') bytes = Uint8Array.of(v ? 1 : 0);
-  // zongji and mysql2 parse GEOMETRY into {x, y} objects (SRID and WKB gone): the reader must hand over bytes.
   else throw unexpected(col, v);
   return { value: bytes, wrap: 'binary', tag: 'binary', canon: bytes };
 }
@@ -88,5 +87,9 @@ export function mapValue(col: ColumnSpec, v: RawValue | undefined, caps: DecodeC
       return mapTime(col, v);
     case 'json':
       return mapJson(col, v, caps);
+    case 'geometry':
+      // zongji and mysql2 both hand GEOMETRY over parsed ({ x, y } for a POINT; SRID and WKB
+      // gone), so the parsed shape is what both sides can agree on: stored like a JSON value.
+      return mapJson(col, JSON.stringify(v), caps);
   }
 }

@@ -8,6 +8,8 @@ export interface Capabilities {
   decimal128: boolean;
   /** Stores arrays inside arrays. */
   nestedArrays: boolean;
+  /** Stores embedded-document keys that contain '.' or start with '$' (JSON column values). */
+  dottedKeys: boolean;
   /** `ferretdbVersion` from buildInfo when the server is FerretDB, for logs. */
   ferretdb: string | undefined;
   /** The MongoDB version the server reports (FerretDB reports the one it emulates). */
@@ -32,6 +34,7 @@ export async function probeCapabilities(client: MongoClient, db: Db): Promise<Ca
       transactions: topologySupportsTransactions(hello) && (await transactionsWork(client, db)),
       decimal128: await roundTrips(probe, 'decimal', Decimal128.fromString('1.10'), (v) => v instanceof Decimal128 && v.toString() === '1.10'),
       nestedArrays: await roundTrips(probe, 'nested', [[1, 2], [3]], (v) => JSON.stringify(v) === '[[1,2],[3]]'),
+      dottedKeys: await roundTrips(probe, 'dotted', { 'a.b': 1, $c: 2 }, (v) => JSON.stringify(v) === '{"a.b":1,"$c":2}'),
       ferretdb,
       version: String(build['version']),
     };

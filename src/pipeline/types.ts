@@ -25,10 +25,11 @@ export type ColumnKind =
   | 'float' // FLOAT, DOUBLE → Double
   | 'string' // CHAR, VARCHAR, TEXT, ENUM → String
   | 'set' // SET → Array of String
-  | 'binary' // BINARY, VARBINARY, BLOB, BIT, GEOMETRY → Binary
+  | 'binary' // BINARY, VARBINARY, BLOB, BIT → Binary
   | 'date' // DATE → Date (UTC midnight)
   | 'datetime' // DATETIME, TIMESTAMP → Date (UTC)
   | 'time' // TIME → String [-]HH:MM:SS[.ffffff]
+  | 'geometry' // GEOMETRY: zongji parses it (a POINT arrives as { x, y }) → embedded document
   | 'json'; // JSON (MySQL) or MariaDB LONGTEXT with json_valid → document / array
 
 export interface ColumnSpec {

@@ -52,8 +52,8 @@ describe('test servers', () => {
       if (caps.ferretdb !== undefined) {
         // FerretDB 1.x: a standalone without sessions, Decimal128 or nested arrays.
         assert.deepEqual(
-          { transactions: caps.transactions, decimal128: caps.decimal128, nestedArrays: caps.nestedArrays },
-          { transactions: false, decimal128: false, nestedArrays: false },
+          { transactions: caps.transactions, decimal128: caps.decimal128, nestedArrays: caps.nestedArrays, dottedKeys: caps.dottedKeys },
+          { transactions: false, decimal128: false, nestedArrays: false, dottedKeys: false },
         );
       } else {
         // A real MongoDB stores both types; transactions depend on its topology.

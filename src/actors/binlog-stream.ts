@@ -1,0 +1,205 @@
+import ZongJi, { type AnyBinlogEvent, type TableMapEvent } from '@vlasky/zongji';
+import type { Connection } from 'mysql2/promise';
+import { fromCallback } from 'xstate';
+import { classifyMysqlError, errorInfo, SdlError, type ErrorInfo } from '../errors.js';
+import { connectExact, exactOptions } from '../mysql/connection.js';
+import { mariadbTracker, mysqlTracker } from '../mysql/gtid.js';
+import { IncludeFilter } from '../mysql/include-filter.js';
+import { preflight } from '../mysql/preflight.js';
+import { type BinlogColumn } from '../mysql/table-schema.js';
+import { type AssemblerEvent, TransactionAssembler } from '../mysql/transaction-assembler.js';
+import type { SourcePosition, SourceTransaction } from '../pipeline/types.js';
+
+export interface BinlogStreamInput {
+  url: string;
+  serverId: number;
+  /** Resume right after this position; undefined streams the whole retained binlog. */
+  start: SourcePosition | undefined;
+  include: readonly string[];
+}
+
+export type BinlogStreamEvent =
+  | { type: 'CONNECTED'; server: string }
+  | { type: 'TXN'; txn: SourceTransaction }
+  | { type: 'HEARTBEAT'; pos: SourcePosition }
+  | { type: 'STREAM_ERROR'; error: ErrorInfo };
+
+export type BinlogStreamCommand = { type: 'PAUSE' } | { type: 'RESUME' };
+
+const EVENTS = ['rotate', 'mariadbgtid', 'gtid', 'query', 'xid', 'tablemap', 'writerows', 'updaterows', 'deleterows', 'heartbeat'];
+
+/**
+ * The binlog connection: zongji events → whole transactions, in order. Stops on any error
+ * and reports it once; the reader machine decides whether and when to reconnect.
+ */
+export const binlogStream = fromCallback<BinlogStreamCommand, BinlogStreamInput, BinlogStreamEvent>(({ input, sendBack, receive }) => {
+  let zongji: ZongJi | undefined;
+  let ctrl: Connection | undefined;
+  let stopped = false;
+  let failed = false;
+  const jsonColumns = new Map<string, ReadonlySet<string>>();
+  let chain: Promise<void> = Promise.resolve();
+
+  const fail = (err: unknown): void => {
+    if (stopped || failed) return;
+    failed = true;
+    sendBack({ type: 'STREAM_ERROR', error: errorInfo(err, classifyMysqlError) });
+  };
+
+  const lookupJson = async (key: string): Promise<void> => {
+    if (ctrl === undefined) return;
+    const [db, table] = splitKey(key);
+    const [rows] = await ctrl.query('SELECT CHECK_CLAUSE AS c FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?', [db, table]);
+    const cols = new Set<string>();
+    for (const r of rows as { c: string }[]) {
+      const m = /^json_valid\(`((?:[^`]|``)+)`\)$/i.exec(r.c.trim());
+      if (m?.[1] !== undefined) cols.add(m[1].replace(/``/g, '`'));
+    }
+    jsonColumns.set(key, cols);
+  };
+
+  const emit = (txn: SourceTransaction, lookups: ReadonlySet<string>): void => {
+    if (lookups.size === 0 && chainIdle) {
+      sendBack({ type: 'TXN', txn });
+      return;
+    }
+    chainIdle = false;
+    pending++;
+    chain = chain
+      .then(async () => {
+        for (const key of lookups) if (!jsonColumns.has(key)) await lookupJson(key);
+        for (const s of txn.schemas) {
+          const json = jsonColumns.get(`${s.db}.${s.table}`);
+          if (json !== undefined) for (const c of s.columns) if (json.has(c.name)) c.kind = 'json';
+        }
+        if (!stopped && !failed) sendBack({ type: 'TXN', txn });
+      })
+      .catch(fail)
+      .finally(() => {
+        if (--pending === 0) chainIdle = true;
+      });
+  };
+  let chainIdle = true;
+  let pending = 0;
+
+  const start = async (): Promise<void> => {
+    ctrl = await connectExact(input.url);
+    const server = await preflight(ctrl);
+    if (stopped) return;
+    const gtids = server.mariadb ? mariadbTracker(input.start?.gtid) : mysqlTracker(input.start?.gtid);
+    const include = new IncludeFilter(input.include);
+    const assembler = new TransactionAssembler(input.start, include, gtids, {
+      transaction: emit,
+      heartbeat: (pos) => sendBack({ type: 'HEARTBEAT', pos }),
+    }, (db, table) => jsonColumns.get(`${db}.${table}`));
+
+    // DDL can add or remove a json_valid check: forget what we knew about that table.
+    const onDdl = (): void => jsonColumns.clear();
+
+    const z = new ZongJi(exactOptions(input.url));
+    zongji = z;
+    z.on('error', fail);
+    z.on('ready', () => sendBack({ type: 'CONNECTED', server: server.version }));
+    z.on('binlog', (e: AnyBinlogEvent) => {
+      if (stopped || failed) return;
+      try {
+        const ev = translate(e);
+        if (ev === undefined) return;
+        if (ev.kind === 'query' && !assembler.inTransaction) onDdl();
+        assembler.push(ev);
+      } catch (err) {
+        fail(err);
+      }
+    });
+    const opts: Parameters<ZongJi['start']>[0] = { serverId: input.serverId, includeEvents: EVENTS };
+    if (input.start?.gtid !== undefined) opts.gtidSet = input.start.gtid;
+    else if (input.start !== undefined) {
+      opts.filename = input.start.file;
+      opts.position = input.start.pos;
+    } else if (server.mariadb) opts.gtidSet = '';
+    else opts.filename = server.firstBinlog;
+    z.start(opts);
+  };
+
+  start().catch(fail);
+
+  receive((cmd) => {
+    const conn = zongji?.connection;
+    if (conn === null || conn === undefined) return;
+    if (cmd.type === 'PAUSE') conn.pause();
+    else conn.resume();
+  });
+
+  return () => {
+    stopped = true;
+    try {
+      zongji?.stop();
+    } catch {
+      // zongji throws when stopped before its connection exists; nothing to release then.
+    }
+    void ctrl?.end().catch(() => undefined);
+  };
+});
+
+function splitKey(key: string): [string, string] {
+  const dot = key.indexOf('.');
+  return [key.slice(0, dot), key.slice(dot + 1)];
+}
+
+/** zongji event → the assembler's vocabulary. */
+function translate(e: AnyBinlogEvent): AssemblerEvent | undefined {
+  switch (e.getTypeName()) {
+    case 'Rotate': {
+      const r = e as Extract<AnyBinlogEvent, { binlogName: string; position: number }>;
+      return { kind: 'rotate', file: r.binlogName, position: r.position };
+    }
+    case 'MariadbGtid': {
+      const g = e as Extract<AnyBinlogEvent, { seqNo: number | string; standalone: boolean }>;
+      return { kind: 'begin', gtid: g.gtid, standalone: g.standalone, nextPosition: g.nextPosition, timestamp: g.timestamp };
+    }
+    case 'Gtid': {
+      const g = e as Extract<AnyBinlogEvent, { sid: string; gno: number | string; flags: number }>;
+      return { kind: 'begin', gtid: g.gtid, standalone: false, nextPosition: g.nextPosition, timestamp: g.timestamp };
+    }
+    case 'TableMap': {
+      const t = e as TableMapEvent;
+      const entry = t.tableMap[t.tableId];
+      const schemas = entry?.columnSchemas ?? [];
+      const columns: BinlogColumn[] = (entry?.columns ?? []).map((c, i) => ({
+        name: c.name,
+        type: c.type,
+        charset: c.charset,
+        metadata: c.metadata,
+        unsigned: schemas[i]?.UNSIGNED === true || /unsigned/i.test(schemas[i]?.COLUMN_TYPE ?? ''),
+      }));
+      return { kind: 'tablemap', tableId: t.tableId, db: t.schemaName, table: t.tableName, columns, primaryKey: t.primaryKey };
+    }
+    case 'WriteRows':
+    case 'UpdateRows':
+    case 'DeleteRows': {
+      const r = e as Extract<AnyBinlogEvent, { rows: unknown[]; tableId: number }>;
+      const op = e.getTypeName() === 'WriteRows' ? 'insert' : e.getTypeName() === 'UpdateRows' ? 'update' : 'delete';
+      return { kind: 'rows', op, tableId: r.tableId, rows: r.rows as never, size: r.size, timestamp: r.timestamp };
+    }
+    case 'Xid':
+      return { kind: 'commit', nextPosition: e.nextPosition, timestamp: e.timestamp };
+    case 'Query': {
+      const q = e as Extract<AnyBinlogEvent, { query: string; schema: string }>;
+      return { kind: 'query', db: q.schema, statement: q.query, nextPosition: q.nextPosition, timestamp: q.timestamp };
+    }
+    case 'Heartbeat': {
+      const h = e as Extract<AnyBinlogEvent, { binlogName: string; getTypeName(): 'Heartbeat' }>;
+      return { kind: 'heartbeat', file: h.binlogName, nextPosition: h.nextPosition };
+    }
+    // Format, checkpoints, annotations and GTID lists carry nothing a transaction needs.
+    case 'Format': case 'MariadbGtidList': case 'BinlogCheckpoint': case 'AnnotateRows': case 'RowsQuery':
+    case 'PreviousGtids': case 'AnonymousGtid': case 'IntVar': case 'StartEncryption': case 'XaPrepare':
+    case 'Unknown':
+      return undefined;
+    case 'TransactionPayload':
+    case 'PartialUpdateRows':
+      // Their rows cannot be decoded: skipping them would lose data without a trace.
+      throw new SdlError('UNSUPPORTED_BINLOG', `the source wrote a ${e.getTypeName()} event, whose rows sdl cannot decode`, 'config',
+        'set binlog_transaction_compression=OFF and binlog_row_value_options=\'\' on the source');
+  }
+}

@@ -1,0 +1,198 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { SdlError } from '../errors.js';
+
+export interface Config {
+  /** Names the checkpoint, lease and staging documents: one pipeline per source → target pair. */
+  pipeline: string;
+  mysql: { url: string; serverId: number; include: string[] };
+  mongo: { url: string; database: string; databaseMap: Record<string, string> };
+  batch: { maxRows: number; maxBytes: number; maxDelayMs: number };
+  /** Bytes of row data held between the binlog and MongoDB before reading pauses. */
+  maxInFlightBytes: number;
+  /** Decoder pool threads; 0 decodes on the main thread. */
+  workers: number;
+  /** Stage each batch before applying it (the crash-recovery log); off only to measure its cost. */
+  staging: boolean;
+  http: { addr: string };
+  log: { level: string };
+}
+
+export const DEFAULTS: Config = {
+  pipeline: 'default',
+  mysql: { url: '', serverId: 0, include: [] },
+  mongo: { url: '', database: 'sdl', databaseMap: {} },
+  batch: { maxRows: 5000, maxBytes: 8 * 1024 * 1024, maxDelayMs: 200 },
+  maxInFlightBytes: 64 * 1024 * 1024,
+  workers: 1,
+  staging: true,
+  http: { addr: '127.0.0.1:9464' },
+  log: { level: 'info' },
+};
+
+export class ConfigError extends SdlError {
+  constructor(readonly field: string, problem: string) {
+    super('CONFIG', `config ${field}: ${problem}`, 'config');
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Reads the file (YAML or JSON), applies SDL_* overrides, validates; throws ConfigError naming the field. */
+export function loadConfig(path: string | undefined, env: Env = process.env): Config {
+  let file: unknown = {};
+  if (path !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new ConfigError('--config', `cannot read ${path}: ${(err as Error).message}`);
+    }
+    try {
+      file = parseYaml(text) ?? {};
+    } catch (err) {
+      throw new ConfigError('--config', `${path} is not valid YAML/JSON: ${(err as Error).message}`);
+    }
+  }
+  if (!isRecord(file)) throw new ConfigError('--config', 'the top level must be a mapping');
+  const merged = mergeEnv(file, env);
+  return validate(merged);
+}
+
+function mergeEnv(file: Record<string, unknown>, env: Env): Record<string, unknown> {
+  const out = structuredClone(file);
+  const section = (name: string): Record<string, unknown> => {
+    const s = out[name];
+    if (s === undefined) return (out[name] = {});
+    if (!isRecord(s)) throw new ConfigError(name, 'must be a mapping');
+    return s;
+  };
+  const set = (key: string, apply: (v: string) => void): void => {
+    const v = env[key];
+    if (v !== undefined && v !== '') apply(v);
+  };
+  set('SDL_MYSQL_URL', (v) => (section('mysql')['url'] = v));
+  set('SDL_SERVER_ID', (v) => (section('mysql')['serverId'] = v));
+  set('SDL_INCLUDE', (v) => (section('mysql')['include'] = v.split(',').map((s) => s.trim()).filter((s) => s !== '')));
+  set('SDL_MONGO_URL', (v) => (section('mongo')['url'] = v));
+  set('SDL_MONGO_DATABASE', (v) => (section('mongo')['database'] = v));
+  set('SDL_HTTP_ADDR', (v) => (section('http')['addr'] = v));
+  set('SDL_LOG_LEVEL', (v) => (section('log')['level'] = v));
+  set('SDL_PIPELINE', (v) => (out['pipeline'] = v));
+  set('SDL_WORKERS', (v) => (out['workers'] = v));
+  return out;
+}
+
+function validate(raw: Record<string, unknown>): Config {
+  const known = new Set(Object.keys(DEFAULTS));
+  for (const k of Object.keys(raw)) if (!known.has(k)) throw new ConfigError(k, 'unknown setting');
+  const mysql = sub(raw, 'mysql');
+  const mongo = sub(raw, 'mongo');
+  const batch = sub(raw, 'batch');
+  const http = sub(raw, 'http');
+  const log = sub(raw, 'log');
+  const cfg: Config = {
+    pipeline: str(raw, 'pipeline', DEFAULTS.pipeline, /^[A-Za-z0-9_.-]{1,64}$/),
+    mysql: {
+      url: url(mysql, 'mysql.url', ['mysql:', 'mariadb:']),
+      serverId: int(mysql, 'mysql.serverId', DEFAULTS.mysql.serverId, 0, 2 ** 32 - 1),
+      include: strList(mysql, 'mysql.include'),
+    },
+    mongo: {
+      url: url(mongo, 'mongo.url', ['mongodb:', 'mongodb+srv:']),
+      database: str(mongo, 'mongo.database', DEFAULTS.mongo.database, /^[^/\\. "$*<>:|?]{1,63}$/),
+      databaseMap: strMap(mongo, 'mongo.databaseMap'),
+    },
+    batch: {
+      maxRows: int(batch, 'batch.maxRows', DEFAULTS.batch.maxRows, 1, 1_000_000),
+      maxBytes: int(batch, 'batch.maxBytes', DEFAULTS.batch.maxBytes, 1024, 1024 ** 3),
+      maxDelayMs: int(batch, 'batch.maxDelayMs', DEFAULTS.batch.maxDelayMs, 0, 600_000),
+    },
+    maxInFlightBytes: int(raw, 'maxInFlightBytes', DEFAULTS.maxInFlightBytes, 1024 * 1024, 16 * 1024 ** 3),
+    workers: int(raw, 'workers', DEFAULTS.workers, 0, 64),
+    staging: bool(raw, 'staging', DEFAULTS.staging),
+    http: { addr: str(http, 'http.addr', DEFAULTS.http.addr, /^[^\s]*:\d{1,5}$|^off$/) },
+    log: { level: str(log, 'log.level', DEFAULTS.log.level, /^(fatal|error|warn|info|debug|trace|silent)$/) },
+  };
+  if (cfg.batch.maxBytes * 2 > cfg.maxInFlightBytes) {
+    throw new ConfigError('maxInFlightBytes', `must be at least twice batch.maxBytes (${cfg.batch.maxBytes})`);
+  }
+  return cfg;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function sub(raw: Record<string, unknown>, name: string): Record<string, unknown> {
+  const v = raw[name];
+  if (v === undefined) return {};
+  if (!isRecord(v)) throw new ConfigError(name, 'must be a mapping');
+  return v;
+}
+
+function leaf(field: string): string {
+  return field.slice(field.lastIndexOf('.') + 1);
+}
+
+function str(o: Record<string, unknown>, field: string, dflt: string, re: RegExp): string {
+  const v = o[leaf(field)] ?? dflt;
+  if (typeof v !== 'string' || !re.test(v)) throw new ConfigError(field, `invalid value ${JSON.stringify(v)}`);
+  return v;
+}
+
+function int(o: Record<string, unknown>, field: string, dflt: number, min: number, max: number): number {
+  const v = o[leaf(field)] ?? dflt;
+  const n = typeof v === 'string' && /^-?\d+$/.test(v.trim()) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(field, `must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+  }
+  return n;
+}
+
+function bool(o: Record<string, unknown>, field: string, dflt: boolean): boolean {
+  const v = o[leaf(field)] ?? dflt;
+  if (v === 'true' || v === true) return true;
+  if (v === 'false' || v === false) return false;
+  throw new ConfigError(field, `must be true or false, got ${JSON.stringify(v)}`);
+}
+
+function url(o: Record<string, unknown>, field: string, protocols: string[]): string {
+  const v = o[leaf(field)];
+  if (typeof v !== 'string' || v === '') throw new ConfigError(field, `is required (or set its SDL_* environment variable)`);
+  let parsed: URL;
+  try {
+    parsed = new URL(v);
+  } catch {
+    throw new ConfigError(field, 'is not a URL');
+  }
+  if (!protocols.includes(parsed.protocol)) throw new ConfigError(field, `must start with ${protocols.join(' or ')}//`);
+  return v;
+}
+
+function strList(o: Record<string, unknown>, field: string): string[] {
+  const v = o[leaf(field)] ?? [];
+  if (!Array.isArray(v) || v.some((s) => typeof s !== 'string' || !/^[^.\s]+(\.[^.\s]+)?$/.test(s))) {
+    throw new ConfigError(field, 'must be a list of "db" or "db.table"');
+  }
+  return v as string[];
+}
+
+function strMap(o: Record<string, unknown>, field: string): Record<string, string> {
+  const v = o[leaf(field)] ?? {};
+  if (!isRecord(v) || Object.values(v).some((s) => typeof s !== 'string')) {
+    throw new ConfigError(field, 'must map source database names to MongoDB database names');
+  }
+  return v as Record<string, string>;
+}
+
+/** The URL with its password replaced, for logs. */
+export function redactUrl(u: string): string {
+  try {
+    const parsed = new URL(u);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '<unparseable url>';
+  }
+}

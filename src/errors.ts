@@ -1,0 +1,67 @@
+/**
+ * One error type for everything sdl reports, with a class that decides what happens next:
+ * transient errors are retried forever with backoff, the others stop the pipeline with a
+ * message that says what to do.
+ */
+export type ErrorClass = 'transient' | 'auth' | 'config' | 'permanent';
+
+export class SdlError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly errorClass: ErrorClass,
+    readonly hint?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'SdlError';
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { code: this.code, class: this.errorClass, message: this.message, hint: this.hint };
+  }
+}
+
+/** The plain-data form that crosses actor boundaries and goes into logs. */
+export interface ErrorInfo {
+  code: string;
+  errorClass: ErrorClass;
+  message: string;
+  hint?: string;
+}
+
+export function errorInfo(err: unknown, fallback: (e: unknown) => ErrorInfo): ErrorInfo {
+  if (err instanceof SdlError) {
+    const info: ErrorInfo = { code: err.code, errorClass: err.errorClass, message: err.message };
+    if (err.hint !== undefined) info.hint = err.hint;
+    return info;
+  }
+  return fallback(err);
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
+  'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_CON_COUNT_ERROR', 'ER_SERVER_SHUTDOWN',
+]);
+
+/** MySQL/MariaDB client and server errors → class. */
+export function classifyMysqlError(err: unknown): ErrorInfo {
+  const e = err as { code?: unknown; errno?: unknown; message?: unknown };
+  const code = typeof e.code === 'string' ? e.code : typeof e.errno === 'number' ? `MYSQL_${e.errno}` : 'UNKNOWN';
+  const message = typeof e.message === 'string' ? e.message : String(err);
+  if (e.errno === 1236 || /could not find first log file|binlog.*purged|GTID.*not.*(found|exist)|Could not find GTID/i.test(message)) {
+    return {
+      code: 'BINLOG_PURGED',
+      errorClass: 'permanent',
+      message: `the source no longer has the binlog needed to resume: ${message}`,
+      hint: 'the checkpoint in `offsets` names the GTID/file needed; restore that binlog, or re-snapshot: drop the pipeline checkpoint (`sdl snapshot`) so sdl reloads all rows',
+    };
+  }
+  if (e.errno === 1045 || e.errno === 1044 || e.errno === 1227 || code === 'ER_ACCESS_DENIED_ERROR' || code === 'ER_SPECIFIC_ACCESS_DENIED_ERROR') {
+    return { code, errorClass: 'auth', message, hint: 'the MySQL user needs REPLICATION SLAVE, REPLICATION CLIENT and SELECT' };
+  }
+  if (NETWORK_CODES.has(code) || /connection|socket|timeout|closed state/i.test(message)) {
+    return { code, errorClass: 'transient', message };
+  }
+  return { code, errorClass: 'transient', message };
+}

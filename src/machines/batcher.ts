@@ -1,0 +1,150 @@
+import { assign, enqueueActions, fromPromise, sendTo, setup } from 'xstate';
+import { sibling } from './system.js';
+import { type Limits, type Part, batchEnd, bytesOf, isFull, rowsOf, takeBatch, toParts } from '../pipeline/batching.js';
+import type { Batch, SourcePosition, SourceTransaction } from '../pipeline/types.js';
+
+export interface BatcherInput extends Limits {
+  maxDelayMs: number;
+  /** Pause the reader above this many bytes between the binlog and MongoDB; resume below half. */
+  maxInFlightBytes: number;
+}
+
+interface BatcherContext extends BatcherInput {
+  open: Part[];
+  /** Bytes handed on and not yet committed, plus the open parts. */
+  inFlight: number;
+  throttled: boolean;
+  flushRequested: boolean;
+  /** How many open parts the running decode took; they leave `open` only when it is done. */
+  taking: number;
+}
+
+export type BatcherEvent =
+  | { type: 'TXN'; txn: SourceTransaction }
+  | { type: 'HEARTBEAT'; pos: SourcePosition }
+  | { type: 'COMMITTED'; bytes: number }
+  | { type: 'FLUSH' };
+
+/** Placeholder so the machine can be inspected and printed; `run` provides the real decoder. */
+const decodeBatch = fromPromise<Batch, { parts: Part[] }>(() => Promise.reject(new Error('decodeBatch actor not provided')));
+
+/**
+ * Transactions → batches. A batch closes on rows, bytes or time, only at a transaction boundary
+ * (a transaction larger than a batch goes in chunks), and a DDL always stands alone. Decoding
+ * of one batch overlaps the committer writing the previous one.
+ */
+export const batcherMachine = setup({
+  types: {} as { context: BatcherContext; events: BatcherEvent; input: BatcherInput },
+  actors: { decodeBatch },
+  delays: { maxDelay: ({ context }) => context.maxDelayMs },
+  guards: {
+    full: ({ context }) => isFull(context.open, context),
+    hasOpen: ({ context }) => context.open.length > 0,
+    flushRequested: ({ context }) => context.flushRequested,
+  },
+  actions: {
+    add: assign(({ context, event }) => {
+      let parts: Part[];
+      if (event.type === 'TXN') parts = toParts(event.txn, context.maxRows);
+      else if (event.type === 'HEARTBEAT') parts = [{ gtid: undefined, ts: Date.now(), schemas: [], changes: [], end: event.pos, ddl: undefined, bytes: 64 }];
+      else return {};
+      return { open: [...context.open, ...parts], inFlight: context.inFlight + bytesOf(parts) };
+    }),
+    throttle: enqueueActions(({ context, enqueue }) => {
+      if (!context.throttled && context.inFlight > context.maxInFlightBytes) {
+        enqueue.sendTo(sibling('reader'), { type: 'PAUSE' });
+        enqueue.assign({ throttled: true });
+      } else if (context.throttled && context.inFlight <= context.maxInFlightBytes / 2) {
+        enqueue.sendTo(sibling('reader'), { type: 'RESUME' });
+        enqueue.assign({ throttled: false });
+      }
+    }),
+    replyFlushed: enqueueActions(({ context, enqueue }) => {
+      if (context.flushRequested) {
+        enqueue.sendTo(sibling('supervisor'), { type: 'BATCHER_FLUSHED' });
+        enqueue.assign({ flushRequested: false });
+      }
+    }),
+  },
+}).createMachine({
+  id: 'batcher',
+  context: ({ input }) => ({ ...input, open: [], inFlight: 0, throttled: false, flushRequested: false, taking: 0 }),
+  initial: 'idle',
+  on: {
+    COMMITTED: { actions: [assign({ inFlight: ({ context, event }) => context.inFlight - event.bytes }), 'throttle'] },
+  },
+  states: {
+    idle: {
+      entry: 'replyFlushed',
+      on: {
+        TXN: { target: 'accumulating', actions: ['add', 'throttle'] },
+        HEARTBEAT: { target: 'accumulating', actions: 'add' },
+        FLUSH: { actions: [assign({ flushRequested: true }), 'replyFlushed'] },
+      },
+    },
+    accumulating: {
+      always: { guard: 'full', target: 'flushing' },
+      after: { maxDelay: 'flushing' },
+      on: {
+        TXN: { actions: ['add', 'throttle'] },
+        HEARTBEAT: { actions: 'add' },
+        FLUSH: { target: 'flushing', actions: assign({ flushRequested: true }) },
+      },
+    },
+    flushing: {
+      entry: assign({ taking: ({ context }) => takeBatch(context.open, context).batch.length }),
+      invoke: {
+        src: 'decodeBatch',
+        input: ({ context }) => ({ parts: context.open.slice(0, context.taking) }),
+        onDone: {
+          target: 'flushed',
+          actions: [
+            sendTo(sibling('committer'), ({ event }) => ({ type: 'BATCH' as const, batch: event.output })),
+            assign({ open: ({ context }) => context.open.slice(context.taking), taking: 0 }),
+          ],
+        },
+        onError: { target: 'failed' },
+      },
+      on: {
+        TXN: { actions: ['add', 'throttle'] },
+        HEARTBEAT: { actions: 'add' },
+        FLUSH: { actions: assign({ flushRequested: true }) },
+      },
+    },
+    flushed: {
+      always: [
+        { guard: 'full', target: 'flushing' },
+        { guard: 'flushRequested', target: 'flushingRest' },
+        { guard: 'hasOpen', target: 'accumulating' },
+        { target: 'idle' },
+      ],
+    },
+    flushingRest: {
+      always: [{ guard: 'hasOpen', target: 'flushing' }, { target: 'idle' }],
+    },
+    failed: {
+      type: 'final',
+      entry: sendTo(sibling('supervisor'), ({ event }) => ({
+        type: 'CHILD_FAILED' as const,
+        child: 'batcher',
+        error: { code: 'DECODE', errorClass: 'permanent' as const, message: `decoding a batch failed: ${String((event as { error?: unknown }).error)}` },
+      })),
+    },
+  },
+});
+
+/** Builds the batch the committer writes from decoded parts (used by the decode actor). */
+export function batchFrom(parts: readonly Part[], changes: Batch['changes']): Batch {
+  const end = batchEnd(parts);
+  const first = changes[0];
+  const lastTs = parts.length > 0 ? (parts[parts.length - 1]).ts : Date.now();
+  return {
+    id: first !== undefined ? first.id : end !== undefined ? `pos:${end.file}:${end.pos}` : `empty:${lastTs}`,
+    end,
+    lastTs,
+    changes,
+    ddl: parts.flatMap((p) => (p.ddl === undefined ? [] : [p.ddl])),
+    rows: rowsOf(parts),
+    bytes: bytesOf(parts),
+  };
+}

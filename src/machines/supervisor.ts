@@ -1,0 +1,143 @@
+import { assign, fromPromise, sendTo, setup } from 'xstate';
+import type { ErrorInfo } from '../errors.js';
+import type { SourcePosition } from '../pipeline/types.js';
+import { backoffDelay } from './backoff.js';
+import { batcherMachine, type BatcherInput } from './batcher.js';
+import { committerMachine } from './committer.js';
+import { readerMachine } from './reader.js';
+
+export interface SupervisorInput {
+  mysqlUrl: string;
+  serverId: number;
+  include: readonly string[];
+  batcher: BatcherInput;
+}
+
+export interface Prepared {
+  /** The saved checkpoint, or undefined to read the whole retained binlog. */
+  start: SourcePosition | undefined;
+}
+
+interface SupervisorContext extends SupervisorInput {
+  start: SourcePosition | undefined;
+  attempt: number;
+  error: ErrorInfo | undefined;
+  /** Children currently retrying a transient failure. */
+  degraded: string[];
+}
+
+export type SupervisorEvent =
+  | { type: 'STOP' }
+  | { type: 'COMMITTER_READY' }
+  | { type: 'BATCHER_FLUSHED' }
+  | { type: 'COMMITTER_DRAINED' }
+  | { type: 'CHILD_DEGRADED'; child: string; error: ErrorInfo | undefined }
+  | { type: 'CHILD_RECOVERED'; child: string }
+  | { type: 'CHILD_FAILED'; child: string; error: ErrorInfo | undefined };
+
+export interface SupervisorOutput {
+  error: ErrorInfo | undefined;
+}
+
+function errorOf(e: unknown): ErrorInfo {
+  const info = (e as { info?: ErrorInfo }).info;
+  if (info !== undefined) return info;
+  return { code: 'UNEXPECTED', errorClass: 'permanent', message: e instanceof Error ? e.message : String(e) };
+}
+
+/**
+ * The root of the actor tree. starting (MongoDB reachable, checkpoint read) → recovering
+ * (committer re-applies staged batches) → running (reader + batcher; degraded while a child
+ * retries) → stopping (reader stops, batcher flushes, committer drains) → stopped; a permanent
+ * child failure ends in failed with the error as output.
+ */
+export const supervisorMachine = setup({
+  types: {} as { context: SupervisorContext; events: SupervisorEvent; input: SupervisorInput; output: SupervisorOutput },
+  actors: {
+    prepare: fromPromise<Prepared, void>(() => Promise.reject(new Error('prepare actor not provided'))),
+    reader: readerMachine,
+    batcher: batcherMachine,
+    committer: committerMachine,
+  },
+  delays: { retry: ({ context }) => backoffDelay(context.attempt, 500, 30_000) },
+  guards: {
+    transient: ({ event }) => errorOf((event as { error?: unknown }).error).errorClass === 'transient',
+    nothingDegraded: ({ context }) => context.degraded.length === 0,
+  },
+  actions: {
+    fail: assign({ error: ({ event }) => (event.type === 'CHILD_FAILED' ? event.error : errorOf((event as { error?: unknown }).error)) }),
+  },
+}).createMachine({
+  id: 'supervisor',
+  context: ({ input }) => ({ ...input, start: undefined, attempt: 0, error: undefined, degraded: [] }),
+  initial: 'starting',
+  output: ({ context }) => ({ error: context.error }),
+  on: {
+    CHILD_FAILED: { target: '.failed', actions: 'fail' },
+  },
+  states: {
+    starting: {
+      invoke: {
+        src: 'prepare',
+        onDone: { target: 'active', actions: assign({ start: ({ event }) => event.output.start, attempt: 0 }) },
+        onError: [
+          { guard: 'transient', target: 'startBackoff', actions: assign({ error: ({ event }) => errorOf(event.error) }) },
+          { target: 'failed', actions: 'fail' },
+        ],
+      },
+      on: { STOP: 'stopped' },
+    },
+    startBackoff: {
+      after: { retry: { target: 'starting', actions: assign({ attempt: ({ context }) => context.attempt + 1 }) } },
+      on: { STOP: 'stopped' },
+    },
+    active: {
+      invoke: { id: 'committer', systemId: 'committer', src: 'committer' },
+      initial: 'recovering',
+      states: {
+        recovering: {
+          on: { COMMITTER_READY: 'running', STOP: '#supervisor.stopped' },
+        },
+        running: {
+          invoke: [
+            { id: 'batcher', systemId: 'batcher', src: 'batcher', input: ({ context }) => context.batcher },
+            {
+              id: 'reader',
+              systemId: 'reader',
+              src: 'reader',
+              input: ({ context }) => ({ url: context.mysqlUrl, serverId: context.serverId, include: context.include, start: context.start }),
+            },
+          ],
+          initial: 'healthy',
+          on: {
+            CHILD_DEGRADED: {
+              target: '.degraded',
+              actions: assign({ degraded: ({ context, event }) => [...new Set([...context.degraded, event.child])] }),
+            },
+            CHILD_RECOVERED: {
+              actions: assign({ degraded: ({ context, event }) => context.degraded.filter((c) => c !== event.child) }),
+            },
+            STOP: { target: '.stopping' },
+          },
+          states: {
+            healthy: {},
+            degraded: {
+              always: { guard: 'nothingDegraded', target: 'healthy' },
+            },
+            stopping: {
+              entry: [sendTo('reader', { type: 'STOP' }), sendTo('batcher', { type: 'FLUSH' })],
+              on: {
+                BATCHER_FLUSHED: { actions: sendTo('committer', { type: 'DRAIN' }) },
+                COMMITTER_DRAINED: '#supervisor.stopped',
+                CHILD_DEGRADED: {},
+                STOP: {},
+              },
+            },
+          },
+        },
+      },
+    },
+    stopped: { type: 'final' },
+    failed: { type: 'final' },
+  },
+});

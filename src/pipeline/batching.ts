@@ -1,0 +1,78 @@
+import type { SchemaChange, SourcePosition, SourceTransaction } from './types.js';
+
+/** A whole transaction, or one chunk of a transaction larger than a batch. */
+export interface Part {
+  gtid: SourceTransaction['gtid'];
+  ts: number;
+  schemas: SourceTransaction['schemas'];
+  changes: SourceTransaction['changes'];
+  /** Set only on a transaction's last part: the checkpoint may move there once it is applied. */
+  end: SourcePosition | undefined;
+  ddl: SchemaChange | undefined;
+  bytes: number;
+}
+
+export interface Limits {
+  maxRows: number;
+  maxBytes: number;
+}
+
+/** Splits a transaction into parts of at most maxRows changes; only the last carries the end. */
+export function toParts(txn: SourceTransaction, maxRows: number): Part[] {
+  const n = txn.changes.length;
+  if (n <= maxRows) return [{ gtid: txn.gtid, ts: txn.ts, schemas: txn.schemas, changes: txn.changes, end: txn.end, ddl: txn.ddl, bytes: txn.bytes }];
+  const parts: Part[] = [];
+  const perRow = txn.bytes / n;
+  for (let i = 0; i < n; i += maxRows) {
+    const changes = txn.changes.slice(i, i + maxRows);
+    const last = i + maxRows >= n;
+    parts.push({ gtid: txn.gtid, ts: txn.ts, schemas: txn.schemas, changes, end: last ? txn.end : undefined, ddl: undefined, bytes: Math.ceil(perRow * changes.length) });
+  }
+  return parts;
+}
+
+export function rowsOf(parts: readonly Part[]): number {
+  let n = 0;
+  for (const p of parts) n += p.changes.length;
+  return n;
+}
+
+export function bytesOf(parts: readonly Part[]): number {
+  let n = 0;
+  for (const p of parts) n += p.bytes;
+  return n;
+}
+
+/** A batch must close now: it is at a limit, or it holds a DDL (which always stands alone). */
+export function isFull(parts: readonly Part[], limits: Limits): boolean {
+  return rowsOf(parts) >= limits.maxRows || bytesOf(parts) >= limits.maxBytes || parts.some((p) => p.ddl !== undefined);
+}
+
+/**
+ * The next batch from the open parts: up to the limits, and never mixing a DDL with rows, so
+ * everything before a schema change is applied before it and everything after, after.
+ */
+export function takeBatch(parts: readonly Part[], limits: Limits): { batch: Part[]; rest: Part[] } {
+  if (parts.length === 0) return { batch: [], rest: [] };
+  if (parts[0]?.ddl !== undefined) return { batch: parts.slice(0, 1), rest: parts.slice(1) };
+  let rows = 0;
+  let bytes = 0;
+  let i = 0;
+  for (; i < parts.length; i++) {
+    const p = parts[i];
+    if (p.ddl !== undefined) break;
+    if (i > 0 && (rows + p.changes.length > limits.maxRows || bytes + p.bytes > limits.maxBytes)) break;
+    rows += p.changes.length;
+    bytes += p.bytes;
+  }
+  return { batch: parts.slice(0, i), rest: parts.slice(i) };
+}
+
+/** Where the checkpoint may move once every part of the batch is applied. */
+export function batchEnd(parts: readonly Part[]): SourcePosition | undefined {
+  for (let i = parts.length - 1; i >= 0; i--) {
+    const end = parts[i]?.end;
+    if (end !== undefined) return end;
+  }
+  return undefined;
+}
