@@ -1,0 +1,23 @@
+/**
+ * Test-only crash points. `SDL_FAULT=<point>` kills the process at that point with exit code
+ * 137 (what a kill -9 looks like to a supervisor); `SDL_FAULT=<point>:throw` throws instead, so
+ * an in-process test can stop a commit half-way without losing its runner.
+ * Inert (one env lookup) when SDL_FAULT is unset.
+ */
+export class FaultInjected extends Error {
+  constructor(readonly point: string) {
+    super(`fault injected at ${point}`);
+    this.name = 'FaultInjected';
+  }
+}
+
+export function faultPoint(name: string): void {
+  const spec = process.env['SDL_FAULT'];
+  if (spec === undefined || spec === '') return;
+  for (const entry of spec.split(',')) {
+    const [point, mode] = entry.trim().split(':');
+    if (point !== name) continue;
+    if (mode === 'throw') throw new FaultInjected(name);
+    process.exit(137);
+  }
+}

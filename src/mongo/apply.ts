@@ -1,0 +1,72 @@
+import type { ClientSession, Db, MongoClient } from 'mongodb';
+import type { Batch } from '../pipeline/types.js';
+import { writeDeadLetters } from './dead-letters.js';
+import { applyDdl, type DdlCounts } from './ddl.js';
+import { insertEvents } from './events.js';
+import { COLLECTIONS, type DatabaseMap } from './layout.js';
+import { applyMirrors, coalesce } from './mirrors.js';
+import type { ChunkLimits, Rejection } from './write-shape.js';
+
+export { applyDdl } from './ddl.js';
+export { insertEvents, eventDoc } from './events.js';
+export { applyMirrors, coalesce, mirrorDoc } from './mirrors.js';
+
+export interface ApplyCounts {
+  eventsInserted: number;
+  duplicatesIgnored: number;
+  mirrorsUpserted: number;
+  mirrorsReplaced: number;
+  mirrorsDeleted: number;
+  skippedOlder: number;
+  deadLetters: number;
+  ddl: DdlCounts;
+}
+
+export interface ApplyTarget {
+  client: MongoClient;
+  /** The sdl database (event log, dead letters, schema history). */
+  db: Db;
+  databaseMap?: DatabaseMap | undefined;
+  limits?: ChunkLimits | undefined;
+}
+
+export function emptyCounts(): ApplyCounts {
+  return {
+    eventsInserted: 0,
+    duplicatesIgnored: 0,
+    mirrorsUpserted: 0,
+    mirrorsReplaced: 0,
+    mirrorsDeleted: 0,
+    skippedOlder: 0,
+    deadLetters: 0,
+    ddl: { recorded: 0, truncated: 0, dropped: 0, renamed: 0 },
+  };
+}
+
+/** DDL first: it closed the batch before it, so the batch's rows come after it in the source. */
+export async function applyBatchDdl(t: ApplyTarget, batch: Batch, counts: ApplyCounts): Promise<void> {
+  if (batch.ddl.length > 0) counts.ddl = await applyDdl(t.client, t.db, batch, t.databaseMap);
+}
+
+/** Event log and mirrors; returns the rejections so the caller decides where they go. */
+export async function applyRows(t: ApplyTarget, batch: Batch, counts: ApplyCounts, session?: ClientSession): Promise<Rejection[]> {
+  const opts = { session, ...(t.limits !== undefined ? { limits: t.limits } : {}) };
+  const events = await insertEvents(t.db.collection(COLLECTIONS.rowChanges), batch.changes, opts);
+  const mirrors = await applyMirrors(t.client, coalesce(batch.changes, t.databaseMap), opts);
+  counts.eventsInserted += events.inserted;
+  counts.duplicatesIgnored += events.duplicates;
+  counts.mirrorsUpserted += mirrors.upserted;
+  counts.mirrorsReplaced += mirrors.replaced;
+  counts.mirrorsDeleted += mirrors.deleted;
+  counts.skippedOlder += mirrors.skippedOlder;
+  return [...events.rejected, ...mirrors.rejected];
+}
+
+/** The whole apply step without a transaction: every write is idempotent. */
+export async function applyBatch(t: ApplyTarget, batch: Batch): Promise<ApplyCounts> {
+  const counts = emptyCounts();
+  await applyBatchDdl(t, batch, counts);
+  const rejected = await applyRows(t, batch, counts);
+  counts.deadLetters = await writeDeadLetters(t.db, rejected);
+  return counts;
+}

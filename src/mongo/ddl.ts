@@ -1,0 +1,116 @@
+import { createHash } from 'node:crypto';
+import { MongoServerError, type Db, type Document, type Filter, type MongoClient } from 'mongodb';
+import type { Batch, SchemaChange } from '../pipeline/types.js';
+import { parseDdl, type DdlAction, type TableRef } from './ddl-parse.js';
+import { classifyMongoError } from './errors.js';
+import { COLLECTIONS, mirrorNamespace, type DatabaseMap, type Namespace } from './layout.js';
+import { positionKey, positionOrder } from './position.js';
+
+const NAMESPACE_NOT_FOUND = 26;
+
+export interface DdlCounts {
+  recorded: number;
+  truncated: number;
+  dropped: number;
+  renamed: number;
+}
+
+/** Deterministic per statement: the batch's end position, its index in the batch, and a digest of its text. */
+export function schemaHistoryId(batch: Batch, index: number, ddl: SchemaChange): string {
+  const at = batch.end !== undefined ? positionKey(batch.end) : batch.id;
+  const digest = createHash('sha256').update(`${ddl.db}\u0000${ddl.statement}`).digest('hex').slice(0, 16);
+  return `${at}#${index}:${digest}`;
+}
+
+/**
+ * Records each statement in `schema_history` and applies what it means for the mirrors.
+ * A DDL closes the batch before it, so a batch's statements precede its row changes: they
+ * run first. Every step is idempotent (a replay finds the mirror already emptied, gone or
+ * renamed), and none runs inside a transaction, where MongoDB forbids drop and rename.
+ */
+export async function applyDdl(client: MongoClient, sdl: Db, batch: Batch, databaseMap: DatabaseMap = {}): Promise<DdlCounts> {
+  const out: DdlCounts = { recorded: 0, truncated: 0, dropped: 0, renamed: 0 };
+  const history = sdl.collection<Document>(COLLECTIONS.schemaHistory);
+  for (const [i, ddl] of batch.ddl.entries()) {
+    const action = parseDdl(ddl.statement, ddl.db);
+    const ns = (t: TableRef): Namespace => mirrorNamespace(t.db, t.table, databaseMap);
+    switch (action.kind) {
+      case 'truncate':
+        await client.db(ns(action.table).db).collection(ns(action.table).collection).deleteMany({});
+        out.truncated++;
+        break;
+      case 'drop':
+        for (const t of action.tables) {
+          if (await dropIfExists(client, ns(t))) out.dropped++;
+        }
+        break;
+      case 'rename':
+        for (const p of action.pairs) {
+          if (await renameIfExists(client, ns(p.from), ns(p.to))) out.renamed++;
+        }
+        break;
+      case 'other':
+        break;
+    }
+    const doc = historyDoc(batch, i, ddl, action);
+    await history.updateOne({ _id: doc['_id'] as string } as Document, { $setOnInsert: doc }, { upsert: true });
+    out.recorded++;
+  }
+  return out;
+}
+
+function historyDoc(batch: Batch, index: number, ddl: SchemaChange, action: DdlAction): Document {
+  return {
+    _id: schemaHistoryId(batch, index, ddl),
+    db: ddl.db,
+    statement: ddl.statement,
+    action: action.kind,
+    position: batch.end === undefined ? null : { ...batch.end, order: positionOrder(batch.end) },
+    batch: batch.id,
+    ts: new Date(batch.lastTs),
+    recordedAt: new Date(),
+  };
+}
+
+async function dropIfExists(client: MongoClient, ns: Namespace): Promise<boolean> {
+  try {
+    return await client.db(ns.db).collection(ns.collection).drop();
+  } catch (err) {
+    if (err instanceof MongoServerError && err.code === NAMESPACE_NOT_FOUND) return false;
+    throw err;
+  }
+}
+
+async function renameIfExists(client: MongoClient, from: Namespace, to: Namespace): Promise<boolean> {
+  const exists = (await client.db(from.db).listCollections({ name: from.collection }, { nameOnly: true }).toArray()).length > 0;
+  // Replay after the rename already happened: nothing left to move.
+  if (!exists) return false;
+  try {
+    await client.db('admin').command({ renameCollection: `${from.db}.${from.collection}`, to: `${to.db}.${to.collection}`, dropTarget: true });
+    return true;
+  } catch (err) {
+    if (err instanceof MongoServerError && err.code === NAMESPACE_NOT_FOUND) return false;
+    if (classifyMongoError(err) === 'transient' || from.db === to.db) throw err;
+  }
+  // FerretDB 1.x cannot rename across databases: copy (idempotently), then drop the source.
+  await copyCollection(client, from, to);
+  await client.db(from.db).collection(from.collection).drop();
+  return true;
+}
+
+async function copyCollection(client: MongoClient, from: Namespace, to: Namespace): Promise<void> {
+  const src = client.db(from.db).collection<Document>(from.collection);
+  const dst = client.db(to.db).collection<Document>(to.collection);
+  await dst.deleteMany({});
+  let buf: Document[] = [];
+  const flush = async (): Promise<void> => {
+    if (buf.length === 0) return;
+    await dst.bulkWrite(buf.map((d) => ({ replaceOne: { filter: { _id: d['_id'] as unknown } as Filter<Document>, replacement: d, upsert: true } })), { ordered: false });
+    buf = [];
+  };
+  for await (const d of src.find({}, { promoteValues: false })) {
+    buf.push(d);
+    if (buf.length >= 500) await flush();
+  }
+  await flush();
+}

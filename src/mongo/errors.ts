@@ -1,0 +1,110 @@
+import {
+  MongoBulkWriteError,
+  MongoError,
+  MongoNetworkError,
+  MongoServerError,
+  MongoServerSelectionError,
+  MongoWriteConcernError,
+  type WriteError,
+} from 'mongodb';
+
+export type ErrorClass = 'transient' | 'permanent';
+
+export const DUPLICATE_KEY = 11000;
+
+/**
+ * Server codes that mean "try again later": the server is going away, stepping down, not
+ * primary, or the operation timed out. From the MongoDB error code list (and what the
+ * driver's own retryable-write logic treats as retryable).
+ */
+const TRANSIENT_CODES = new Set([
+  6, // HostUnreachable
+  7, // HostNotFound
+  50, // MaxTimeMSExpired
+  64, // WriteConcernFailed (wtimeout)
+  89, // NetworkTimeout
+  91, // ShutdownInProgress
+  112, // WriteConflict
+  134, // ReadConcernMajorityNotAvailableYet
+  189, // PrimarySteppedDown
+  202, // NetworkInterfaceExceededTimeLimit
+  251, // NoSuchTransaction (aborted under us)
+  262, // ExceededTimeLimit
+  9001, // SocketException
+  10107, // NotWritablePrimary
+  11600, // InterruptedAtShutdown
+  11602, // InterruptedDueToReplStateChange
+  13435, // NotPrimaryNoSecondaryOk
+  13436, // NotPrimaryOrSecondary
+]);
+
+const TRANSIENT_SYSCALL = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+
+const TRANSIENT_LABELS = [
+  'RetryableWriteError',
+  'TransientTransactionError',
+  'UnknownTransactionCommitResult',
+  'ResetPool',
+  'PoolRequestedRetry',
+  'RetryableError',
+  'SystemOverloadedError',
+];
+
+const TRANSIENT_NAMES = new Set(['MongoPoolClearedError', 'MongoNetworkTimeoutError', 'MongoOperationTimeoutError']);
+
+export function isTransientCode(code: unknown): boolean {
+  return typeof code === 'number' && TRANSIENT_CODES.has(code);
+}
+
+/**
+ * Whether a failed MongoDB call should be retried (transient) or needs a person or a dead
+ * letter (permanent). Unknown errors are permanent: retrying forever on a bug hides it.
+ */
+export function classifyMongoError(err: unknown): ErrorClass {
+  if (err instanceof MongoNetworkError || err instanceof MongoServerSelectionError) return 'transient';
+  if (err instanceof MongoError) {
+    for (const label of TRANSIENT_LABELS) if (err.hasErrorLabel(label)) return 'transient';
+    if (TRANSIENT_NAMES.has(err.name)) return 'transient';
+    if (err instanceof MongoWriteConcernError && isTransientCode(err.code)) return 'transient';
+    if (err instanceof MongoBulkWriteError) {
+      const codes = writeErrorsOf(err).map((w) => w.code);
+      if (isTransientCode(err.code)) return 'transient';
+      if (codes.length > 0 && codes.every(isTransientCode)) return 'transient';
+      return 'permanent';
+    }
+    if (err instanceof MongoServerError) return isTransientCode(err.code) ? 'transient' : 'permanent';
+    return isTransientCode(err.code) ? 'transient' : 'permanent';
+  }
+  if (err instanceof Error) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && TRANSIENT_SYSCALL.has(code)) return 'transient';
+  }
+  return 'permanent';
+}
+
+export interface WriteFailure {
+  /** Index of the operation inside the command that failed. */
+  index: number;
+  code: number;
+  message: string;
+}
+
+export function writeErrorsOf(err: MongoBulkWriteError): WriteFailure[] {
+  const raw: WriteError | readonly WriteError[] = err.writeErrors;
+  const list: readonly WriteError[] = isList(raw) ? raw : [raw];
+  return list.map((w) => ({ index: w.index, code: w.code, message: w.errmsg ?? '' }));
+}
+
+function isList(v: WriteError | readonly WriteError[]): v is readonly WriteError[] {
+  return Array.isArray(v);
+}
+
+export function isDuplicateKey(err: unknown): boolean {
+  return err instanceof MongoServerError && err.code === DUPLICATE_KEY;
+}
+
+export function reasonOf(err: unknown): { code: number | string | undefined; message: string } {
+  if (err instanceof MongoError) return { code: err.code, message: err.message };
+  if (err instanceof Error) return { code: err.name, message: err.message };
+  return { code: undefined, message: String(err) };
+}

@@ -1,0 +1,80 @@
+import type { ClientSession, Collection, Db } from 'mongodb';
+import type { SourcePosition } from '../pipeline/types.js';
+import { isDuplicateKey } from './errors.js';
+import { COLLECTIONS } from './layout.js';
+import { positionOrder } from './position.js';
+
+/** The checkpoint of one pipeline: where to resume the binlog. */
+export interface CheckpointDoc {
+  _id: string;
+  file: string;
+  pos: number;
+  gtid: string | null;
+  serverId: number | null;
+  /** Sortable position; the guard that keeps the checkpoint from moving back. */
+  order: string;
+  batch: string | null;
+  /** Source commit time of the last transaction covered, ms since epoch (for lag). */
+  sourceTs: number | null;
+  time: Date;
+}
+
+export interface CheckpointExtra {
+  serverId?: number;
+  /** Overrides the order derived from file/pos (e.g. after a source failover renamed the files). */
+  order?: string;
+  batch?: string;
+  sourceTs?: number;
+  session?: ClientSession | undefined;
+}
+
+export interface CheckpointWrite {
+  written: boolean;
+  /** When refused: the newer checkpoint that is stored. */
+  stored?: CheckpointDoc;
+}
+
+export function offsetsCollection(db: Db): Collection<CheckpointDoc> {
+  return db.collection<CheckpointDoc>(COLLECTIONS.offsets);
+}
+
+export async function readCheckpoint(db: Db, pipeline: string, session?: ClientSession): Promise<(CheckpointDoc & { position: SourcePosition }) | null> {
+  const doc = await offsetsCollection(db).findOne({ _id: pipeline }, { session });
+  if (doc === null) return null;
+  const position: SourcePosition = { file: doc.file, pos: doc.pos };
+  if (doc.gtid !== null) position.gtid = doc.gtid;
+  return { ...doc, position };
+}
+
+/**
+ * Saves the checkpoint, only forward: the update matches only a stored checkpoint at or
+ * before this one, so against a newer one the upsert collides on `_id` and is refused.
+ * Writing the same position again (a replayed batch) succeeds.
+ */
+export async function writeCheckpoint(db: Db, pipeline: string, pos: SourcePosition, extra: CheckpointExtra = {}): Promise<CheckpointWrite> {
+  const order = extra.order ?? positionOrder(pos);
+  const set: Omit<CheckpointDoc, '_id'> = {
+    file: pos.file,
+    pos: pos.pos,
+    gtid: pos.gtid ?? null,
+    serverId: extra.serverId ?? null,
+    order,
+    batch: extra.batch ?? null,
+    sourceTs: extra.sourceTs ?? null,
+    time: new Date(),
+  };
+  const coll = offsetsCollection(db);
+  if (extra.session?.inTransaction() === true) {
+    // Inside a transaction a duplicate-key error would abort it: read first, then write (isolated).
+    const stored = await coll.findOne({ _id: pipeline }, { session: extra.session });
+    if (stored !== null && stored.order > order) return { written: false, stored };
+  }
+  try {
+    await coll.updateOne({ _id: pipeline, order: { $lte: order } }, { $set: set }, { upsert: true, session: extra.session });
+    return { written: true };
+  } catch (err) {
+    if (!isDuplicateKey(err)) throw err;
+    const stored = await coll.findOne({ _id: pipeline }, { session: extra.session });
+    return stored === null ? { written: false } : { written: false, stored };
+  }
+}

@@ -1,0 +1,124 @@
+import { Binary, type Collection, type Db, type Document, type WriteConcernSettings } from 'mongodb';
+import type { Batch } from '../pipeline/types.js';
+import { decodeBatch, encodeBatch } from './batch-codec.js';
+import { classifyMongoError } from './errors.js';
+import { APPLIED_STAGING_TTL_SECONDS, COLLECTIONS } from './layout.js';
+import { PART_BYTES } from './payload.js';
+
+/** One staging document: one part of one batch's payload. */
+export interface StagingDoc {
+  _id: string;
+  batch: string;
+  part: number;
+  parts: number;
+  status: 'pending' | 'applied';
+  /** Staging order; pending batches are re-applied in this order. */
+  order: number;
+  stagedAt: Date;
+  appliedAt?: Date;
+  payload?: Binary;
+}
+
+/** Tried in turn: the protocol wants majority + journal; a server that refuses it gets the next. */
+const WRITE_CONCERNS: WriteConcernSettings[] = [{ w: 'majority', j: true }, { w: 1, j: true }, { w: 1 }];
+
+export interface StagingOptions {
+  /** False when the server has no TTL index (FerretDB 1.x): applied docs are purged by us. */
+  ttl?: boolean;
+  partBytes?: number;
+}
+
+/** The `row_changes_staging` collection: batches written before they are applied. */
+export class Staging {
+  readonly coll: Collection<StagingDoc>;
+  private concern = 0;
+  private lastOrder = 0;
+  private marks = 0;
+
+  constructor(db: Db, private readonly opts: StagingOptions = {}) {
+    this.coll = db.collection<StagingDoc>(COLLECTIONS.staging);
+  }
+
+  /** The write concern staging writes currently use (after any fallback). */
+  get writeConcern(): WriteConcernSettings {
+    return WRITE_CONCERNS[this.concern] ?? { w: 1 };
+  }
+
+  /** Writes the batch as `pending`; a re-staged batch (replay) replaces its earlier copy. */
+  async stageBatch(batch: Batch): Promise<{ parts: number; bytes: number }> {
+    const parts = encodeBatch(batch, this.opts.partBytes ?? PART_BYTES);
+    const order = this.nextOrder();
+    const stagedAt = new Date();
+    // Parts after the first go in first: listPending only trusts a batch whose parts are all there.
+    const indexes = [...parts.keys()].reverse();
+    for (const i of indexes) {
+      const doc: StagingDoc = {
+        _id: `${batch.id}#${i}`,
+        batch: batch.id,
+        part: i,
+        parts: parts.length,
+        status: 'pending',
+        order,
+        stagedAt,
+        payload: new Binary(parts[i]),
+      };
+      await this.durably((writeConcern) => this.coll.replaceOne({ _id: doc._id }, doc, { upsert: true, writeConcern }));
+    }
+    // A different earlier encoding of the same batch id may have had more parts.
+    await this.coll.deleteMany({ batch: batch.id, part: { $gte: parts.length } });
+    return { parts: parts.length, bytes: parts.reduce((n, p) => n + p.length, 0) };
+  }
+
+  /** Complete pending batches in staging order, with their BSON classes restored. */
+  async listPending(): Promise<Batch[]> {
+    const heads = await this.coll
+      .find({ status: 'pending', part: 0 }, { projection: { batch: 1, parts: 1, order: 1 } })
+      .sort({ order: 1, _id: 1 })
+      .toArray();
+    const batches: Batch[] = [];
+    for (const head of heads) {
+      const docs = await this.coll.find({ batch: head.batch, status: 'pending' }).sort({ part: 1 }).toArray();
+      // Incomplete: staging was interrupted, so the batch was never applied; the binlog re-read brings it again.
+      if (docs.length !== head.parts || docs.some((d, i) => d.part !== i || d.payload === undefined)) continue;
+      batches.push(decodeBatch(docs.map((d) => (d.payload as Binary).buffer)));
+    }
+    return batches;
+  }
+
+  async markApplied(batchId: string): Promise<void> {
+    await this.coll.updateMany(
+      { batch: batchId },
+      { $set: { status: 'applied', appliedAt: new Date() }, $unset: { payload: '' } },
+    );
+    if (this.opts.ttl === false && ++this.marks % 100 === 1) await this.purgeApplied();
+  }
+
+  /** What the TTL index does where the server has one. */
+  async purgeApplied(olderThanSeconds = APPLIED_STAGING_TTL_SECONDS): Promise<number> {
+    const cutoff = new Date(Date.now() - olderThanSeconds * 1000);
+    const res = await this.coll.deleteMany({ status: 'applied', appliedAt: { $lt: cutoff } });
+    return res.deletedCount;
+  }
+
+  private nextOrder(): number {
+    this.lastOrder = Math.max(this.lastOrder + 1, Date.now() * 1000);
+    return this.lastOrder;
+  }
+
+  private async durably<T>(write: (wc: WriteConcernSettings) => Promise<T>): Promise<T> {
+    for (;;) {
+      try {
+        return await write(this.writeConcern);
+      } catch (err) {
+        if (classifyMongoError(err) === 'transient' || !refusesWriteConcern(err) || this.concern >= WRITE_CONCERNS.length - 1) throw err;
+        this.concern++;
+      }
+    }
+  }
+}
+
+function refusesWriteConcern(err: unknown): boolean {
+  const e = err as Document;
+  // UnknownReplWriteConcern, UnsatisfiableWriteConcern, CannotSatisfyWriteConcern, or a parse error naming it.
+  return [79, 100, 2, 9].includes(Number(e['code'])) && /write ?concern|majority|journal/i.test(String(e['message']));
+}
