@@ -2,7 +2,7 @@ import type { ColumnSpec, RawValue } from '../pipeline/types.js';
 import { mapJson } from './json.js';
 import { DecodeError, describe, NULL_MAPPED, type Mapped } from './mapped.js';
 import { mapBigint, mapDecimal, mapFloat, mapInt } from './numeric.js';
-import { mapTemporal } from './temporal.js';
+import { mapTemporal, withFsp } from './temporal.js';
 import type { DecodeCapabilities } from './wire.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -59,7 +59,8 @@ function mapSet(col: ColumnSpec, v: RawValue): Mapped {
 
 function mapTime(col: ColumnSpec, v: RawValue): Mapped {
   if (typeof v !== 'string') throw unexpected(col, v);
-  return { value: v, tag: 'string', canon: v };
+  const text = withFsp(v.trim(), col.fsp);
+  return { value: text, tag: 'string', canon: text };
 }
 
 /** One raw column value (zongji or mysql2 with exact options) → its clone-safe mapped form. */

@@ -23,6 +23,7 @@ function unrepresentable(text: string): Mapped {
  * Digits below the millisecond that are not zero stay in raw, as the exact text.
  */
 export function mapTemporal(col: ColumnSpec, v: RawValue): Mapped {
+  if (typeof v === 'string') v = withFsp(v.trim(), col.kind === 'date' ? 0 : col.fsp);
   if (v instanceof Date) {
     // A Date means the connection was opened without dateStrings: ms precision at best.
     if (Number.isNaN(v.getTime())) throw new DecodeError(`column ${col.name} (${col.kind}): invalid Date`);
@@ -44,4 +45,16 @@ export function mapTemporal(col: ColumnSpec, v: RawValue): Mapped {
   date.setUTCFullYear(year);
   const raw = /[1-9]/.test(fraction.slice(3)) ? v : undefined;
   return { value: date, ...(raw === undefined ? {} : { raw }), tag: 'date', canon: withRaw(date.toISOString(), raw) };
+}
+
+/**
+ * The text as MySQL shows it: exactly `fsp` fractional digits. The binlog pads to the column's
+ * precision, the binary protocol drops trailing zeros; both must give the same raw text.
+ */
+export function withFsp(text: string, fsp: number): string {
+  const m = /^(.*?\d{2}:\d{2}:\d{2})(?:\.(\d*))?$/.exec(text);
+  if (m === null) return text;
+  const base = m[1] ?? text;
+  const fraction = (m[2] ?? '').padEnd(fsp, '0').slice(0, Math.max(fsp, (m[2] ?? '').replace(/0+$/, '').length));
+  return fraction === '' ? base : `${base}.${fraction}`;
 }

@@ -44,54 +44,73 @@ function stagingOf(ctx: CommitContext): Staging {
   return ctx.staging;
 }
 
+/** What the write step did; the checkpoint step finishes the batch from it. */
+export interface WriteOutcome {
+  counts: ApplyCounts;
+  staged: CommitResult['staged'];
+  /** Rows and checkpoint were committed together in one transaction. */
+  transaction: boolean;
+  checkpoint: CheckpointWrite | null;
+  ms: { stage: number; apply: number };
+}
+
 /**
- * The commit protocol (DESIGN.md steps 3–5): stage as pending → apply DDL, event log and
- * mirrors → checkpoint → mark staged applied. Only duplicate keys and position-guard
- * collisions are absorbed; every other error propagates for the caller's retry loop
- * (`classifyMongoError`), and a retry of the same batch is exact because each step is idempotent.
+ * Steps 3–4 of the commit protocol (DESIGN.md): stage as pending, then apply DDL, event log
+ * and mirrors; where the server has transactions, rows and checkpoint commit together.
+ * Only duplicate keys and position-guard collisions are absorbed; every other error
+ * propagates for the caller's retry loop (`classifyMongoError`), and a retry of the same
+ * batch is exact because each step is idempotent.
  */
-export async function commitBatch(ctx: CommitContext, batch: Batch): Promise<CommitResult> {
+export async function writeBatch(ctx: CommitContext, batch: Batch, stage = ctx.stagingEnabled !== false): Promise<WriteOutcome> {
   const t0 = performance.now();
-  let staged: CommitResult['staged'] = null;
-  if (ctx.stagingEnabled !== false) staged = await stagingOf(ctx).stageBatch(batch);
+  const staged = stage ? await stagingOf(ctx).stageBatch(batch) : null;
   const t1 = performance.now();
   faultPoint('after-stage');
-  const result = await applyAndCheckpoint(ctx, batch);
-  if (staged !== null) await stagingOf(ctx).markApplied(batch.id);
-  const t3 = performance.now();
-  return { ...result, staged, ms: { ...result.ms, stage: t1 - t0, total: t3 - t0 } };
-}
-
-/** Startup: re-applies every pending staged batch in staging order, then marks it applied. */
-export async function recoverPending(ctx: CommitContext): Promise<CommitResult[]> {
-  const staging = stagingOf(ctx);
-  const results: CommitResult[] = [];
-  for (const batch of await staging.listPending()) {
-    const t0 = performance.now();
-    const result = await applyAndCheckpoint(ctx, batch);
-    await staging.markApplied(batch.id);
-    results.push({ ...result, staged: null, ms: { ...result.ms, total: performance.now() - t0 } });
-  }
-  return results;
-}
-
-async function applyAndCheckpoint(ctx: CommitContext, batch: Batch): Promise<Omit<CommitResult, 'staged'>> {
   const target: ApplyTarget = { client: ctx.client, db: ctx.db, databaseMap: ctx.databaseMap, limits: ctx.limits };
   const counts = emptyCounts();
-  const t0 = performance.now();
   // Drop and rename cannot run in a MongoDB transaction; they are idempotent on their own.
   await applyBatchDdl(target, batch, counts);
   if (ctx.caps.transactions) {
     const inTxn = await inTransaction(ctx, target, batch, counts);
-    if (inTxn !== undefined) return inTxn;
+    if (inTxn !== undefined) return { counts: inTxn.counts, staged, transaction: true, checkpoint: inTxn.checkpoint, ms: { stage: t1 - t0, apply: performance.now() - t1 } };
   }
   const rejected = await applyRows(target, batch, counts);
   counts.deadLetters = await writeDeadLetters(ctx.db, rejected);
+  return { counts, staged, transaction: false, checkpoint: null, ms: { stage: t1 - t0, apply: performance.now() - t1 } };
+}
+
+/** Step 5: the checkpoint (unless the transaction already wrote it), then the staged copy is released. */
+export async function finishBatch(ctx: CommitContext, batch: Batch, written: Pick<WriteOutcome, 'transaction' | 'checkpoint' | 'staged'>): Promise<CheckpointWrite | null> {
+  let checkpoint = written.checkpoint;
+  if (!written.transaction) {
+    faultPoint('after-apply');
+    checkpoint = await checkpointOf(ctx, batch);
+  }
+  if (written.staged !== null) await stagingOf(ctx).markApplied(batch.id);
+  return checkpoint;
+}
+
+/** The whole protocol for one batch: writeBatch then finishBatch. */
+export async function commitBatch(ctx: CommitContext, batch: Batch): Promise<CommitResult> {
+  const t0 = performance.now();
+  const written = await writeBatch(ctx, batch);
   const t1 = performance.now();
-  faultPoint('after-apply');
-  const checkpoint = await checkpointOf(ctx, batch);
+  const checkpoint = await finishBatch(ctx, batch, written);
   const t2 = performance.now();
-  return { ...counts, batchId: batch.id, checkpoint, transaction: false, ms: { stage: 0, apply: t1 - t0, checkpoint: t2 - t1, total: 0 } };
+  return { ...written.counts, batchId: batch.id, staged: written.staged, checkpoint, transaction: written.transaction, ms: { stage: written.ms.stage, apply: written.ms.apply, checkpoint: t2 - t1, total: t2 - t0 } };
+}
+
+/** Startup: re-applies every pending staged batch in staging order, then marks it applied. */
+export async function recoverPending(ctx: CommitContext): Promise<CommitResult[]> {
+  const results: CommitResult[] = [];
+  for (const batch of await stagingOf(ctx).listPending()) {
+    const t0 = performance.now();
+    const written = await writeBatch(ctx, batch, false);
+    const checkpoint = await finishBatch(ctx, batch, { ...written, staged: { parts: 0, bytes: 0 } });
+    const total = performance.now() - t0;
+    results.push({ ...written.counts, batchId: batch.id, staged: null, checkpoint, transaction: written.transaction, ms: { stage: 0, apply: written.ms.apply, checkpoint: 0, total } });
+  }
+  return results;
 }
 
 /**
@@ -99,22 +118,17 @@ async function applyAndCheckpoint(ctx: CommitContext, batch: Batch): Promise<Omi
  * older image, a rejected row) aborts a MongoDB transaction, so those batches leave it and
  * take the idempotent path instead: undefined means "not done here".
  */
-async function inTransaction(ctx: CommitContext, target: ApplyTarget, batch: Batch, ddlCounts: ApplyCounts): Promise<Omit<CommitResult, 'staged'> | undefined> {
+async function inTransaction(ctx: CommitContext, target: ApplyTarget, batch: Batch, ddlCounts: ApplyCounts): Promise<{ counts: ApplyCounts; checkpoint: CheckpointWrite | null } | undefined> {
   const session = ctx.client.startSession();
   try {
-    const t0 = performance.now();
-    let applyMs = 0;
-    const out = await session.withTransaction(async () => {
+    return await session.withTransaction(async () => {
       const counts: ApplyCounts = { ...emptyCounts(), ddl: ddlCounts.ddl };
       const rejected = await applyRows(target, batch, counts, session);
       if (rejected.length > 0 || counts.duplicatesIgnored > 0 || counts.skippedOlder > 0) throw new NeedsIdempotentPath();
-      applyMs = performance.now() - t0;
       faultPoint('after-apply');
       const checkpoint = await checkpointOf(ctx, batch, session);
       return { counts, checkpoint };
     });
-    const total = performance.now() - t0;
-    return { ...out.counts, batchId: batch.id, checkpoint: out.checkpoint, transaction: true, ms: { stage: 0, apply: applyMs, checkpoint: total - applyMs, total: 0 } };
   } catch (err) {
     if (err instanceof NeedsIdempotentPath) return undefined;
     throw err;

@@ -3,7 +3,7 @@ import type { ConnectionOptions } from 'mysql2';
 
 /**
  * Connection options that keep every value exact: temporal values as text (microseconds and
- * zero dates survive), TIMESTAMP rendered in UTC, big integers and decimals as strings.
+ * zero dates survive), TIMESTAMP rendered in UTC, big integers, decimals and JSON as strings.
  */
 export function exactOptions(url: string): ConnectionOptions {
   const u = new URL(url);
@@ -18,6 +18,8 @@ export function exactOptions(url: string): ConnectionOptions {
     supportBigNumbers: true,
     bigNumberStrings: true,
     decimalNumbers: false,
+    // Parsed JSON has already rounded integers beyond 2^53.
+    jsonStrings: true,
     connectTimeout: 10_000,
   };
 }

@@ -13,8 +13,9 @@ export class Scratch {
   private readonly pidsDir: string;
   private readonly reaper: ChildProcess;
 
-  constructor(prefix = 'sdl-test-') {
-    this.dir = mkdtempSync(join(tmpdir(), prefix));
+  constructor(prefix = 'sdl-test-', base = tmpdir()) {
+    mkdirSync(base, { recursive: true });
+    this.dir = mkdtempSync(join(base, prefix));
     this.pidsDir = join(this.dir, 'pids');
     mkdirSync(this.pidsDir);
     const script = [

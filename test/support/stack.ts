@@ -10,8 +10,8 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(opts: { mariadb?: MariaDbOptions } = {}): Promise<Stack> {
-  const scratch = new Scratch();
+export async function startStack(opts: { mariadb?: MariaDbOptions; base?: string } = {}): Promise<Stack> {
+  const scratch = new Scratch('sdl-test-', opts.base);
   try {
     const [mariadb, mongo] = await Promise.all([MariaDb.start(scratch, opts.mariadb), MongoServer.start(scratch)]);
     return {

@@ -137,10 +137,15 @@ describe('value mapping (raw forms as zongji delivers them with exact options)',
       ['date', '2024-05-00'],
       ['date', '2023-02-29'],
     ] as const) {
-      const zero = insert([col('v', kind)], { v: text });
+      const zero = insert([col('v', kind, false, kind === 'datetime' ? 6 : 0)], { v: text });
       assert.equal(zero.after?.['v'], null, text);
       assert.deepEqual(zero.raw, { v: text }, text);
     }
+    // raw is the text as MySQL shows it, with the column's fractional digits, whichever protocol read it.
+    const binaryProtocol = insert([col('v', 'datetime', false, 6)], { v: '0000-00-00 00:00:00' });
+    assert.deepEqual(binaryProtocol.raw, { v: '0000-00-00 00:00:00.000000' });
+    assert.equal(value([col('v', 'time', false, 6)], { v: '-838:59:59' }), '-838:59:59.000000');
+    assert.equal(value([col('v', 'time', false, 2)], { v: '12:00:00.50' }), '12:00:00.50');
     // Years below 100 are not shifted into the 1900s.
     assert.equal((value([col('v', 'date')], { v: '0001-01-01' }) as Date).toISOString(), '0001-01-01T00:00:00.000Z');
   });

@@ -1,0 +1,98 @@
+import type { Db, MongoClient } from 'mongodb';
+import { fromPromise } from 'xstate';
+import type { Config } from '../config/config.js';
+import type { PipelineMetrics } from '../http/metrics.js';
+import type { Logger } from '../log.js';
+import type { Capabilities } from '../mongo/capabilities.js';
+import { finishBatch, recoverPending, writeBatch, type CommitContext, type WriteOutcome } from '../mongo/commit.js';
+import { Staging } from '../mongo/staging.js';
+import type { Batch } from '../pipeline/types.js';
+import { mongoStep } from './mongo-step.js';
+
+export interface CommitterIODeps {
+  client: MongoClient;
+  db: Db;
+  config: Config;
+  serverId: number;
+  log: Logger;
+  metrics: PipelineMetrics;
+  /** Known once `prepare` has probed the server. */
+  caps: () => Capabilities | undefined;
+}
+
+/**
+ * The committer's actors over the commit protocol in src/mongo/commit.ts: recover (re-apply
+ * staged batches), writeBatch (stage + apply, or apply + checkpoint in one transaction) and
+ * checkpoint. Every failure leaves as a classified StepError.
+ */
+export function committerIO(deps: CommitterIODeps) {
+  const { client, db, config, log, metrics } = deps;
+  let ctx: CommitContext | undefined;
+  const outcomes = new Map<string, WriteOutcome>();
+  const context = (): CommitContext => {
+    const caps = deps.caps();
+    if (caps === undefined) throw new Error('committer used before prepare');
+    ctx ??= {
+      client,
+      db,
+      caps,
+      pipeline: config.pipeline,
+      databaseMap: config.mongo.databaseMap,
+      staging: new Staging(db, { ttl: false }),
+      stagingEnabled: config.staging,
+      serverId: deps.serverId,
+    };
+    return ctx;
+  };
+
+  const keyless = new Set<string>();
+  const warnKeyless = (batch: Batch): void => {
+    for (const c of batch.changes) {
+      if (c.key !== null) continue;
+      const name = `${c.db}.${c.table}`;
+      if (keyless.has(name)) continue;
+      keyless.add(name);
+      log.warn({ db: c.db, table: c.table }, `${name} has no primary or unique NOT NULL key: its changes go to the event log only, no mirror collection`);
+    }
+  };
+
+  return {
+    actors: {
+      recover: fromPromise<unknown, void>(() =>
+        mongoStep(async () => {
+          const results = await recoverPending(context());
+          if (results.length > 0) log.warn({ batches: results.length, rows: results.reduce((n, r) => n + r.eventsInserted + r.duplicatesIgnored, 0) }, 're-applied staged batches left pending by the previous run');
+          return results.length;
+        }),
+      ),
+      writeBatch: fromPromise<unknown, { batch: Batch }>(({ input }) =>
+        mongoStep(async () => {
+          const outcome = await writeBatch(context(), input.batch);
+          outcomes.set(input.batch.id, outcome);
+          metrics.duplicatesIgnored(outcome.counts.duplicatesIgnored);
+          warnKeyless(input.batch);
+          if (outcome.counts.deadLetters > 0) {
+            metrics.deadLetters(outcome.counts.deadLetters);
+            log.error({ batch: input.batch.id, deadLetters: outcome.counts.deadLetters }, 'MongoDB rejected rows: written to dead_letters (replay them once the cause is fixed)');
+          }
+          return outcome.counts;
+        }),
+      ),
+      checkpoint: fromPromise<unknown, { batch: Batch }>(({ input }) =>
+        mongoStep(async () => {
+          const { batch } = input;
+          const outcome = outcomes.get(batch.id);
+          // Without the write outcome (it cannot be lost between the two steps, but be safe) the
+          // idempotent path is always correct: write the checkpoint, release the staged copy.
+          await finishBatch(context(), batch, outcome ?? { transaction: false, checkpoint: null, staged: config.staging ? { parts: 0, bytes: 0 } : null });
+          outcomes.delete(batch.id);
+          metrics.rowsCommitted(batch.rows);
+          metrics.batchesCommitted();
+          if (batch.end !== undefined) metrics.lagSeconds(Math.max(0, (Date.now() - batch.lastTs) / 1000));
+          log.debug({ batch: batch.id, rows: batch.rows, end: batch.end }, 'batch committed');
+          return batch.id;
+        }),
+      ),
+    },
+  };
+}

@@ -1,0 +1,25 @@
+import { SdlError } from '../errors.js';
+import { StepError } from '../machines/committer.js';
+import { classifyMongoError, reasonOf } from '../mongo/errors.js';
+
+/**
+ * Runs one MongoDB step and turns its failure into a classified StepError the machines can
+ * branch on: transient (retry forever with backoff) or permanent (stop with the message).
+ */
+export async function mongoStep<T>(step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    if (err instanceof StepError) throw err;
+    if (err instanceof SdlError) {
+      const info = { code: err.code, errorClass: err.errorClass, message: err.message };
+      throw new StepError(err.hint === undefined ? info : { ...info, hint: err.hint });
+    }
+    const reason = reasonOf(err);
+    throw new StepError({
+      code: `MONGO_${String(reason.code ?? 'ERROR')}`,
+      errorClass: classifyMongoError(err) === 'transient' ? 'transient' : 'permanent',
+      message: `MongoDB: ${reason.message}`,
+    });
+  }
+}

@@ -1,0 +1,35 @@
+import { MongoClient } from 'mongodb';
+import { redactUrl, type Config } from '../config/config.js';
+import { probeCapabilities } from '../mongo/capabilities.js';
+import { connectExact } from '../mysql/connection.js';
+import { preflight } from '../mysql/preflight.js';
+
+/** `sdl check`: source prerequisites and target capabilities; exit 2 when something is missing. */
+export async function check(config: Config): Promise<number> {
+  const report: Record<string, unknown> = { mysql: redactUrl(config.mysql.url), mongo: redactUrl(config.mongo.url) };
+  let ok = true;
+  try {
+    const conn = await connectExact(config.mysql.url);
+    try {
+      const server = await preflight(conn);
+      report['source'] = { ok: true, version: server.version, mariadb: server.mariadb, firstBinlog: server.firstBinlog };
+    } finally {
+      await conn.end();
+    }
+  } catch (err) {
+    ok = false;
+    report['source'] = { ok: false, error: (err as Error).message };
+  }
+  const client = new MongoClient(config.mongo.url, { serverSelectionTimeoutMS: 10_000 });
+  try {
+    await client.connect();
+    report['target'] = { ok: true, ...(await probeCapabilities(client, client.db(config.mongo.database))) };
+  } catch (err) {
+    ok = false;
+    report['target'] = { ok: false, error: (err as Error).message };
+  } finally {
+    await client.close();
+  }
+  process.stdout.write(JSON.stringify({ ok, ...report }, null, 2) + '\n');
+  return ok ? 0 : 2;
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, type Config } from '../config/config.js';
+import { SdlError } from '../errors.js';
+import { machineDefinitions } from './machines.js';
+
+const USAGE = `sdl — MySQL/MariaDB binlog → MongoDB, lossless
+
+Usage: sdl <command> [--config FILE]
+
+Commands:
+  run        stream changes until SIGTERM/SIGINT (flushes, checkpoints, exits 0)
+  check      verify the source and target meet sdl's prerequisites
+  status     print the pipeline's checkpoint, pending staged batches and dead letters
+  verify     compare every mirrored table with MySQL and report differences
+  machines   print the statechart definitions as JSON
+
+Options:
+  --config FILE   YAML or JSON configuration (SDL_* environment variables override it)
+  --help          this text
+
+Exit codes: 0 clean stop, 1 runtime failure, 2 configuration or prerequisite error.
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true,
+    strict: true,
+  });
+  const command = positionals[0];
+  if (values.help === true || command === undefined || command === 'help') {
+    process.stdout.write(USAGE);
+    return command === undefined && values.help !== true ? 2 : 0;
+  }
+  const config = (): Config => loadConfig(values.config);
+  switch (command) {
+    case 'machines':
+      process.stdout.write(JSON.stringify(machineDefinitions(), null, 2) + '\n');
+      return 0;
+    case 'run': {
+      const { run } = await import('./run.js');
+      return run(config());
+    }
+    case 'check': {
+      const { check } = await import('./check.js');
+      return check(config());
+    }
+    case 'status': {
+      const { status } = await import('./status.js');
+      return status(config());
+    }
+    case 'verify': {
+      const { verifyCommand } = await import('./verify.js');
+      return verifyCommand(config());
+    }
+    default:
+      process.stderr.write(`sdl: unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof ConfigError || (err instanceof SdlError && err.errorClass === 'config')) {
+      process.stderr.write(`sdl: ${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    if (err instanceof TypeError && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
+      process.stderr.write(`sdl: ${err.message}\n\n${USAGE}`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`sdl: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,119 @@
+import { MongoClient } from 'mongodb';
+import { createActor, fromPromise, toPromise } from 'xstate';
+import { Decoder } from '../actors/decoder-pool.js';
+import { committerIO } from '../actors/committer-io.js';
+import { redactUrl, type Config } from '../config/config.js';
+import { FULL_CAPABILITIES } from '../decode/wire.js';
+import { startHttp } from '../http/server.js';
+import { Metrics, pipelineMetrics } from '../http/metrics.js';
+import { createLogger, transitionLogger } from '../log.js';
+import { batchFrom, batcherMachine } from '../machines/batcher.js';
+import { committerMachine } from '../machines/committer.js';
+import { supervisorMachine, type Prepared } from '../machines/supervisor.js';
+import { probeCapabilities, type Capabilities } from '../mongo/capabilities.js';
+import { ensureIndexes } from '../mongo/layout.js';
+import { readCheckpoint } from '../mongo/offsets.js';
+import type { Part } from '../pipeline/batching.js';
+import { mongoStep } from '../actors/mongo-step.js';
+
+/** `sdl run`: the supervisor tree until SIGTERM/SIGINT (exit 0) or a permanent failure (1, or 2 for prerequisites). */
+export async function run(config: Config): Promise<number> {
+  const log = createLogger(config.log.level);
+  log.info({ pipeline: config.pipeline, mysql: redactUrl(config.mysql.url), mongo: redactUrl(config.mongo.url), include: config.mysql.include }, 'starting');
+  const metrics = new Metrics();
+  const m = pipelineMetrics(metrics);
+  const client = new MongoClient(config.mongo.url, { serverSelectionTimeoutMS: 10_000, retryWrites: true });
+  const db = client.db(config.mongo.database);
+  const serverId = config.mysql.serverId !== 0 ? config.mysql.serverId : defaultServerId(config.pipeline);
+  let caps: Capabilities | undefined;
+  let decoder: Decoder | undefined;
+  const io = committerIO({ client, db, config, serverId, log, metrics: m, caps: () => caps });
+
+  const prepare = fromPromise<Prepared, void>(() =>
+    mongoStep(async () => {
+      await client.connect();
+      caps = await probeCapabilities(client, db);
+      log.info({ capabilities: caps }, caps.transactions ? 'MongoDB supports transactions: apply and checkpoint commit atomically' : 'MongoDB has no multi-document transactions: using the ordered idempotent protocol');
+      if (!caps.decimal128) log.warn('MongoDB cannot store Decimal128: DECIMAL and huge BIGINT UNSIGNED values are stored as exact strings');
+      if (!caps.nestedArrays) log.warn('MongoDB cannot store nested arrays: JSON values containing them are stored as their text');
+      await decoder?.close();
+      decoder = new Decoder({ workers: config.workers, caps: { ...FULL_CAPABILITIES, decimal128: caps.decimal128, nestedArrays: caps.nestedArrays, dottedKeys: caps.dottedKeys } });
+      await ensureIndexes(db);
+      const cp = await readCheckpoint(db, config.pipeline);
+      if (cp === null) log.warn('no checkpoint: streaming the whole retained binlog from its start');
+      else log.info({ checkpoint: cp.position }, 'resuming from checkpoint');
+      return { start: cp?.position };
+    }),
+  );
+
+  const decodeBatch = fromPromise<ReturnType<typeof batchFrom>, { parts: Part[] }>(async ({ input }) => {
+    if (decoder === undefined) throw new Error('decoder used before prepare');
+    const changes = await decoder.decode({ transactions: input.parts });
+    return batchFrom(input.parts, changes);
+  });
+
+  const machine = supervisorMachine.provide({
+    actors: {
+      prepare,
+      batcher: batcherMachine.provide({ actors: { decodeBatch } }),
+      committer: committerMachine.provide({ actors: io.actors }),
+    },
+  });
+  const actor = createActor(machine, {
+    systemId: 'supervisor',
+    input: {
+      mysqlUrl: config.mysql.url,
+      serverId,
+      include: config.mysql.include,
+      batcher: { ...config.batch, maxInFlightBytes: config.maxInFlightBytes },
+    },
+    inspect: transitionLogger(log),
+  });
+
+  const http = await startHttp(config.http.addr, metrics, {
+    live: () => actor.getSnapshot().status === 'active',
+    ready: () => {
+      const s = actor.getSnapshot();
+      const state = JSON.stringify(s.value);
+      return { ready: s.matches({ active: { running: 'healthy' } }), state };
+    },
+  }).catch((err: unknown) => {
+    log.error({ err }, `cannot listen on ${config.http.addr}`);
+    throw err;
+  });
+
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signals++;
+    if (signals === 1) {
+      log.info({ signal: sig }, 'stopping: flushing the open batch and checkpointing');
+      actor.send({ type: 'STOP' });
+    } else {
+      log.warn({ signal: sig }, 'second signal: exiting now; the next start resumes from the last checkpoint');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  actor.start();
+  const output = await toPromise(actor);
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
+  http?.close();
+  await decoder?.close();
+  await client.close().catch(() => undefined);
+  if (output.error !== undefined) {
+    log.fatal({ error: output.error }, `${output.error.message}${output.error.hint !== undefined ? ` — ${output.error.hint}` : ''}`);
+    return output.error.errorClass === 'config' ? 2 : 1;
+  }
+  log.info('stopped cleanly');
+  return 0;
+}
+
+/** A replication server id stable per pipeline, outside the range servers usually use. */
+function defaultServerId(pipeline: string): number {
+  let h = 0;
+  for (const ch of pipeline) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+  return 1_000_000 + (h % 1_000_000_000);
+}

@@ -1,0 +1,103 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { MongoClient } from 'mongodb';
+import { Managed, type Scratch } from './processes.js';
+import type { Stack } from './stack.js';
+
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+export interface SdlOptions {
+  pipeline?: string;
+  include?: string;
+  workers?: number;
+  env?: Record<string, string>;
+  name?: string;
+}
+
+/** `sdl run` as a child process against the stack, the way an operator runs it. */
+export class SdlProcess {
+  readonly logFile: string;
+  private readonly proc: Managed;
+
+  constructor(scratch: Scratch, stack: Stack, opts: SdlOptions = {}) {
+    const name = opts.name ?? 'sdl';
+    this.logFile = scratch.path(`${name}.log`);
+    this.proc = new Managed(scratch, {
+      name,
+      command: process.execPath,
+      args: [CLI, 'run'],
+      logFile: this.logFile,
+      env: {
+        ...process.env,
+        SDL_MYSQL_URL: stack.mariadb.url,
+        SDL_MONGO_URL: stack.mongo.url,
+        SDL_PIPELINE: opts.pipeline ?? 'test',
+        SDL_HTTP_ADDR: 'off',
+        SDL_LOG_LEVEL: 'info',
+        SDL_WORKERS: String(opts.workers ?? 1),
+        ...(opts.include !== undefined ? { SDL_INCLUDE: opts.include } : {}),
+        ...opts.env,
+      },
+    });
+  }
+
+  start(): void {
+    this.proc.start();
+  }
+
+  get running(): boolean {
+    return this.proc.running;
+  }
+
+  /** SIGTERM; resolves with the exit code. */
+  async stop(): Promise<number | null> {
+    const exited = this.proc.exited();
+    await this.proc.stop(60_000);
+    return exited;
+  }
+
+  async kill9(): Promise<void> {
+    await this.proc.kill9();
+  }
+
+  exited(): Promise<number | null> {
+    return this.proc.exited();
+  }
+
+  logs(): string {
+    try {
+      return readFileSync(this.logFile, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  /** Parsed pino lines. */
+  lines(): Record<string, unknown>[] {
+    return this.logs()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+}
+
+/** Waits until the pipeline's checkpoint has reached the source's current GTID position. */
+export async function waitForCatchUp(stack: Stack, pipeline = 'test', timeoutMs = 120_000, sdl?: SdlProcess): Promise<void> {
+  const conn = await stack.mariadb.connect();
+  const client = new MongoClient(stack.mongo.url);
+  try {
+    const [rows] = await conn.query('SELECT @@gtid_binlog_pos AS pos');
+    const target = String((rows as { pos: string }[])[0]?.pos);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const cp = await client.db('sdl').collection<{ _id: string; gtid: string | null }>('offsets').findOne({ _id: pipeline }).catch(() => null);
+      if (cp?.gtid === target) return;
+      if (sdl !== undefined && !sdl.running) throw new Error(`sdl exited before catching up to ${target}; log:\n${sdl.logs().slice(-4000)}`);
+      if (Date.now() > deadline) throw new Error(`checkpoint ${cp?.gtid ?? 'none'} did not reach ${target} in ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    await conn.end();
+    await client.close();
+  }
+}

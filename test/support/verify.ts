@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict';
+import { MongoClient } from 'mongodb';
+import { probeCapabilities } from '../../src/mongo/capabilities.js';
+import { verify, type VerifyReport } from '../../src/verify/verify.js';
+import type { Stack } from './stack.js';
+
+/** Reads both sides and fails the test with the differences when any mirror differs from MySQL. */
+export async function assertMirrorsEqual(stack: Stack, include: string[] = []): Promise<VerifyReport> {
+  const client = new MongoClient(stack.mongo.url);
+  try {
+    const caps = await probeCapabilities(client, client.db('sdl'));
+    const report = await verify({ mysqlUrl: stack.mariadb.url, include, mongo: client, databaseMap: {}, caps });
+    assert.ok(report.ok, `mirrors differ from MySQL:\n${JSON.stringify(report.tables.filter((t) => t.missing.length + t.extra.length + t.different.length > 0 || t.sourceRows !== t.mirrorDocs), null, 2)}`);
+    return report;
+  } finally {
+    await client.close();
+  }
+}
+
+/** Event-log ids are unique by construction; this checks each source row change is there exactly once. */
+export async function eventCounts(stack: Stack, db: string, table: string): Promise<Record<string, number>> {
+  const client = new MongoClient(stack.mongo.url);
+  try {
+    const rows = await client.db('sdl').collection('row_changes').aggregate<{ _id: string; n: number }>([
+      { $match: { db, table } },
+      { $group: { _id: '$op', n: { $sum: 1 } } },
+    ]).toArray();
+    return Object.fromEntries(rows.map((r) => [r._id, r.n]));
+  } finally {
+    await client.close();
+  }
+}
