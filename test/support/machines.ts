@@ -115,6 +115,7 @@ export function model(
   serializeState: ReturnType<typeof serializer<never>>,
   // Bounds the graph (e.g. queue lengths) without merging states that behave differently.
   allowed: (context: never, event: EventObject) => boolean = () => true,
+  input?: unknown,
 ) {
   const events = [...given];
   const visit = (node: AnyStateNode): void => {
@@ -127,6 +128,7 @@ export function model(
     events: (state: Snap) => (state.status === 'active' ? events.filter((e) => state.can(e) && allowed(state.context as never, e)) : []),
     serializeState: serializeState as never,
     stateMatcher: (_state: Snap, key: string) => key === '*',
+    input,
   });
 }
 
@@ -168,17 +170,17 @@ export function assertFailuresCovered(machine: AnyStateMachine, errorEvents: rea
 }
 
 /** Runs one path with a single executor for every event type and one check after each step. */
-export async function walk(
+export async function walk<E extends EventObject>(
   m: ReturnType<typeof model>,
   path: Path,
-  exec: (event: EventObject) => Promise<void> | void,
+  exec: (event: E) => Promise<void> | void,
   check: (state: { value: StateValue; context: unknown }) => void,
 ): Promise<void> {
   const types = new Set(path.steps.map((s) => s.event.type));
   const events = Object.fromEntries([...types].map((t) => [
     t,
     async (step: { event: EventObject }) => {
-      if (step.event.type !== 'xstate.init') await exec(step.event);
+      if (step.event.type !== 'xstate.init') await exec(step.event as E);
       await settle();
     },
   ]));
