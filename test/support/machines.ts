@@ -7,6 +7,7 @@ import {
   type EventObject,
   type StateValue,
   createActor,
+  createMachine,
   fromCallback,
   fromPromise,
   setup,
@@ -22,9 +23,9 @@ export type Received = Record<SystemId, EventObject[]>;
 export const SYSTEM_IDS: readonly SystemId[] = ['supervisor', 'reader', 'batcher', 'committer'];
 
 /** A stand-in that only records what it is sent. */
-export function recorder(received: Received): AnyActorLogic {
+export function recorder(received: Received, as?: SystemId): AnyActorLogic {
   return fromCallback<EventObject, SystemId>(({ input, receive }) => {
-    receive((e) => received[input].push(e));
+    receive((e) => received[as ?? input].push(e));
   });
 }
 
@@ -125,7 +126,8 @@ export function model(
   visit(machine.root);
   type Snap = ReturnType<AnyStateMachine['transition']>;
   return new TestModel<Snap, EventObject, unknown>(machine, {
-    events: (state: Snap) => (state.status === 'active' ? events.filter((e) => state.can(e) && allowed(state.context as never, e)) : []),
+    // Any handled event, including explicit "ignore here" transitions, which `can()` reports as false.
+    events: (state: Snap) => (state.status === 'active' ? events.filter((e) => machine.getTransitionData(state, e).length > 0 && allowed(state.context as never, e)) : []),
     serializeState: serializeState as never,
     stateMatcher: (_state: Snap, key: string) => key === '*',
     input,
@@ -218,4 +220,22 @@ export function label(path: Path): string {
     return info === undefined ? kind : `${kind}:${info}`;
   };
   return `${JSON.stringify(path.state.value)} ← ${path.steps.slice(1).map((s) => short(s.event)).join(' → ')}`;
+}
+
+/**
+ * The same machine with no `systemId` on its invokes. Graph traversal spawns children into one
+ * shared mock system, where a second child under the same systemId throws; the real walk keeps them.
+ */
+export function withoutSystemIds<M extends AnyStateMachine>(machine: M): M {
+  type Node = { invoke?: unknown; states?: Record<string, Node> };
+  const strip = (node: Node): Node => {
+    const invoke = node.invoke === undefined ? undefined : (Array.isArray(node.invoke) ? node.invoke : [node.invoke]).map((i) => {
+      const rest: Record<string, unknown> = { ...(i as Record<string, unknown>) };
+      delete rest.systemId;
+      return rest;
+    });
+    const states = node.states === undefined ? undefined : Object.fromEntries(Object.entries(node.states).map(([k, v]) => [k, strip(v)]));
+    return { ...node, ...(invoke === undefined ? {} : { invoke }), ...(states === undefined ? {} : { states }) };
+  };
+  return createMachine(strip(machine.config as Node) as never, machine.implementations as never) as unknown as M;
 }
