@@ -137,7 +137,8 @@ export const supervisorMachine = setup({
         },
       },
     },
-    stopped: { type: 'final' },
+    // A clean stop reports no error, even one a start-up retry left behind.
+    stopped: { type: 'final', entry: assign({ error: undefined }) },
     failed: { type: 'final' },
   },
 });

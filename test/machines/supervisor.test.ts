@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createActor, type EventObject, SimulatedClock } from 'xstate';
+import type { ErrorInfo } from '../../src/errors.js';
+import { StepError } from '../../src/machines/committer.js';
+import { type Prepared, supervisorMachine, type SupervisorEvent, type SupervisorInput } from '../../src/machines/supervisor.js';
+import {
+  assertFailuresCovered,
+  controllable,
+  emptyReceived,
+  errorOfEvent,
+  invokeEvents,
+  label,
+  lastCall,
+  model,
+  type Path,
+  recorder,
+  serializer,
+  walk,
+  withoutSystemIds,
+} from '../support/machines.js';
+
+interface Ctx {
+  attempt: number;
+  error: ErrorInfo | undefined;
+  degraded: string[];
+}
+
+const input: SupervisorInput = {
+  mysqlUrl: 'mysql://x',
+  serverId: 1,
+  include: [],
+  batcher: { maxRows: 10, maxBytes: 1000, maxDelayMs: 100, maxInFlightBytes: 1000 },
+};
+const childError: ErrorInfo = { code: 'REJECTED', errorClass: 'permanent', message: 'document failed validation' };
+const events: SupervisorEvent[] = [
+  { type: 'STOP' },
+  { type: 'COMMITTER_READY' },
+  { type: 'BATCHER_FLUSHED' },
+  { type: 'COMMITTER_DRAINED' },
+  ...(['reader', 'committer'] as const).flatMap((child): SupervisorEvent[] => [
+    { type: 'CHILD_DEGRADED', child, error: { ...childError, errorClass: 'transient' } },
+    { type: 'CHILD_RECOVERED', child },
+  ]),
+  { type: 'CHILD_FAILED', child: 'committer', error: childError },
+];
+const output = (): Prepared => ({ start: { file: 'binlog.000001', pos: 4 } });
+const serialize = serializer<Ctx>((c) => ({ degraded: c.degraded, error: c.error?.code, retrying: c.attempt > 0 }));
+const graphMachine = withoutSystemIds(supervisorMachine);
+const supervisorModel = model(graphMachine, [...events, ...invokeEvents(supervisorMachine, output)], serialize, undefined, input);
+const paths: Path[] = supervisorModel.getShortestPaths();
+
+async function walkSupervisor(path: Path): Promise<void> {
+  const prepare = controllable<void, Prepared>();
+  const received = emptyReceived();
+  const clock = new SimulatedClock();
+  const machine = supervisorMachine.provide({ actors: { prepare: prepare.logic, reader: recorder(received, 'reader'), batcher: recorder(received, 'batcher'), committer: recorder(received, 'committer') } as never });
+  const sup = createActor(machine, { systemId: 'supervisor', clock, input });
+  const errors: unknown[] = [];
+  sup.subscribe({ error: (e) => errors.push(e) });
+  sup.start();
+  let failure: ErrorInfo | undefined;
+  let flushedWhileStopping = false;
+  try {
+    await walk<SupervisorEvent | EventObject>(
+      supervisorModel,
+      path,
+      (event) => {
+        if (event.type.startsWith('xstate.after.')) clock.increment(30_000);
+        else if (event.type.startsWith('xstate.done.')) lastCall(prepare.calls).resolve(output());
+        else if (event.type.startsWith('xstate.error.')) {
+          const error = errorOfEvent(event) as StepError;
+          lastCall(prepare.calls).reject(error);
+          if (error.info.errorClass !== 'transient') failure = error.info;
+        } else {
+          if (event.type === 'BATCHER_FLUSHED' && JSON.stringify(sup.getSnapshot().value).includes('stopping')) flushedWhileStopping = true;
+          if (event.type === 'CHILD_FAILED') failure = (event as Extract<SupervisorEvent, { type: 'CHILD_FAILED' }>).error;
+          sup.send(event as SupervisorEvent);
+        }
+      },
+      (state) => {
+        const real = sup.getSnapshot();
+        assert.deepEqual(errors, []);
+        assert.deepEqual(real.value, state.value);
+        assert.deepEqual(real.context.degraded, (state.context as Ctx).degraded);
+        const v = JSON.stringify(real.value);
+        const children = Object.keys(real.children).filter((id) => ['reader', 'batcher', 'committer'].includes(id)).sort();
+        assert.deepEqual(children, v.includes('running') ? ['batcher', 'committer', 'reader'] : v.includes('active') ? ['committer'] : []);
+        if (v.includes('stopping')) {
+          // Shutdown order: the reader stops and the batcher flushes; the committer drains only after the flush.
+          assert.deepEqual(received.reader.map((e) => e.type), ['STOP']);
+          assert.deepEqual(received.batcher.map((e) => e.type), ['FLUSH']);
+          assert.equal(received.committer.some((e) => e.type === 'DRAIN'), flushedWhileStopping);
+        }
+        if (real.value === 'stopped') {
+          assert.equal(real.status, 'done');
+          assert.deepEqual(real.output, { error: undefined }, 'a clean stop reports no error');
+        }
+        if (real.value === 'failed') {
+          assert.equal(real.status, 'done');
+          assert.deepEqual(real.output, { error: failure });
+        }
+      },
+    );
+  } finally {
+    sup.stop();
+  }
+}
+
+describe('supervisor machine, model-based', () => {
+  it('has a known number of paths, so a new transition cannot slip in untested', () => {
+    assert.equal(paths.length, 95);
+  });
+
+  it('walks every onError, CHILD_DEGRADED and CHILD_FAILED transition on some path', () => {
+    assertFailuresCovered(graphMachine, ['CHILD_DEGRADED', 'CHILD_FAILED'], paths);
+  });
+
+  for (const path of paths) {
+    it(label(path), () => walkSupervisor(path));
+  }
+});
