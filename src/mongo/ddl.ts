@@ -72,7 +72,13 @@ function historyDoc(batch: Batch, index: number, ddl: SchemaChange, action: DdlA
   };
 }
 
+async function exists(client: MongoClient, ns: Namespace): Promise<boolean> {
+  return (await client.db(ns.db).listCollections({ name: ns.collection }, { nameOnly: true }).toArray()).length > 0;
+}
+
 async function dropIfExists(client: MongoClient, ns: Namespace): Promise<boolean> {
+  // FerretDB answers ok to dropping a missing collection; ask first so replays count nothing.
+  if (!(await exists(client, ns))) return false;
   try {
     return await client.db(ns.db).collection(ns.collection).drop();
   } catch (err) {
@@ -82,11 +88,12 @@ async function dropIfExists(client: MongoClient, ns: Namespace): Promise<boolean
 }
 
 async function renameIfExists(client: MongoClient, from: Namespace, to: Namespace): Promise<boolean> {
-  const exists = (await client.db(from.db).listCollections({ name: from.collection }, { nameOnly: true }).toArray()).length > 0;
   // Replay after the rename already happened: nothing left to move.
-  if (!exists) return false;
+  if (!(await exists(client, from))) return false;
+  // FerretDB 1.x has no dropTarget: a leftover target (the source would have refused the rename) goes first.
+  await dropIfExists(client, to);
   try {
-    await client.db('admin').command({ renameCollection: `${from.db}.${from.collection}`, to: `${to.db}.${to.collection}`, dropTarget: true });
+    await client.db('admin').command({ renameCollection: `${from.db}.${from.collection}`, to: `${to.db}.${to.collection}` });
     return true;
   } catch (err) {
     if (err instanceof MongoServerError && err.code === NAMESPACE_NOT_FOUND) return false;

@@ -101,12 +101,22 @@ export async function applyMirrors(
     }
     for (const run of chunk(writes, (w) => w.size, opts.limits ?? DEFAULT_CHUNK)) {
       const { counts, failures } = await runBulk(() => coll.bulkWrite(run.map((w) => w.write), { ordered: false, session: opts.session }));
-      out.upserted += counts.upserted;
-      out.replaced += counts.matched;
-      out.deleted += counts.deleted;
-      for (const f of failures) {
-        const item = run[f.index];
-        if (item === undefined) throw new Error(`server reported a write error for operation ${f.index} of ${run.length}`);
+      if (failures.length === 0) {
+        out.upserted += counts.upserted;
+        out.replaced += counts.matched;
+        out.deleted += counts.deleted;
+        continue;
+      }
+      // FerretDB 1.x stops an unordered update at its first error, reports it at index 0 and
+      // counts nothing it did write. So a chunk with any failure is redone one write at a time:
+      // every write is guarded and idempotent, and single answers cannot be misattributed.
+      for (const item of run) {
+        const one = await runBulk(() => coll.bulkWrite([item.write], { ordered: true, session: opts.session }));
+        out.upserted += one.counts.upserted;
+        out.replaced += one.counts.matched;
+        out.deleted += one.counts.deleted;
+        const f = one.failures[0];
+        if (f === undefined) continue;
         // The guard filtered the stored document out, so the upsert collided with it: it is newer.
         if (f.code === DUPLICATE_KEY && item.op.kind === 'upsert') out.skippedOlder++;
         else out.rejected.push({ change: item.op.change, target, mirror: { kind: item.op.kind, key: item.op.key }, reason: { code: f.code, message: f.message } });

@@ -13,12 +13,21 @@ export const PART_BYTES = 15 * 1024 * 1024;
 /** Keeps Int32/Double/Long as classes so a value comes back with the BSON type it went in with. */
 export const EXACT: BSON.DeserializeOptions = { promoteValues: false, promoteBuffers: false, promoteLongs: false };
 
+/** js-bson serializes through one shared scratch buffer of this size, even into a caller's buffer. */
+const BSON_SCRATCH_BYTES = 17 * 1024 * 1024;
+
 export function serializeOne(doc: Document): Buffer {
   const size = BSON.calculateObjectSize(doc, { ignoreUndefined: true });
-  // serialize() uses a fixed 17 MB scratch buffer; sizing our own lets a huge row image through.
-  const buf = Buffer.alloc(size);
-  BSON.serializeWithBufferAndIndex(doc, buf, { ignoreUndefined: true });
-  return buf;
+  if (size <= BSON_SCRATCH_BYTES) return Buffer.from(BSON.serialize(doc, { ignoreUndefined: true }));
+  // A row image over the scratch size: grow it for this one document, then give the memory back.
+  BSON.setInternalBufferSize(size);
+  try {
+    const buf = Buffer.alloc(size);
+    BSON.serializeWithBufferAndIndex(doc, buf, { ignoreUndefined: true });
+    return buf;
+  } finally {
+    BSON.setInternalBufferSize(BSON_SCRATCH_BYTES);
+  }
 }
 
 /** Serializes each document and cuts the concatenation into parts of at most `partBytes`. */
