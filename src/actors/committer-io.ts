@@ -5,6 +5,7 @@ import type { PipelineMetrics } from '../http/metrics.js';
 import type { Logger } from '../log.js';
 import type { Capabilities } from '../mongo/capabilities.js';
 import { finishBatch, recoverPending, writeBatch, type CommitContext, type WriteOutcome } from '../mongo/commit.js';
+import type { MirrorStrategy } from '../mongo/mirrors.js';
 import { Staging } from '../mongo/staging.js';
 import type { Batch } from '../pipeline/types.js';
 import { mongoStep } from './mongo-step.js';
@@ -41,6 +42,7 @@ export function committerIO(deps: CommitterIODeps) {
       staging: new Staging(db, { ttl: false }),
       stagingEnabled: config.staging,
       serverId: deps.serverId,
+      mirrorStrategy: mirrorStrategyFor(caps),
     };
     return ctx;
   };
@@ -95,4 +97,12 @@ export function committerIO(deps: CommitterIODeps) {
       ),
     },
   };
+}
+
+/**
+ * FerretDB 1.x (it names itself in buildInfo) updates single documents by scanning the
+ * collection, so mirrors are written as whole sets per batch there; see MirrorStrategy.
+ */
+export function mirrorStrategyFor(caps: Capabilities): MirrorStrategy {
+  return caps.ferretdb !== undefined && /^v?1\./.test(caps.ferretdb) ? 'replace-set' : 'guarded-upsert';
 }

@@ -1,7 +1,7 @@
 import { MongoClient } from 'mongodb';
 import { createActor, fromPromise, toPromise } from 'xstate';
 import { Decoder } from '../actors/decoder-pool.js';
-import { committerIO } from '../actors/committer-io.js';
+import { committerIO, mirrorStrategyFor } from '../actors/committer-io.js';
 import { redactUrl, type Config } from '../config/config.js';
 import { FULL_CAPABILITIES } from '../decode/wire.js';
 import { startHttp } from '../http/server.js';
@@ -34,6 +34,7 @@ export async function run(config: Config): Promise<number> {
       await client.connect();
       caps = await probeCapabilities(client, db);
       log.info({ capabilities: caps }, caps.transactions ? 'MongoDB supports transactions: apply and checkpoint commit atomically' : 'MongoDB has no multi-document transactions: using the ordered idempotent protocol');
+      log.info({ mirrorStrategy: mirrorStrategyFor(caps) }, 'mirror write strategy');
       if (!caps.decimal128) log.warn('MongoDB cannot store Decimal128: DECIMAL and huge BIGINT UNSIGNED values are stored as exact strings');
       if (!caps.nestedArrays) log.warn('MongoDB cannot store nested arrays: JSON values containing them are stored as their text');
       await decoder?.close();

@@ -4,7 +4,7 @@ import { writeDeadLetters } from './dead-letters.js';
 import { applyDdl, type DdlCounts } from './ddl.js';
 import { insertEvents } from './events.js';
 import { COLLECTIONS, type DatabaseMap } from './layout.js';
-import { applyMirrors, coalesce } from './mirrors.js';
+import { applyMirrors, coalesce, type MirrorStrategy } from './mirrors.js';
 import type { ChunkLimits, Rejection } from './write-shape.js';
 
 export { applyDdl } from './ddl.js';
@@ -28,6 +28,7 @@ export interface ApplyTarget {
   db: Db;
   databaseMap?: DatabaseMap | undefined;
   limits?: ChunkLimits | undefined;
+  mirrorStrategy?: MirrorStrategy | undefined;
 }
 
 export function emptyCounts(): ApplyCounts {
@@ -50,7 +51,7 @@ export async function applyBatchDdl(t: ApplyTarget, batch: Batch, counts: ApplyC
 
 /** Event log and mirrors; returns the rejections so the caller decides where they go. */
 export async function applyRows(t: ApplyTarget, batch: Batch, counts: ApplyCounts, session?: ClientSession): Promise<Rejection[]> {
-  const opts = { session, ...(t.limits !== undefined ? { limits: t.limits } : {}) };
+  const opts = { session, ...(t.limits !== undefined ? { limits: t.limits } : {}), ...(t.mirrorStrategy !== undefined ? { strategy: t.mirrorStrategy } : {}) };
   const events = await insertEvents(t.db.collection(COLLECTIONS.rowChanges), batch.changes, opts);
   const mirrors = await applyMirrors(t.client, coalesce(batch.changes, t.databaseMap), opts);
   counts.eventsInserted += events.inserted;

@@ -7,6 +7,7 @@ import { writeDeadLetters } from './dead-letters.js';
 import type { DatabaseMap } from './layout.js';
 import { writeCheckpoint, type CheckpointWrite } from './offsets.js';
 import { Staging } from './staging.js';
+import type { MirrorStrategy } from './mirrors.js';
 import type { ChunkLimits } from './write-shape.js';
 
 export { classifyMongoError } from './errors.js';
@@ -24,6 +25,7 @@ export interface CommitContext {
   stagingEnabled?: boolean;
   serverId?: number;
   limits?: ChunkLimits;
+  mirrorStrategy?: MirrorStrategy;
 }
 
 export interface CommitResult extends ApplyCounts {
@@ -66,7 +68,7 @@ export async function writeBatch(ctx: CommitContext, batch: Batch, stage = ctx.s
   const staged = stage ? await stagingOf(ctx).stageBatch(batch) : null;
   const t1 = performance.now();
   faultPoint('after-stage');
-  const target: ApplyTarget = { client: ctx.client, db: ctx.db, databaseMap: ctx.databaseMap, limits: ctx.limits };
+  const target: ApplyTarget = { client: ctx.client, db: ctx.db, databaseMap: ctx.databaseMap, limits: ctx.limits, mirrorStrategy: ctx.mirrorStrategy };
   const counts = emptyCounts();
   // Drop and rename cannot run in a MongoDB transaction; they are idempotent on their own.
   await applyBatchDdl(target, batch, counts);

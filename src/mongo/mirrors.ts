@@ -81,12 +81,27 @@ export function mirrorWrite(op: MirrorOp): { write: AnyBulkWriteOperation<Docume
   return { write: { replaceOne: { filter, replacement, upsert: true } }, size: bsonSize(replacement) };
 }
 
+/**
+ * How mirror documents are written. `guarded-upsert`: one replace/delete per key whose filter
+ * carries the position guard, atomic per document (the default). `replace-set`: per batch and
+ * collection, read the stored positions of all its keys, drop the older ops, delete the rest
+ * by `$in` and insert the new images; for servers whose single-document updates are slow
+ * (FerretDB 1.24 on SQLite scans the collection for each one: ~27 ms per update at 5k
+ * documents, against ~0.3 ms per document for `$in` deletes and inserts). Readers may see a
+ * key missing between the delete and the insert; a crash there is repaired by the replay.
+ */
+export type MirrorStrategy = 'guarded-upsert' | 'replace-set';
+
 export async function applyMirrors(
   client: MongoClient,
   groups: readonly MirrorGroup[],
-  opts: { session?: ClientSession | undefined; limits?: ChunkLimits } = {},
+  opts: { session?: ClientSession | undefined; limits?: ChunkLimits; strategy?: MirrorStrategy } = {},
 ): Promise<MirrorCounts> {
   const out: MirrorCounts = { upserted: 0, replaced: 0, deleted: 0, skippedOlder: 0, rejected: [] };
+  if (opts.strategy === 'replace-set') {
+    for (const group of groups) await replaceSet(client, group, out, opts.limits ?? DEFAULT_CHUNK);
+    return out;
+  }
   for (const { ns, ops } of groups) {
     const coll = client.db(ns.db).collection<Document>(ns.collection);
     const target = { kind: 'mirror' as const, db: ns.db, collection: ns.collection };
@@ -124,4 +139,55 @@ export async function applyMirrors(
     }
   }
   return out;
+}
+
+const IN_CHUNK = 1000;
+
+async function replaceSet(client: MongoClient, { ns, ops }: MirrorGroup, out: MirrorCounts, limits: ChunkLimits): Promise<void> {
+  const coll = client.db(ns.db).collection<Document>(ns.collection);
+  const target = { kind: 'mirror' as const, db: ns.db, collection: ns.collection };
+  const stored = new Map<string, string>();
+  for (let i = 0; i < ops.length; i += IN_CHUNK) {
+    const keys = ops.slice(i, i + IN_CHUNK).map((o) => o.key);
+    const found = await coll.find({ _id: { $in: keys } } as Filter<Document>, { projection: { '_sdl.pos': 1 } }).toArray();
+    for (const d of found) {
+      const pos = (d['_sdl'] as { pos?: unknown } | undefined)?.pos;
+      stored.set(keyId(d['_id']), typeof pos === 'string' ? pos : '');
+    }
+  }
+  const live: { op: MirrorOp; doc: Document | undefined; size: number }[] = [];
+  for (const op of ops) {
+    const pos = stored.get(keyId(op.key));
+    if (pos !== undefined && pos > op.change.seq) {
+      out.skippedOlder++;
+      continue;
+    }
+    const doc = op.kind === 'upsert' ? mirrorDoc(op.key, op.change) : undefined;
+    const size = doc === undefined ? 0 : bsonSize(doc);
+    if (size > MAX_DOC_BYTES) {
+      // Rejected before anything is deleted: the stored image stays until the dead letter is replayed.
+      out.rejected.push({ change: op.change, target, mirror: { kind: op.kind, key: op.key }, reason: { code: TOO_LARGE_CODE, message: `mirror document is ${size} bytes, over the ${MAX_DOC_BYTES} limit` } });
+      continue;
+    }
+    live.push({ op, doc, size });
+  }
+  for (let i = 0; i < live.length; i += IN_CHUNK) {
+    const keys = live.slice(i, i + IN_CHUNK).filter((l) => stored.has(keyId(l.op.key))).map((l) => l.op.key);
+    if (keys.length > 0) out.deleted += (await coll.deleteMany({ _id: { $in: keys } } as Filter<Document>)).deletedCount;
+  }
+  const inserts = live.filter((l): l is { op: MirrorOp; doc: Document; size: number } => l.doc !== undefined);
+  for (const run of chunk(inserts, (l) => l.size, limits)) {
+    const { counts, failures } = await runBulk(() => coll.bulkWrite(run.map((l) => ({ insertOne: { document: l.doc } })), { ordered: false }));
+    out.upserted += counts.inserted;
+    for (const f of failures) {
+      const item = run[f.index];
+      if (item === undefined) continue;
+      out.rejected.push({ change: item.op.change, target, mirror: { kind: item.op.kind, key: item.op.key }, reason: { code: f.code, message: f.message } });
+    }
+  }
+  // Deletes of keys that were replaced are not deletes of rows.
+  const replaced = inserts.filter((l) => stored.has(keyId(l.op.key))).length;
+  out.deleted -= replaced;
+  out.replaced += replaced;
+  out.upserted -= replaced;
 }

@@ -53,15 +53,23 @@ export class Workload {
   }
 
   /** One committed transaction of 1–5 statements. */
+  /** One committed transaction of 1–5 statements; counts change only once it committed. */
   async step(): Promise<void> {
     const statements = 1 + Math.floor(this.random() * 5);
-    await this.conn.query('START TRANSACTION');
+    const before = { ...this.stats };
+    const live = new Set(this.live);
+    const nextId = this.nextId;
     try {
+      await this.conn.query('START TRANSACTION');
       for (let s = 0; s < statements; s++) await this.statement();
       await this.conn.query('COMMIT');
       this.stats.transactions++;
     } catch (err) {
-      await this.conn.query('ROLLBACK');
+      Object.assign(this.stats, before);
+      this.live.clear();
+      for (const id of live) this.live.add(id);
+      this.nextId = nextId;
+      await this.conn.query('ROLLBACK').catch(() => undefined);
       throw err;
     }
   }
@@ -101,5 +109,34 @@ export class Workload {
     }
     await this.conn.query('INSERT INTO shop.audit VALUES (?, NOW(3))', [`op ${r.toFixed(3)}`]);
     this.stats.inserts += 1;
+  }
+}
+
+/** Runs the workload in the background until stop(); resolves stop() with the stats. */
+export class BackgroundWorkload {
+  private running = true;
+  private readonly done: Promise<void>;
+  /** Transactions that failed because the source was down (retried, so none are lost or doubled). */
+  sourceErrors = 0;
+
+  constructor(readonly workload: Workload, pauseMs = 5) {
+    this.done = (async () => {
+      while (this.running) {
+        try {
+          await workload.step();
+        } catch {
+          // The source restarting under us: the transaction rolled back (or never started).
+          this.sourceErrors++;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
+      }
+    })();
+  }
+
+  async stop(): Promise<WorkloadStats> {
+    this.running = false;
+    await this.done;
+    return this.workload.stats;
   }
 }
