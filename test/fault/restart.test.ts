@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it } from 'node:test';
 import { assertLossless, shopWorkload, sleep } from '../support/fault-run.js';
 import { SdlProcess } from '../support/sdl-process.js';
 import { startStack, type Stack } from '../support/stack.js';
@@ -9,10 +9,11 @@ const KILLS = process.env['SDL_SOAK'] === '1' ? 300 : 10;
 
 describe('stopping and killing sdl mid-stream', () => {
   let stack: Stack;
-  before(async () => {
+  // Each test gets its own servers: the event-log counts must be this test's alone.
+  beforeEach(async () => {
     stack = await startStack();
   });
-  after(async () => {
+  afterEach(async () => {
     await stack?.stop();
   });
 

@@ -42,6 +42,8 @@ export class Workload {
 
   constructor(private readonly conn: Connection, seed = 1) {
     this.random = rng(seed);
+    // Workloads with different seeds can share the tables.
+    this.nextId = seed * 1_000_000 + 1;
   }
 
   private pick(): number | undefined {
