@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import type { Capabilities } from '../mongo/capabilities.js';
 import { finishBatch, recoverPending, writeBatch, type CommitContext, type WriteOutcome } from '../mongo/commit.js';
 import { Staging } from '../mongo/staging.js';
+import { FERRETDB_CHUNK } from '../mongo/write-shape.js';
 import type { Batch } from '../pipeline/types.js';
 import { mongoStep } from './mongo-step.js';
 
@@ -41,6 +42,7 @@ export function committerIO(deps: CommitterIODeps) {
       staging: new Staging(db, { ttl: false }),
       stagingEnabled: config.staging,
       serverId: deps.serverId,
+      ...(caps.ferretdb !== undefined ? { limits: FERRETDB_CHUNK } : {}),
     };
     return ctx;
   };

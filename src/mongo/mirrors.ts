@@ -87,6 +87,7 @@ export async function applyMirrors(
   opts: { session?: ClientSession | undefined; limits?: ChunkLimits } = {},
 ): Promise<MirrorCounts> {
   const out: MirrorCounts = { upserted: 0, replaced: 0, deleted: 0, skippedOlder: 0, rejected: [] };
+  const limits = opts.limits ?? DEFAULT_CHUNK;
   for (const { ns, ops } of groups) {
     const coll = client.db(ns.db).collection<Document>(ns.collection);
     const target = { kind: 'mirror' as const, db: ns.db, collection: ns.collection };
@@ -99,7 +100,7 @@ export async function applyMirrors(
         writes.push({ op, ...w });
       }
     }
-    for (const run of chunk(writes, (w) => w.size, opts.limits ?? DEFAULT_CHUNK)) {
+    for (const run of chunk(writes, (w) => w.size, { ops: Math.min(limits.ops, limits.updateOps ?? limits.ops), bytes: limits.bytes })) {
       const { counts, failures } = await runBulk(() => coll.bulkWrite(run.map((w) => w.write), { ordered: false, session: opts.session }));
       out.upserted += counts.upserted;
       out.replaced += counts.matched;
