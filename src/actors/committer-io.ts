@@ -7,6 +7,7 @@ import type { Capabilities } from '../mongo/capabilities.js';
 import { finishBatch, recoverPending, writeBatch, type CommitContext, type WriteOutcome } from '../mongo/commit.js';
 import type { MirrorStrategy } from '../mongo/mirrors.js';
 import { Staging } from '../mongo/staging.js';
+import { FERRETDB_CHUNK } from '../mongo/write-shape.js';
 import type { Batch } from '../pipeline/types.js';
 import { mongoStep } from './mongo-step.js';
 
@@ -43,6 +44,7 @@ export function committerIO(deps: CommitterIODeps) {
       stagingEnabled: config.staging,
       serverId: deps.serverId,
       mirrorStrategy: mirrorStrategyFor(caps),
+      ...(caps.ferretdb !== undefined ? { limits: FERRETDB_CHUNK } : {}),
     };
     return ctx;
   };

@@ -80,6 +80,7 @@ function mergeEnv(file: Record<string, unknown>, env: Env): Record<string, unkno
   set('SDL_LOG_LEVEL', (v) => (section('log')['level'] = v));
   set('SDL_PIPELINE', (v) => (out['pipeline'] = v));
   set('SDL_WORKERS', (v) => (out['workers'] = v));
+  set('SDL_STAGING', (v) => (out['staging'] = v));
   return out;
 }
 

@@ -98,8 +98,9 @@ export async function applyMirrors(
   opts: { session?: ClientSession | undefined; limits?: ChunkLimits; strategy?: MirrorStrategy } = {},
 ): Promise<MirrorCounts> {
   const out: MirrorCounts = { upserted: 0, replaced: 0, deleted: 0, skippedOlder: 0, rejected: [] };
+  const limits = opts.limits ?? DEFAULT_CHUNK;
   if (opts.strategy === 'replace-set') {
-    for (const group of groups) await replaceSet(client, group, out, opts.limits ?? DEFAULT_CHUNK);
+    for (const group of groups) await replaceSet(client, group, out, limits);
     return out;
   }
   for (const { ns, ops } of groups) {
@@ -114,7 +115,7 @@ export async function applyMirrors(
         writes.push({ op, ...w });
       }
     }
-    for (const run of chunk(writes, (w) => w.size, opts.limits ?? DEFAULT_CHUNK)) {
+    for (const run of chunk(writes, (w) => w.size, { ops: Math.min(limits.ops, limits.updateOps ?? limits.ops), bytes: limits.bytes })) {
       const { counts, failures } = await runBulk(() => coll.bulkWrite(run.map((w) => w.write), { ordered: false, session: opts.session }));
       if (failures.length === 0) {
         out.upserted += counts.upserted;

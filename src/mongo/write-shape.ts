@@ -28,9 +28,17 @@ export interface ChunkLimits {
   ops: number;
   /** Summed document bytes per command; under 16 MiB so no command nears the message limit. */
   bytes: number;
+  /** Update/replace/delete operations per command, when lower than `ops`. */
+  updateOps?: number;
 }
 
 export const DEFAULT_CHUNK: ChunkLimits = { ops: 1000, bytes: 8 * 1024 * 1024 };
+
+/**
+ * FerretDB 1.24 (SQLite) never answers an update command of 100 or more statements that match
+ * existing documents (the connection hangs; 99 work), so mirror writes go in runs of 99 there.
+ */
+export const FERRETDB_CHUNK: ChunkLimits = { ...DEFAULT_CHUNK, updateOps: 99 };
 
 export function bsonSize(doc: Document): number {
   return BSON.calculateObjectSize(doc);

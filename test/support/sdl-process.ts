@@ -49,6 +49,10 @@ export class SdlProcess {
     return this.proc.running;
   }
 
+  get pid(): number | undefined {
+    return this.proc.pid;
+  }
+
   /** SIGTERM; resolves with the exit code. */
   async stop(): Promise<number | null> {
     const exited = this.proc.exited();

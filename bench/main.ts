@@ -1,0 +1,197 @@
+/**
+ * `make bench`: throughput, lag and memory of sdl against its ceilings, all in one run on the
+ * same private MariaDB and MongoDB-wire servers. One JSON object per line on stdout; progress
+ * on stderr. Reports only: nothing here asserts a timing.
+ *
+ * Scale with BENCH_ROWS (catch-up workload, default 200000 on MongoDB, 5000 on FerretDB),
+ * BENCH_BEHIND_ROWS (rows written while MongoDB is stopped, default 1000000), BENCH_LAG_RATE
+ * (row changes/s, default 500), BENCH_LAG_SECONDS (default 30), BENCH_RUNS (comma list of
+ * workers1, workers0, nostaging; the last one stays up for the lag and memory phases).
+ *
+ * Why 5000 on FerretDB: FerretDB 1.24 (SQLite) scans the collection for every update by _id
+ * (about 30–70 ms per mirror upsert at a few thousand documents), so its sink rate is tens of
+ * rows per second and falls as the mirrors grow; 200k rows would take days there.
+ */
+import { readFileSync } from 'node:fs';
+import { MongoClient } from 'mongodb';
+import { FULL_CAPABILITIES } from '../src/decode/wire.js';
+import { mirrorStrategyFor } from '../src/actors/committer-io.js';
+import { probeCapabilities } from '../src/mongo/capabilities.js';
+import { DEFAULT_CHUNK, FERRETDB_CHUNK } from '../src/mongo/write-shape.js';
+import { startStack } from '../test/support/stack.js';
+import { measureLag } from './lag.js';
+import { makeBatches, readTransactions } from './prebuild.js';
+import { BenchSdl } from './sdl-run.js';
+import { sinkCeiling } from './sink.js';
+import { binlogEnd, readBinlogCounting } from './source.js';
+import { BENCH_SCHEMA, MixedLoad, rowsOf } from './workload.js';
+
+const env = (name: string, dflt: number): number => {
+  const v = process.env[name];
+  return v === undefined || v === '' ? dflt : Number(v);
+};
+const BEHIND_ROWS = env('BENCH_BEHIND_ROWS', 1_000_000);
+const LAG_RATE = env('BENCH_LAG_RATE', 500);
+const LAG_SECONDS = env('BENCH_LAG_SECONDS', 30);
+const RUNS = (process.env['BENCH_RUNS'] ?? 'workers0,nostaging,workers1').split(',').map((s) => s.trim()).filter((s) => s !== '');
+
+const started = performance.now();
+const progress = (msg: string): void => {
+  process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(1)}s] ${msg}\n`);
+};
+const report = (obj: Record<string, unknown>): void => {
+  process.stdout.write(JSON.stringify(obj) + '\n');
+};
+const r1 = (n: number): number => Math.round(n * 10) / 10;
+const r3 = (n: number): number => Math.round(n * 1000) / 1000;
+
+progress('starting MariaDB and the MongoDB-wire server');
+const stack = await startStack();
+const conn = await stack.mariadb.connect();
+const client = new MongoClient(stack.mongo.url, { monitorCommands: process.env['BENCH_TRACE'] === '1' });
+client.on('commandSucceeded', (e) => {
+  if (e.duration > 500) progress(`  slow ${e.commandName}: ${Math.round(e.duration)} ms`);
+});
+try {
+  const caps = await probeCapabilities(client, client.db('bench_probe'));
+  const ROWS = env('BENCH_ROWS', 200_000);
+  report({
+    metric: 'environment', node: process.version, cpus: (await import('node:os')).cpus().length, mongo: caps.ferretdb !== undefined ? `FerretDB ${caps.ferretdb}` : `MongoDB ${caps.version}`,
+    transactions: caps.transactions, rows: ROWS, behind_rows: BEHIND_ROWS, lag_rate: LAG_RATE, lag_seconds: LAG_SECONDS, runs: RUNS,
+  });
+
+  // 1. The workload.
+  await conn.query(BENCH_SCHEMA);
+  const load = new MixedLoad(conn);
+  let t = performance.now();
+  progress(`loading ${ROWS} row changes`);
+  await load.load(ROWS, (n) => progress(`  ${n} rows`));
+  const loadSeconds = (performance.now() - t) / 1000;
+  const end = await binlogEnd(conn);
+  report({ metric: 'workload', rows: rowsOf(load.stats), ...load.stats, seconds: r3(loadSeconds), rows_per_s: Math.round(rowsOf(load.stats) / loadSeconds), binlog_end: end });
+
+  // 2. Source ceiling: bare zongji, whole binlog, counting row events.
+  progress('source ceiling: bare zongji over the whole binlog');
+  const source = await readBinlogCounting(stack.mariadb.url, 4_000_001, end);
+  const sourceRate = source.rows / source.seconds;
+  report({ metric: 'source_ceiling', rows: source.rows, events: source.events, seconds: r3(source.seconds), rows_per_s: Math.round(sourceRate) });
+
+  // 3. Sink ceiling: the same writes sdl makes, documents prebuilt.
+  progress('sink ceiling: reading and decoding the workload into sdl batches (untimed)');
+  let txns = await readTransactions(stack.mariadb.url, 4_000_002, ['bench'], end);
+  let batches = await makeBatches(txns, { ...FULL_CAPABILITIES, decimal128: caps.decimal128, nestedArrays: caps.nestedArrays, dottedKeys: caps.dottedKeys });
+  txns = [];
+  const rows = batches.reduce((n, b) => n + b.rows, 0);
+  progress(`sink ceiling: writing ${rows} rows in ${batches.length} batches`);
+  const sink = await sinkCeiling(client, 'sink_sdl', batches, { bench: 'sink_bench' }, caps.ferretdb !== undefined ? FERRETDB_CHUNK : DEFAULT_CHUNK, mirrorStrategyFor(caps), 'sink', (n, s) => progress(`  sink: ${n} rows in ${s.toFixed(1)} s`));
+  batches = [];
+  const sinkRate = sink.rows / sink.seconds;
+  report({ metric: 'sink_ceiling', rows: sink.rows, batches: sink.batches, seconds: r3(sink.seconds), rows_per_s: Math.round(sinkRate), seconds_by_step: sink.secondsBy });
+  await client.db('sink_sdl').dropDatabase();
+  await client.db('sink_bench').dropDatabase();
+  const ceiling = Math.min(sourceRate, sinkRate);
+
+  // 4. sdl end to end from an empty target, catching up on the workload.
+  const configs: Record<string, { workers: number; staging: boolean }> = {
+    workers1: { workers: 1, staging: true },
+    workers0: { workers: 0, staging: true },
+    nostaging: { workers: 1, staging: false },
+  };
+  let live: BenchSdl | undefined;
+  const e2e: Record<string, number> = {};
+  for (const [i, name] of RUNS.entries()) {
+    const cfg = configs[name];
+    if (cfg === undefined) throw new Error(`unknown BENCH_RUNS entry ${name}`);
+    await client.db('bench').dropDatabase();
+    const sdl = new BenchSdl(stack, { pipeline: `e2e-${name}`, sdlDb: `sdl_${name}`, ...cfg });
+    progress(`sdl end to end (${name}): catching up on ${rows} rows`);
+    sdl.start();
+    const seconds = await sdl.waitForCheckpoint(client, end.gtid, 900_000);
+    const rate = rows / seconds;
+    e2e[name] = rate;
+    const batchesWritten = sdl.batchesWritten();
+    report({
+      metric: 'sdl_e2e', run: name, workers: cfg.workers, staging: cfg.staging, rows, seconds: r3(seconds), rows_per_s: Math.round(rate),
+      ratio: r3(rate / ceiling), batches: batchesWritten, mean_batch_rows: Math.round(rows / Math.max(1, batchesWritten)),
+      peak_rss_mb: r1(sdl.peakRssMb), hwm_rss_mb: r1(sdl.hwmMb()),
+    });
+    if (i === RUNS.length - 1) live = sdl;
+    else {
+      await sdl.stop();
+      await client.db(`sdl_${name}`).dropDatabase();
+    }
+  }
+  if (e2e['nostaging'] !== undefined && e2e['workers1'] !== undefined) {
+    report({ metric: 'staging_cost', with_rows_per_s: Math.round(e2e['workers1']), without_rows_per_s: Math.round(e2e['nostaging']), slowdown: r3(1 - e2e['workers1'] / e2e['nostaging']) });
+  }
+  if (e2e['workers0'] !== undefined && e2e['workers1'] !== undefined) {
+    report({ metric: 'pool_gain', workers1_rows_per_s: Math.round(e2e['workers1']), workers0_rows_per_s: Math.round(e2e['workers0']), speedup: r3(e2e['workers1'] / e2e['workers0']) });
+  }
+  if (live === undefined) throw new Error('BENCH_RUNS is empty');
+  const sdl = live;
+
+  // 5. Lag at a fixed write rate while sdl is caught up and streaming.
+  progress(`lag: ${LAG_RATE} row changes/s for ${LAG_SECONDS} s (${sdl.opts.pipeline})`);
+  const lag = await measureLag(conn, client, sdl.opts.sdlDb, sdl.opts.pipeline, LAG_RATE, LAG_SECONDS);
+  report({
+    metric: 'lag', run: sdl.opts.pipeline.replace('e2e-', ''), target_rows_per_s: LAG_RATE, achieved_rows_per_s: Math.round(lag.rows / lag.seconds), transactions: lag.transactions,
+    p50_ms: r1(lag.p50), p90_ms: r1(lag.p90), p99_ms: r1(lag.p99), max_ms: r1(lag.max), unseen: lag.unseen,
+  });
+
+  // 6. Memory with MongoDB stopped while the source runs ahead: backpressure must pause the reader.
+  if (!stack.mongo.controllable) {
+    report({ metric: 'memory_behind', skipped: 'an external MongoDB (SDL_TEST_MONGO_URL) cannot be paused by the bench' });
+  } else {
+    const caughtUp = await binlogEnd(conn);
+    await sdl.waitForCheckpoint(client, caughtUp.gtid, 120_000);
+    const ferretPid = Number(readFileSync(stack.scratch.path('pids', 'ferretdb'), 'utf8'));
+    sdl.resetPeak();
+    const baseline = sdl.peakRssMb;
+    progress(`memory: SIGSTOP the MongoDB-wire server (pid ${ferretPid}), writing ${BEHIND_ROWS} rows`);
+    process.kill(ferretPid, 'SIGSTOP');
+    let behindRows = 0;
+    let writeSeconds = 0;
+    let pausedReader = false;
+    try {
+      const before = rowsOf(load.stats);
+      t = performance.now();
+      await load.load(BEHIND_ROWS, (n) => progress(`  ${n - before} rows behind, sdl rss ${r1(sdl.peakRssMb)} MB peak`));
+      writeSeconds = (performance.now() - t) / 1000;
+      behindRows = rowsOf(load.stats) - before;
+      progress('memory: writes done; sampling 10 s more');
+      await new Promise((r) => setTimeout(r, 10_000));
+      pausedReader = sdl.pauses() > 0;
+    } finally {
+      process.kill(ferretPid, 'SIGCONT');
+    }
+    const heldPeak = sdl.peakRssMb;
+    const behindEnd = await binlogEnd(conn);
+    report({
+      metric: 'memory_behind', rows_behind: behindRows, write_seconds: r3(writeSeconds), baseline_rss_mb: r1(baseline), peak_rss_mb: r1(heldPeak),
+      reader_paused: pausedReader, target_mb: 300, under_target: heldPeak < 300,
+    });
+    progress('memory: SIGCONT; checking sdl resumes');
+    t = performance.now();
+    const offsets = client.db(sdl.opts.sdlDb).collection<{ _id: string; gtid: string | null }>('offsets');
+    const stuckAt = (await offsets.findOne({ _id: sdl.opts.pipeline }))?.gtid;
+    let resumed = NaN;
+    while (performance.now() - t < 120_000) {
+      const cp = await offsets.findOne({ _id: sdl.opts.pipeline });
+      if (cp?.gtid !== stuckAt) {
+        resumed = (performance.now() - t) / 1000;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, 10_000));
+    const cp = await offsets.findOne({ _id: sdl.opts.pipeline });
+    report({ metric: 'memory_resume', checkpoint_moved_after_s: r3(resumed), checkpoint_after_10s: cp?.gtid ?? null, source_end: behindEnd.gtid, peak_rss_mb_incl_resume: r1(sdl.peakRssMb), hwm_rss_mb: r1(sdl.hwmMb()) });
+  }
+  await sdl.kill9();
+} finally {
+  await conn.end().catch(() => undefined);
+  await client.close().catch(() => undefined);
+  await stack.stop();
+  progress('done');
+}
+process.exit(0);

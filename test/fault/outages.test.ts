@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { MongoClient } from 'mongodb';
+import { assertLossless, shopWorkload, sleep } from '../support/fault-run.js';
+import { SdlProcess, waitForCatchUp } from '../support/sdl-process.js';
+import { startStack, type Stack } from '../support/stack.js';
+import { BackgroundWorkload, Workload } from '../support/workload.js';
+
+const OUTAGE_MS = Number(process.env['SDL_OUTAGE_MS'] ?? 60_000);
+
+describe('outages of MongoDB and MariaDB under load', () => {
+  let stack: Stack;
+  beforeEach(async () => {
+    stack = await startStack();
+  });
+  afterEach(async () => {
+    await stack?.stop();
+  });
+
+  it('MongoDB killed mid-batch and restarted: sdl retries, never exits, loses nothing', async (t) => {
+    if (!stack.mongo.controllable) return t.skip('SDL_TEST_MONGO_URL server cannot be killed by the harness');
+    const { conn, workload } = await shopWorkload(stack, 31);
+    await workload.run(300);
+    const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'reset', include: 'shop' });
+    sdl.start();
+    const bg = new BackgroundWorkload(workload);
+    await sleep(1200);
+    await stack.mongo.kill9();
+    await sleep(3000);
+    await stack.mongo.start();
+    await sleep(1000);
+    const stats = await bg.stop();
+    await waitForCatchUp(stack, 'reset', 120_000, sdl);
+    assert.equal(await sdl.stop(), 0, sdl.logs().slice(-3000));
+    assert.ok(sdl.lines().some((l) => l['msg'] === 'transition' && JSON.stringify(l['to']).includes('degraded')), 'supervisor went degraded');
+    await assertLossless(stack, stats, { pipeline: 'reset', include: 'shop' });
+    await conn.end();
+  });
+
+  it(`MongoDB down for ${OUTAGE_MS / 1000} s under load: the reader pauses, memory stays bounded, nothing is lost`, async (t) => {
+    if (!stack.mongo.controllable) return t.skip('SDL_TEST_MONGO_URL server cannot be stopped by the harness');
+    const { conn, workload } = await shopWorkload(stack, 37);
+    const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'outage', include: 'shop', env: { SDL_LOG_LEVEL: 'info' } });
+    sdl.start();
+    const bg = new BackgroundWorkload(workload, 2);
+    await sleep(2000);
+    await stack.mongo.stop();
+    let peakRssKb = 0;
+    const until = Date.now() + OUTAGE_MS;
+    while (Date.now() < until) {
+      assert.ok(sdl.running, `sdl exited during the outage:\n${sdl.logs().slice(-3000)}`);
+      peakRssKb = Math.max(peakRssKb, rssKb(sdl.pid));
+      await sleep(1000);
+    }
+    await stack.mongo.start();
+    const stats = await bg.stop();
+    await waitForCatchUp(stack, 'outage', 180_000, sdl);
+    assert.equal(await sdl.stop(), 0, sdl.logs().slice(-3000));
+    assert.ok(peakRssKb < 300 * 1024, `peak RSS ${peakRssKb} kB during the outage`);
+    await assertLossless(stack, stats, { pipeline: 'outage', include: 'shop' });
+    await conn.end();
+  });
+
+  it('MariaDB restarted under load and binlogs rotated many times: the reader resumes where it stopped', async () => {
+    const { conn, workload } = await shopWorkload(stack, 41);
+    await workload.run(400);
+    const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'source', include: 'shop' });
+    sdl.start();
+    await sleep(800);
+    await conn.end();
+    await stack.mariadb.restart();
+    const conn2 = await stack.mariadb.connect();
+    const workload2 = new Workload(conn2, 43);
+    for (let i = 0; i < 20; i++) {
+      await workload2.run(10);
+      await conn2.query('FLUSH BINARY LOGS');
+    }
+    await waitForCatchUp(stack, 'source', 120_000, sdl);
+    assert.equal(await sdl.stop(), 0, sdl.logs().slice(-3000));
+    const total = {
+      transactions: workload.stats.transactions + workload2.stats.transactions,
+      inserts: workload.stats.inserts + workload2.stats.inserts,
+      updates: workload.stats.updates + workload2.stats.updates,
+      deletes: workload.stats.deletes + workload2.stats.deletes,
+    };
+    await assertLossless(stack, total, { pipeline: 'source', include: 'shop' });
+    await conn2.end();
+  });
+
+  it('binlog purged past the checkpoint: exits 1 naming the position needed, writes nothing', async () => {
+    const { conn, workload } = await shopWorkload(stack, 47);
+    await workload.run(20);
+    const first = new SdlProcess(stack.scratch, stack, { pipeline: 'purged', include: 'shop', name: 'purged-1' });
+    first.start();
+    await waitForCatchUp(stack, 'purged', 60_000, first);
+    assert.equal(await first.stop(), 0);
+    await workload.run(20);
+    await conn.query('FLUSH BINARY LOGS');
+    const [logs] = await conn.query('SHOW BINARY LOGS');
+    const last = (logs as { Log_name: string }[]).at(-1)?.Log_name;
+    await conn.query(`PURGE BINARY LOGS TO '${last}'`);
+    const client = new MongoClient(stack.mongo.url);
+    const before = await client.db('sdl').collection('row_changes').countDocuments();
+    const second = new SdlProcess(stack.scratch, stack, { pipeline: 'purged', include: 'shop', name: 'purged-2' });
+    second.start();
+    assert.equal(await second.exited(), 1, second.logs().slice(-3000));
+    const fatal = second.lines().find((l) => l['level'] === 60);
+    assert.ok(fatal, 'one fatal line');
+    assert.match(String(fatal['msg']), /no longer has the binlog/);
+    assert.match(String(fatal['msg']), /re-snapshot/);
+    assert.equal(await client.db('sdl').collection('row_changes').countDocuments(), before, 'nothing written');
+    await client.close();
+    await conn.end();
+  });
+});
+
+function rssKb(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
