@@ -6,6 +6,7 @@ import { connectExact, exactOptions } from '../mysql/connection.js';
 import { mariadbTracker, mysqlTracker } from '../mysql/gtid.js';
 import { IncludeFilter } from '../mysql/include-filter.js';
 import { preflight } from '../mysql/preflight.js';
+import { assertResumable } from '../mysql/retention.js';
 import { type BinlogColumn } from '../mysql/table-schema.js';
 import { type AssemblerEvent, TransactionAssembler } from '../mysql/transaction-assembler.js';
 import type { SourcePosition, SourceTransaction } from '../pipeline/types.js';
@@ -85,6 +86,7 @@ export const binlogStream = fromCallback<BinlogStreamCommand, BinlogStreamInput,
   const start = async (): Promise<void> => {
     ctrl = await connectExact(input.url);
     const server = await preflight(ctrl);
+    if (input.start !== undefined) await assertResumable(ctrl, input.start, server.mariadb);
     if (stopped) return;
     const gtids = server.mariadb ? mariadbTracker(input.start?.gtid) : mysqlTracker(input.start?.gtid);
     const include = new IncludeFilter(input.include);
