@@ -43,7 +43,7 @@ describe('outages of MongoDB and MariaDB under load', () => {
     const { conn, workload } = await shopWorkload(stack, 37);
     const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'outage', include: 'shop', env: { SDL_LOG_LEVEL: 'info' } });
     sdl.start();
-    const bg = new BackgroundWorkload(workload, 2);
+    const bg = new BackgroundWorkload(workload, 10);
     await sleep(2000);
     await stack.mongo.stop();
     let peakRssKb = 0;
