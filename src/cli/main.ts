@@ -13,6 +13,7 @@ Commands:
   check      verify the source and target meet sdl's prerequisites
   status     print the pipeline's checkpoint, pending staged batches and dead letters
   verify     compare every mirrored table with MySQL and report differences
+  replay     write the rows in dead_letters again, once what MongoDB refused is fixed
   machines   print the statechart definitions as JSON
 
 Options:
@@ -54,6 +55,10 @@ async function main(argv: string[]): Promise<number> {
     case 'verify': {
       const { verifyCommand } = await import('./verify.js');
       return verifyCommand(config());
+    }
+    case 'replay': {
+      const { replay } = await import('./replay.js');
+      return replay(config());
     }
     default:
       process.stderr.write(`sdl: unknown command "${command}"\n\n${USAGE}`);

@@ -160,7 +160,8 @@ function bool(o: Record<string, unknown>, field: string, dflt: boolean): boolean
 
 function url(o: Record<string, unknown>, field: string, protocols: string[]): string {
   const v = o[leaf(field)];
-  if (typeof v !== 'string' || v === '') throw new ConfigError(field, `is required (or set its SDL_* environment variable)`);
+  if (v === undefined || v === '') throw new ConfigError(field, `is required (or set its SDL_* environment variable)`);
+  if (typeof v !== 'string') throw new ConfigError(field, `must be a URL string, got ${JSON.stringify(v)}`);
   let parsed: URL;
   try {
     parsed = new URL(v);
