@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { MongoClient } from 'mongodb';
 import { Managed } from '../test/support/processes.js';
+import { logLines, logText } from '../test/support/sdl-process.js';
 import type { Stack } from '../test/support/stack.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -100,19 +101,12 @@ export class BenchSdl {
   }
 
   logs(): string {
-    try {
-      return readFileSync(this.logFile, 'utf8');
-    } catch {
-      return '';
-    }
+    return logText(this.logFile);
   }
 
   /** Parsed pino lines. */
   lines(): Record<string, unknown>[] {
-    return this.logs()
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    return logLines(this.logFile);
   }
 
   /** How many batches the committer wrote (entries into its `writing` state). */

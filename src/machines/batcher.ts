@@ -17,6 +17,10 @@ interface BatcherContext extends BatcherInput {
   flushRequested: boolean;
   /** How many open parts the running decode took; they leave `open` only when it is done. */
   taking: number;
+  /** Batches handed to the committer and not yet committed. */
+  outstanding: number;
+  /** maxDelay passed while the committer was busy: flush as soon as it is ready. */
+  due: boolean;
 }
 
 export type BatcherEvent =
@@ -41,6 +45,10 @@ export const batcherMachine = setup({
     full: ({ context }) => isFull(context.open, context),
     hasOpen: ({ context }) => context.open.length > 0,
     flushRequested: ({ context }) => context.flushRequested,
+    // Time closes a batch only when the committer can take it; while it is behind, batches grow
+    // to their size limits instead of queueing up as many small ones (fewer round trips to catch up).
+    committerReady: ({ context }) => context.outstanding < 2,
+    dueAndReady: ({ context }) => context.due && context.outstanding < 2,
   },
   actions: {
     add: assign(({ context, event }) => {
@@ -68,10 +76,12 @@ export const batcherMachine = setup({
   },
 }).createMachine({
   id: 'batcher',
-  context: ({ input }) => ({ ...input, open: [], inFlight: 0, throttled: false, flushRequested: false, taking: 0 }),
+  context: ({ input }) => ({ ...input, open: [], inFlight: 0, throttled: false, flushRequested: false, taking: 0, outstanding: 0, due: false }),
   initial: 'idle',
   on: {
-    COMMITTED: { actions: [assign({ inFlight: ({ context, event }) => context.inFlight - event.bytes }), 'throttle'] },
+    COMMITTED: {
+      actions: [assign({ inFlight: ({ context, event }) => context.inFlight - event.bytes, outstanding: ({ context }) => Math.max(0, context.outstanding - 1) }), 'throttle'],
+    },
   },
   states: {
     idle: {
@@ -83,8 +93,11 @@ export const batcherMachine = setup({
       },
     },
     accumulating: {
-      always: { guard: 'full', target: 'flushing' },
-      after: { maxDelay: 'flushing' },
+      always: [
+        { guard: 'full', target: 'flushing' },
+        { guard: 'dueAndReady', target: 'flushing' },
+      ],
+      after: { maxDelay: [{ guard: 'committerReady', target: 'flushing' }, { actions: assign({ due: true }) }] },
       on: {
         TXN: { actions: ['add', 'throttle'] },
         HEARTBEAT: { actions: 'add' },
@@ -92,7 +105,7 @@ export const batcherMachine = setup({
       },
     },
     flushing: {
-      entry: assign({ taking: ({ context }) => takeBatch(context.open, context).batch.length }),
+      entry: assign({ taking: ({ context }) => takeBatch(context.open, context).batch.length, due: false }),
       invoke: {
         src: 'decodeBatch',
         input: ({ context }) => ({ parts: context.open.slice(0, context.taking) }),
@@ -100,7 +113,7 @@ export const batcherMachine = setup({
           target: 'flushed',
           actions: [
             sendTo(sibling('committer'), ({ event }) => ({ type: 'BATCH' as const, batch: event.output })),
-            assign({ open: ({ context }) => context.open.slice(context.taking), taking: 0 }),
+            assign({ open: ({ context }) => context.open.slice(context.taking), taking: 0, outstanding: ({ context }) => context.outstanding + 1 }),
           ],
         },
         onError: { target: 'failed' },

@@ -55,7 +55,7 @@ describe('outages of MongoDB and MariaDB under load', () => {
     }
     await stack.mongo.start();
     const stats = await bg.stop();
-    await waitForCatchUp(stack, 'outage', 180_000, sdl);
+    await waitForCatchUp(stack, 'outage', 400_000, sdl);
     assert.equal(await sdl.stop(), 0, sdl.logs().slice(-3000));
     assert.ok(peakRssKb < 300 * 1024, `peak RSS ${peakRssKb} kB during the outage`);
     await assertLossless(stack, stats, { pipeline: 'outage', include: 'shop' });

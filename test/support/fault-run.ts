@@ -26,6 +26,16 @@ export async function assertLossless(stack: Stack, stats: WorkloadStats, opts: S
   } finally {
     assert.equal(await sdl.stop(), 0, sdl.logs().slice(-3000));
   }
+  const counted = await shopEventCounts(stack);
+  assert.deepEqual(counted, { insert: stats.inserts, update: stats.updates, delete: stats.deletes }, 'event log has each source row change exactly once');
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Row changes in the event log for the shop workload's tables, by kind. */
+export async function shopEventCounts(stack: Stack): Promise<{ insert: number; update: number; delete: number }> {
   const counted = { insert: 0, update: 0, delete: 0 };
   for (const table of ['customers', 'orders', 'audit']) {
     const c = await eventCounts(stack, 'shop', table);
@@ -33,9 +43,5 @@ export async function assertLossless(stack: Stack, stats: WorkloadStats, opts: S
     counted.update += c['update'] ?? 0;
     counted.delete += c['delete'] ?? 0;
   }
-  assert.deepEqual(counted, { insert: stats.inserts, update: stats.updates, delete: stats.deletes }, 'event log has each source row change exactly once');
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+  return counted;
 }

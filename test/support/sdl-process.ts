@@ -69,20 +69,29 @@ export class SdlProcess {
   }
 
   logs(): string {
-    try {
-      return readFileSync(this.logFile, 'utf8');
-    } catch {
-      return '';
-    }
+    return logText(this.logFile);
   }
 
   /** Parsed pino lines. */
   lines(): Record<string, unknown>[] {
-    return this.logs()
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    return logLines(this.logFile);
   }
+}
+
+export function logText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** The pino JSON lines of an sdl log file. */
+export function logLines(file: string): Record<string, unknown>[] {
+  return logText(file)
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 /** Waits until the pipeline's checkpoint has reached the source's current GTID position. */
