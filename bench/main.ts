@@ -3,7 +3,7 @@
  * same private MariaDB and MongoDB-wire servers. One JSON object per line on stdout; progress
  * on stderr. Reports only: nothing here asserts a timing.
  *
- * Scale with BENCH_ROWS (catch-up workload, default 200000 on MongoDB, 5000 on FerretDB),
+ * Scale with BENCH_ROWS (catch-up workload, default 200000 on MongoDB, 20000 on FerretDB),
  * BENCH_BEHIND_ROWS (rows written while MongoDB is stopped, default 1000000), BENCH_LAG_RATE
  * (row changes/s, default 500), BENCH_LAG_SECONDS (default 30), BENCH_RUNS (comma list of
  * workers1, workers0, nostaging; the last one stays up for the lag and memory phases).
