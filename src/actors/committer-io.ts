@@ -20,6 +20,8 @@ export interface CommitterIODeps {
   metrics: PipelineMetrics;
   /** Known once `prepare` has probed the server. */
   caps: () => Capabilities | undefined;
+  /** The single-writer lease term, once `prepare` holds the lease. */
+  term: () => number | undefined;
 }
 
 /**
@@ -44,6 +46,7 @@ export function committerIO(deps: CommitterIODeps) {
       stagingEnabled: config.staging,
       serverId: deps.serverId,
       mirrorStrategy: mirrorStrategyFor(caps),
+      ...(deps.term() !== undefined ? { term: deps.term() } : {}),
       ...(caps.ferretdb !== undefined ? { limits: FERRETDB_CHUNK } : {}),
     };
     return ctx;

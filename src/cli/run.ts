@@ -11,8 +11,9 @@ import { batchFrom, batcherMachine } from '../machines/batcher.js';
 import { committerMachine } from '../machines/committer.js';
 import { supervisorMachine, type Prepared } from '../machines/supervisor.js';
 import { probeCapabilities, type Capabilities } from '../mongo/capabilities.js';
-import { ensureIndexes } from '../mongo/layout.js';
 import { readCheckpoint } from '../mongo/offsets.js';
+import { acquireLease, leaseOwner, renewLease, type Lease } from '../mongo/lease.js';
+import { COLLECTIONS, ensureIndexes } from '../mongo/layout.js';
 import type { Part } from '../pipeline/batching.js';
 import { mongoStep } from '../actors/mongo-step.js';
 
@@ -27,7 +28,11 @@ export async function run(config: Config): Promise<number> {
   const serverId = config.mysql.serverId !== 0 ? config.mysql.serverId : defaultServerId(config.pipeline);
   let caps: Capabilities | undefined;
   let decoder: Decoder | undefined;
-  const io = committerIO({ client, db, config, serverId, log, metrics: m, caps: () => caps });
+  let lease: Lease | undefined;
+  let renewTimer: NodeJS.Timeout | undefined;
+  const owner = leaseOwner();
+  const stopping = new AbortController();
+  const io = committerIO({ client, db, config, serverId, log, metrics: m, caps: () => caps, term: () => lease?.term });
 
   const prepare = fromPromise<Prepared, void>(() =>
     mongoStep(async () => {
@@ -40,12 +45,33 @@ export async function run(config: Config): Promise<number> {
       await decoder?.close();
       decoder = new Decoder({ workers: config.workers, caps: { ...FULL_CAPABILITIES, decimal128: caps.decimal128, nestedArrays: caps.nestedArrays, dottedKeys: caps.dottedKeys } });
       await ensureIndexes(db);
+      lease ??= await takeLease();
       const cp = await readCheckpoint(db, config.pipeline);
       if (cp === null) log.warn('no checkpoint: streaming the whole retained binlog from its start');
       else log.info({ checkpoint: cp.position }, 'resuming from checkpoint');
       return { start: cp?.position };
     }),
   );
+
+  const takeLease = async (): Promise<Lease> => {
+    const got = await acquireLease(db, config.pipeline, owner, config.leaseTtlMs, (holder, until) => {
+      log.warn({ holder, until }, 'standby: another sdl instance holds this pipeline; taking over when its lease expires');
+    }, stopping.signal);
+    log.info({ owner, term: got.term }, 'lease acquired: this instance writes the pipeline');
+    renewTimer = setInterval(() => {
+      renewLease(db, config.pipeline, got, config.leaseTtlMs).then(
+        (held) => {
+          if (held) return;
+          // Another instance took over: stop writing now; checkpoint writes are fenced by term anyway.
+          log.fatal({ term: got.term }, 'lease lost to another instance: exiting so only one writes');
+          process.exit(1);
+        },
+        (err: unknown) => log.warn({ err: (err as Error).message }, 'lease renewal failed; retrying'),
+      );
+    }, Math.max(250, Math.floor(config.leaseTtlMs / 3)));
+    renewTimer.unref();
+    return got;
+  };
 
   const decodeBatch = fromPromise<ReturnType<typeof batchFrom>, { parts: Part[] }>(async ({ input }) => {
     if (decoder === undefined) throw new Error('decoder used before prepare');
@@ -88,6 +114,7 @@ export async function run(config: Config): Promise<number> {
     signals++;
     if (signals === 1) {
       log.info({ signal: sig }, 'stopping: flushing the open batch and checkpointing');
+      stopping.abort();
       actor.send({ type: 'STOP' });
     } else {
       log.warn({ signal: sig }, 'second signal: exiting now; the next start resumes from the last checkpoint');
@@ -102,6 +129,9 @@ export async function run(config: Config): Promise<number> {
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
   http?.close();
+  clearInterval(renewTimer);
+  // Hand the pipeline over at once instead of making a standby wait for the lease to expire.
+  if (lease !== undefined) await db.collection(COLLECTIONS.leases).updateOne({ _id: config.pipeline as never, owner: lease.owner }, { $set: { expiresAt: new Date(0) } }).catch(() => undefined);
   await decoder?.close();
   await client.close().catch(() => undefined);
   if (output.error !== undefined) {

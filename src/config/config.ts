@@ -14,6 +14,8 @@ export interface Config {
   workers: number;
   /** Stage each batch before applying it (the crash-recovery log); off only to measure its cost. */
   staging: boolean;
+  /** Single-writer lease: a standby takes over this long after the writer stops renewing. */
+  leaseTtlMs: number;
   http: { addr: string };
   log: { level: string };
 }
@@ -26,6 +28,7 @@ export const DEFAULTS: Config = {
   maxInFlightBytes: 64 * 1024 * 1024,
   workers: 1,
   staging: true,
+  leaseTtlMs: 15_000,
   http: { addr: '127.0.0.1:9464' },
   log: { level: 'info' },
 };
@@ -80,6 +83,7 @@ function mergeEnv(file: Record<string, unknown>, env: Env): Record<string, unkno
   set('SDL_LOG_LEVEL', (v) => (section('log')['level'] = v));
   set('SDL_PIPELINE', (v) => (out['pipeline'] = v));
   set('SDL_WORKERS', (v) => (out['workers'] = v));
+  set('SDL_LEASE_TTL_MS', (v) => (out['leaseTtlMs'] = v));
   set('SDL_STAGING', (v) => (out['staging'] = v));
   return out;
 }
@@ -112,6 +116,7 @@ function validate(raw: Record<string, unknown>): Config {
     maxInFlightBytes: int(raw, 'maxInFlightBytes', DEFAULTS.maxInFlightBytes, 1024 * 1024, 16 * 1024 ** 3),
     workers: int(raw, 'workers', DEFAULTS.workers, 0, 64),
     staging: bool(raw, 'staging', DEFAULTS.staging),
+    leaseTtlMs: int(raw, 'leaseTtlMs', DEFAULTS.leaseTtlMs, 1000, 600_000),
     http: { addr: str(http, 'http.addr', DEFAULTS.http.addr, /^[^\s]*:\d{1,5}$|^off$/) },
     log: { level: str(log, 'log.level', DEFAULTS.log.level, /^(fatal|error|warn|info|debug|trace|silent)$/) },
   };

@@ -26,6 +26,8 @@ export interface CommitContext {
   serverId?: number;
   limits?: ChunkLimits;
   mirrorStrategy?: MirrorStrategy;
+  /** Lease term fencing checkpoint writes (single writer). */
+  term?: number;
 }
 
 export interface CommitResult extends ApplyCounts {
@@ -146,5 +148,6 @@ async function checkpointOf(ctx: CommitContext, batch: Batch, session?: ClientSe
     sourceTs: batch.lastTs,
     session,
     ...(ctx.serverId !== undefined ? { serverId: ctx.serverId } : {}),
+    ...(ctx.term !== undefined ? { term: ctx.term } : {}),
   });
 }

@@ -1,5 +1,6 @@
 import type { ClientSession, Collection, Db } from 'mongodb';
 import type { SourcePosition } from '../pipeline/types.js';
+import { SdlError } from '../errors.js';
 import { isDuplicateKey } from './errors.js';
 import { COLLECTIONS } from './layout.js';
 import { positionOrder } from './position.js';
@@ -26,6 +27,8 @@ export interface CheckpointExtra {
   batch?: string;
   sourceTs?: number;
   session?: ClientSession | undefined;
+  /** The writer's lease term: a checkpoint stored by a newer term refuses this write. */
+  term?: number;
 }
 
 export interface CheckpointWrite {
@@ -63,18 +66,24 @@ export async function writeCheckpoint(db: Db, pipeline: string, pos: SourcePosit
     sourceTs: extra.sourceTs ?? null,
     time: new Date(),
   };
+  if (extra.term !== undefined) (set as Omit<CheckpointDoc, '_id'> & { term: number }).term = extra.term;
   const coll = offsetsCollection(db);
+  const fence = extra.term === undefined ? {} : { $or: [{ term: { $exists: false } }, { term: { $lte: extra.term } }] };
   if (extra.session?.inTransaction() === true) {
     // Inside a transaction a duplicate-key error would abort it: read first, then write (isolated).
     const stored = await coll.findOne({ _id: pipeline }, { session: extra.session });
     if (stored !== null && stored.order > order) return { written: false, stored };
   }
   try {
-    await coll.updateOne({ _id: pipeline, order: { $lte: order } }, { $set: set }, { upsert: true, session: extra.session });
+    await coll.updateOne({ _id: pipeline, order: { $lte: order }, ...fence }, { $set: set }, { upsert: true, session: extra.session });
     return { written: true };
   } catch (err) {
     if (!isDuplicateKey(err)) throw err;
     const stored = await coll.findOne({ _id: pipeline }, { session: extra.session });
+    const storedTerm = (stored as { term?: unknown } | null)?.term;
+    if (extra.term !== undefined && typeof storedTerm === 'number' && storedTerm > extra.term) {
+      throw new SdlError('FENCED', `another sdl instance (lease term ${storedTerm}) now writes pipeline ${pipeline}; this one (term ${extra.term}) stops`, 'permanent');
+    }
     return stored === null ? { written: false } : { written: false, stored };
   }
 }

@@ -42,8 +42,9 @@ describe('stopping and killing sdl mid-stream', () => {
     for (let k = 0; k < KILLS; k++) {
       const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'kill', include: 'shop', name: `kill-${k}` });
       sdl.start();
-      // Random points: during start-up and recovery, mid-batch, mid-checkpoint.
-      await sleep(300 + Math.floor(random() * 2500));
+      // Random points once it is the writer: recovery, mid-batch, mid-checkpoint.
+      await sdl.leaseAcquired();
+      await sleep(Math.floor(random() * 2500));
       await sdl.kill9();
     }
     const stats = await bg.stop();

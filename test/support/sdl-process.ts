@@ -35,6 +35,8 @@ export class SdlProcess {
         SDL_HTTP_ADDR: 'off',
         SDL_LOG_LEVEL: 'info',
         SDL_WORKERS: String(opts.workers ?? 1),
+        // A killed instance's successor waits this long for its lease.
+        SDL_LEASE_TTL_MS: '2000',
         ...(opts.include !== undefined ? { SDL_INCLUDE: opts.include } : {}),
         ...opts.env,
       },
@@ -66,6 +68,16 @@ export class SdlProcess {
 
   exited(): Promise<number | null> {
     return this.proc.exited();
+  }
+
+  /** Resolves once this instance holds the pipeline's lease (it is the writer). */
+  async leaseAcquired(timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.lines().some((l) => l['msg'] === 'lease acquired: this instance writes the pipeline')) {
+      if (!this.running) throw new Error(`sdl exited before taking the lease:\n${this.logs().slice(-2000)}`);
+      if (Date.now() > deadline) throw new Error('sdl did not take the lease');
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   logs(): string {

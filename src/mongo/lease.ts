@@ -1,0 +1,60 @@
+import { hostname } from 'node:os';
+import type { Collection, Db } from 'mongodb';
+import { SdlError } from '../errors.js';
+import { isDuplicateKey } from './errors.js';
+import { COLLECTIONS } from './layout.js';
+
+interface LeaseDoc {
+  _id: string;
+  owner: string;
+  /** Grows by one at every takeover; checkpoint writes carry it so a deposed writer is fenced off. */
+  term: number;
+  expiresAt: Date;
+}
+
+export interface Lease {
+  owner: string;
+  term: number;
+}
+
+export function leaseOwner(): string {
+  return `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+}
+
+function leases(db: Db): Collection<LeaseDoc> {
+  return db.collection<LeaseDoc>(COLLECTIONS.leases);
+}
+
+/**
+ * Takes the pipeline's single-writer lease, waiting as a standby while another live instance
+ * holds it (its lease not expired). Resolves with the new term.
+ */
+export async function acquireLease(db: Db, pipeline: string, owner: string, ttlMs: number, onStandby: (holder: string, until: Date) => void, signal?: AbortSignal): Promise<Lease> {
+  let reported = '';
+  for (;;) {
+    if (signal?.aborted === true) throw new SdlError('STOPPED', 'stopped while waiting for the lease', 'permanent');
+    const now = new Date();
+    try {
+      const doc = await leases(db).findOneAndUpdate(
+        { _id: pipeline, $or: [{ expiresAt: { $lt: now } }, { owner }] },
+        { $set: { owner, expiresAt: new Date(now.getTime() + ttlMs) }, $inc: { term: 1 } },
+        { upsert: true, returnDocument: 'after' },
+      );
+      if (doc !== null) return { owner, term: doc.term };
+    } catch (err) {
+      if (!isDuplicateKey(err)) throw err;
+    }
+    const holder = await leases(db).findOne({ _id: pipeline });
+    if (holder !== null && holder.owner !== reported) {
+      reported = holder.owner;
+      onStandby(holder.owner, holder.expiresAt);
+    }
+    await new Promise((r) => setTimeout(r, Math.max(200, Math.floor(ttlMs / 3))));
+  }
+}
+
+/** Extends the lease; false when another instance has taken it (this one must stop writing at once). */
+export async function renewLease(db: Db, pipeline: string, lease: Lease, ttlMs: number): Promise<boolean> {
+  const res = await leases(db).updateOne({ _id: pipeline, owner: lease.owner, term: lease.term }, { $set: { expiresAt: new Date(Date.now() + ttlMs) } });
+  return res.matchedCount === 1;
+}
