@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { MongoClient } from 'mongodb';
 import { Managed } from '../test/support/processes.js';
-import { logLines, logText } from '../test/support/sdl-process.js';
+import { logLines, logText, sdlEnv } from '../test/support/sdl-process.js';
 import type { Stack } from '../test/support/stack.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -42,19 +42,14 @@ export class BenchSdl {
       command: process.execPath,
       args: [CLI, 'run'],
       logFile: this.logFile,
-      env: {
-        ...process.env,
-        SDL_MYSQL_URL: stack.mariadb.url,
-        SDL_MONGO_URL: stack.mongo.url,
+      env: sdlEnv(stack, {
         SDL_MONGO_DATABASE: opts.sdlDb,
         SDL_PIPELINE: opts.pipeline,
         SDL_INCLUDE: 'bench',
-        SDL_HTTP_ADDR: 'off',
-        SDL_LOG_LEVEL: 'info',
         SDL_WORKERS: String(opts.workers),
         SDL_STAGING: String(opts.staging ?? true),
         ...opts.env,
-      },
+      }),
     });
   }
 

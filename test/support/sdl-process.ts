@@ -27,19 +27,14 @@ export class SdlProcess {
       command: process.execPath,
       args: [CLI, 'run'],
       logFile: this.logFile,
-      env: {
-        ...process.env,
-        SDL_MYSQL_URL: stack.mariadb.url,
-        SDL_MONGO_URL: stack.mongo.url,
+      env: sdlEnv(stack, {
         SDL_PIPELINE: opts.pipeline ?? 'test',
-        SDL_HTTP_ADDR: 'off',
-        SDL_LOG_LEVEL: 'info',
         SDL_WORKERS: String(opts.workers ?? 1),
         // A killed instance's successor waits this long for its lease.
         SDL_LEASE_TTL_MS: '2000',
         ...(opts.include !== undefined ? { SDL_INCLUDE: opts.include } : {}),
         ...opts.env,
-      },
+      }),
     });
   }
 
@@ -88,6 +83,11 @@ export class SdlProcess {
   lines(): Record<string, unknown>[] {
     return logLines(this.logFile);
   }
+}
+
+/** The environment of an `sdl run` child against the stack: its servers, no HTTP, info logs. */
+export function sdlEnv(stack: Stack, vars: Record<string, string>): NodeJS.ProcessEnv {
+  return { ...process.env, SDL_MYSQL_URL: stack.mariadb.url, SDL_MONGO_URL: stack.mongo.url, SDL_HTTP_ADDR: 'off', SDL_LOG_LEVEL: 'info', ...vars };
 }
 
 export function logText(file: string): string {
