@@ -61,6 +61,11 @@ export function isTransientCode(code: unknown): boolean {
  * letter (permanent). Unknown errors are permanent: retrying forever on a bug hides it.
  */
 export function classifyMongoError(err: unknown): ErrorClass {
+  // The driver wraps a failure of the whole bulk command (no server selected, a socket timeout)
+  // in MongoBulkWriteError, keeps the original as `errorResponse` and copies no retry label:
+  // whatever the network caused is transient however it is wrapped.
+  const wrapped = err instanceof MongoBulkWriteError ? err.errorResponse : err instanceof Error ? err.cause : undefined;
+  if (wrapped instanceof Error && wrapped !== err && classifyMongoError(wrapped) === 'transient') return 'transient';
   if (err instanceof MongoNetworkError || err instanceof MongoServerSelectionError) return 'transient';
   if (err instanceof MongoError) {
     for (const label of TRANSIENT_LABELS) if (err.hasErrorLabel(label)) return 'transient';
