@@ -1,5 +1,6 @@
 import { pino, type Logger } from 'pino';
 import type { InspectionEvent } from 'xstate';
+import { actorName } from './machines/system.js';
 
 export type { Logger };
 
@@ -22,8 +23,8 @@ export function transitionLogger(log: Logger): (ev: InspectionEvent) => void {
     if (ev.type !== '@xstate.snapshot') return;
     const snap = ev.snapshot as { value?: unknown; status?: string };
     if (snap.value === undefined) return;
-    const actor = ev.actorRef as unknown as { id: string; _systemId?: string };
-    const name = actor._systemId ?? actor.id;
+    const actor = ev.actorRef as unknown as { id: string };
+    const name = actorName(actor);
     const state = JSON.stringify(snap.value);
     if (last.get(actor.id) === state) return;
     const from = last.get(actor.id);

@@ -1,11 +1,11 @@
 import { MongoClient } from 'mongodb';
-import { createActor, fromPromise, toPromise } from 'xstate';
+import { createActor, fromPromise, toPromise, type InspectionEvent } from 'xstate';
 import { Decoder } from '../actors/decoder-pool.js';
 import { committerIO, mirrorStrategyFor } from '../actors/committer-io.js';
 import { redactUrl, type Config } from '../config/config.js';
 import { FULL_CAPABILITIES } from '../decode/wire.js';
 import { startHttp } from '../http/server.js';
-import { Metrics, pipelineMetrics } from '../http/metrics.js';
+import { pipelineMetrics } from '../http/metrics.js';
 import { createLogger, transitionLogger } from '../log.js';
 import { batchFrom, batcherMachine } from '../machines/batcher.js';
 import { committerMachine } from '../machines/committer.js';
@@ -21,8 +21,7 @@ import { mongoStep } from '../actors/mongo-step.js';
 export async function run(config: Config): Promise<number> {
   const log = createLogger(config.log.level);
   log.info({ pipeline: config.pipeline, mysql: redactUrl(config.mysql.url), mongo: redactUrl(config.mongo.url), include: config.mysql.include }, 'starting');
-  const metrics = new Metrics();
-  const m = pipelineMetrics(metrics);
+  const m = pipelineMetrics();
   const client = new MongoClient(config.mongo.url, { serverSelectionTimeoutMS: 10_000, retryWrites: true });
   const db = client.db(config.mongo.database);
   const serverId = config.mysql.serverId !== 0 ? config.mysql.serverId : defaultServerId(config.pipeline);
@@ -94,10 +93,10 @@ export async function run(config: Config): Promise<number> {
       include: config.mysql.include,
       batcher: { ...config.batch, maxInFlightBytes: config.maxInFlightBytes },
     },
-    inspect: transitionLogger(log),
+    inspect: inspectAll(transitionLogger(log), m.observe),
   });
 
-  const http = await startHttp(config.http.addr, metrics, {
+  const http = await startHttp(config.http.addr, m.registry, {
     live: () => actor.getSnapshot().status === 'active',
     ready: () => {
       const s = actor.getSnapshot();
@@ -140,6 +139,12 @@ export async function run(config: Config): Promise<number> {
   }
   log.info('stopped cleanly');
   return 0;
+}
+
+function inspectAll(...observers: ((ev: InspectionEvent) => void)[]): (ev: InspectionEvent) => void {
+  return (ev) => {
+    for (const o of observers) o(ev);
+  };
 }
 
 /** A replication server id stable per pipeline, outside the range servers usually use. */

@@ -1,46 +1,58 @@
-/** A small Prometheus text-format registry: counters and gauges, no labels beyond a fixed set. */
-export class Metrics {
-  private readonly counters = new Map<string, { help: string; value: number }>();
-  private readonly gauges = new Map<string, { help: string; value: number }>();
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { InspectionEvent } from 'xstate';
+import { actorName } from '../machines/system.js';
 
-  counter(name: string, help: string): (by?: number) => void {
-    const c = { help, value: 0 };
-    this.counters.set(name, c);
-    return (by = 1) => {
-      c.value += by;
-    };
-  }
-
-  gauge(name: string, help: string): (value: number) => void {
-    const g = { help, value: 0 };
-    this.gauges.set(name, g);
-    return (value) => {
-      g.value = value;
-    };
-  }
-
-  value(name: string): number | undefined {
-    return this.counters.get(name)?.value ?? this.gauges.get(name)?.value;
-  }
-
-  render(): string {
-    const lines: string[] = [];
-    for (const [name, c] of this.counters) lines.push(`# HELP ${name} ${c.help}`, `# TYPE ${name} counter`, `${name} ${c.value}`);
-    for (const [name, g] of this.gauges) lines.push(`# HELP ${name} ${g.help}`, `# TYPE ${name} gauge`, `${name} ${g.value}`);
-    return lines.join('\n') + '\n';
-  }
-}
-
-/** The pipeline's metrics, named once so every writer uses the same series. */
-export function pipelineMetrics(m: Metrics) {
+/** The pipeline's series, named once so every writer uses the same ones (prom-client registry). */
+export function pipelineMetrics(registry: Registry = new Registry()) {
+  collectDefaultMetrics({ register: registry, prefix: 'sdl_' });
+  const counter = (name: string, help: string, labelNames: string[] = []): Counter => new Counter({ name, help, labelNames, registers: [registry] });
+  const gauge = (name: string, help: string, labelNames: string[] = []): Gauge => new Gauge({ name, help, labelNames, registers: [registry] });
+  const rows = counter('sdl_rows_committed_total', 'Row changes committed to MongoDB');
+  const batches = counter('sdl_batches_committed_total', 'Batches committed (checkpoint advanced or chunk applied)');
+  const duplicates = counter('sdl_event_duplicates_total', 'Event-log inserts that already existed (replays after a restart)');
+  const deadLetters = counter('sdl_dead_letters_total', 'Row changes MongoDB rejected, written to dead_letters');
+  const retries = counter('sdl_retries_total', 'Transient failures retried, by the machine that backed off', ['machine']);
+  const lag = gauge('sdl_lag_seconds', 'Source commit time of the last committed transaction, seconds behind now');
+  const degraded = gauge('sdl_degraded', '1 while a child of the supervisor retries a transient failure');
+  const state = gauge('sdl_machine_state', '1 for the state each machine is in now (top-level state name)', ['machine', 'state']);
   return {
-    rowsCommitted: m.counter('sdl_rows_committed_total', 'Row changes committed to MongoDB'),
-    batchesCommitted: m.counter('sdl_batches_committed_total', 'Batches committed (checkpoint advanced or chunk applied)'),
-    duplicatesIgnored: m.counter('sdl_event_duplicates_total', 'Event-log inserts that already existed (replays after a restart)'),
-    deadLetters: m.counter('sdl_dead_letters_total', 'Row changes MongoDB rejected, written to dead_letters'),
-    retries: m.counter('sdl_retries_total', 'Transient failures retried'),
-    lagSeconds: m.gauge('sdl_lag_seconds', 'Source commit time of the last committed transaction, seconds behind now'),
-    degraded: m.gauge('sdl_degraded', '1 while a child retries a transient failure'),
+    registry,
+    rowsCommitted: (by = 1): void => rows.inc(by),
+    batchesCommitted: (by = 1): void => batches.inc(by),
+    duplicatesIgnored: (by = 1): void => duplicates.inc(by),
+    deadLetters: (by = 1): void => deadLetters.inc(by),
+    lagSeconds: (v: number): void => lag.set(v),
+    /** Fed with the actor system's inspection events: machine states, degraded, and retries. */
+    observe: machineObserver(retries, degraded, state),
   };
 }
 export type PipelineMetrics = ReturnType<typeof pipelineMetrics>;
+
+/** Where a machine is, as the metrics see it: its state value with the top level first. */
+function stateNames(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (value !== null && typeof value === 'object') {
+    return Object.entries(value as Record<string, unknown>).flatMap(([k, v]) => [k, ...stateNames(v)]);
+  }
+  return [];
+}
+
+function machineObserver(retries: Counter, degraded: Gauge, state: Gauge): (ev: InspectionEvent) => void {
+  const current = new Map<string, string>();
+  return (ev) => {
+    if (ev.type !== '@xstate.snapshot') return;
+    const snap = ev.snapshot as { value?: unknown };
+    if (snap.value === undefined) return;
+    const machine = actorName(ev.actorRef);
+    const names = stateNames(snap.value);
+    const top = names.join('.');
+    const before = current.get(machine);
+    if (before === top) return;
+    current.set(machine, top);
+    if (before !== undefined) state.set({ machine, state: before }, 0);
+    state.set({ machine, state: top }, 1);
+    // Every retry of a transient failure passes through a backoff state, in reader and committer alike.
+    if (names.includes('backoff') && !(before ?? '').split('.').includes('backoff')) retries.inc({ machine });
+    if (machine === 'supervisor') degraded.set(names.includes('degraded') ? 1 : 0);
+  };
+}

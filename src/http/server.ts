@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { Metrics } from './metrics.js';
+import type { Registry } from 'prom-client';
 
 export interface Health {
   /** Process is alive and its machines are not failed. */
@@ -9,7 +9,7 @@ export interface Health {
 }
 
 /** `/metrics` (Prometheus), `/healthz`, `/readyz`; bound to 127.0.0.1 unless configured otherwise. */
-export async function startHttp(addr: string, metrics: Metrics, health: Health): Promise<Server | undefined> {
+export async function startHttp(addr: string, registry: Registry, health: Health): Promise<Server | undefined> {
   if (addr === 'off') return undefined;
   const colon = addr.lastIndexOf(':');
   const host = addr.slice(0, colon) || '127.0.0.1';
@@ -17,7 +17,10 @@ export async function startHttp(addr: string, metrics: Metrics, health: Health):
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics.render());
+      registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+        (err: unknown) => res.writeHead(500).end(String(err)),
+      );
     } else if (path === '/healthz') {
       const ok = health.live();
       res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ ok }));

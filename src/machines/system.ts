@@ -10,3 +10,9 @@ export type SystemId = 'supervisor' | 'reader' | 'batcher' | 'committer';
 export function sibling(id: SystemId): (args: { system: AnySystem }) => AnyActorRef {
   return ({ system }) => system.get(id) as AnyActorRef;
 }
+
+/** The name a machine is known by in logs and metrics: its systemId (reader, committer…) or, failing that, its id. */
+export function actorName(ref: unknown): string {
+  const actor = ref as { id: string; systemId?: string };
+  return actor.systemId ?? actor.id;
+}

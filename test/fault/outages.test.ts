@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { MongoClient } from 'mongodb';
 import { assertLossless, shopWorkload, sleep } from '../support/fault-run.js';
+import { freePort } from '../support/ports.js';
 import { SdlProcess, waitForCatchUp } from '../support/sdl-process.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { BackgroundWorkload, Workload } from '../support/workload.js';
@@ -41,21 +42,34 @@ describe('outages of MongoDB and MariaDB under load', () => {
   it(`MongoDB down for ${OUTAGE_MS / 1000} s under load: the reader pauses, memory stays bounded, nothing is lost`, async (t) => {
     if (!stack.mongo.controllable) return t.skip('SDL_TEST_MONGO_URL server cannot be stopped by the harness');
     const { conn, workload } = await shopWorkload(stack, 37);
-    const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'outage', include: 'shop', env: { SDL_LOG_LEVEL: 'info' } });
+    const port = await freePort();
+    const http = `http://127.0.0.1:${port}`;
+    const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'outage', include: 'shop', env: { SDL_LOG_LEVEL: 'info', SDL_HTTP_ADDR: `127.0.0.1:${port}` } });
     sdl.start();
     const bg = new BackgroundWorkload(workload, 10);
     await sleep(2000);
     await stack.mongo.stop();
     let peakRssKb = 0;
+    let sawOutage = false;
     const until = Date.now() + OUTAGE_MS;
     while (Date.now() < until) {
       assert.ok(sdl.running, `sdl exited during the outage:\n${sdl.logs().slice(-3000)}`);
       peakRssKb = Math.max(peakRssKb, rssKb(sdl.pid));
+      const m = await scrape(http);
+      if (m.get('sdl_degraded') === 1 && (await fetch(`${http}/readyz`)).status === 503 && sum(m, 'sdl_retries_total{') > 0) sawOutage = true;
       await sleep(1000);
     }
+    assert.ok(sawOutage, 'during the outage /metrics never showed sdl_degraded 1 with retries counted and /readyz 503');
     await stack.mongo.start();
     const stats = await bg.stop();
     await waitForCatchUp(stack, 'outage', 400_000, sdl);
+    const healthy = await scrape(http);
+    assert.equal(healthy.get('sdl_degraded'), 0);
+    assert.ok((healthy.get('sdl_rows_committed_total') ?? 0) > 0);
+    assert.ok((healthy.get('sdl_process_resident_memory_bytes') ?? 0) > 0, 'default process metrics are exported');
+    assert.equal(healthy.get('sdl_machine_state{machine="supervisor",state="active.running.healthy"}'), 1);
+    assert.equal((await fetch(`${http}/readyz`)).status, 200);
+    assert.equal((await fetch(`${http}/healthz`)).status, 200);
     assert.equal(await sdl.stop(), 0, sdl.logs().slice(-3000));
     assert.ok(peakRssKb < 300 * 1024, `peak RSS ${peakRssKb} kB during the outage`);
     await assertLossless(stack, stats, { pipeline: 'outage', include: 'shop' });
@@ -130,4 +144,22 @@ function rssKb(pid: number | undefined): number {
   } catch {
     return 0;
   }
+}
+
+/** `/metrics` as series → value (the series text includes its labels). */
+async function scrape(base: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const at = line.lastIndexOf(' ');
+    out.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return out;
+}
+
+function sum(m: Map<string, number>, prefix: string): number {
+  let total = 0;
+  for (const [k, v] of m) if (k.startsWith(prefix)) total += v;
+  return total;
 }
