@@ -29,6 +29,8 @@ export function transitionLogger(log: Logger): (ev: InspectionEvent) => void {
     if (last.get(actor.id) === state) return;
     const from = last.get(actor.id);
     last.set(actor.id, state);
-    log.info({ machine: name, from: from === undefined ? undefined : JSON.parse(from) as unknown, to: snap.value, event: (ev.event as { type?: string }).type }, 'transition');
+    const event = ev.event as { type?: string; error?: unknown };
+    // Failure events carry what went wrong: the line that says a machine backed off says why.
+    log.info({ machine: name, from: from === undefined ? undefined : JSON.parse(from) as unknown, to: snap.value, event: event.type, ...(event.error === undefined ? {} : { error: event.error }) }, 'transition');
   };
 }

@@ -17,7 +17,13 @@ export interface BinlogStreamInput {
   /** Resume right after this position; undefined streams the whole retained binlog. */
   start: SourcePosition | undefined;
   include: readonly string[];
+  /** Replication heartbeat period asked of the server; silence for SILENT_PERIODS of it is a dead connection. */
+  heartbeatMs?: number;
 }
+
+export const DEFAULT_HEARTBEAT_MS = 5000;
+/** Heartbeat periods without a single event or heartbeat before the connection counts as dead. */
+const SILENT_PERIODS = 3;
 
 export type BinlogStreamEvent =
   | { type: 'CONNECTED'; server: string }
@@ -38,6 +44,10 @@ export const binlogStream = fromCallback<BinlogStreamCommand, BinlogStreamInput,
   let ctrl: Connection | undefined;
   let stopped = false;
   let failed = false;
+  const heartbeatMs = input.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  /** When the stream last showed it is alive; undefined until it is streaming and while paused. */
+  let lastSeen: number | undefined;
+  let watchdog: NodeJS.Timeout | undefined;
   const jsonColumns = new Map<string, ReadonlySet<string>>();
   let chain: Promise<void> = Promise.resolve();
 
@@ -101,8 +111,12 @@ export const binlogStream = fromCallback<BinlogStreamCommand, BinlogStreamInput,
     const z = new ZongJi(exactOptions(input.url));
     zongji = z;
     z.on('error', fail);
-    z.on('ready', () => sendBack({ type: 'CONNECTED', server: server.version }));
+    z.on('ready', () => {
+      lastSeen = Date.now();
+      sendBack({ type: 'CONNECTED', server: server.version });
+    });
     z.on('binlog', (e: AnyBinlogEvent) => {
+      if (lastSeen !== undefined) lastSeen = Date.now();
       if (stopped || failed) return;
       try {
         const ev = translate(e);
@@ -121,6 +135,18 @@ export const binlogStream = fromCallback<BinlogStreamCommand, BinlogStreamInput,
     } else if (server.mariadb) opts.gtidSet = '';
     else opts.filename = server.firstBinlog;
     z.start(opts);
+    // Queued on the binlog connection before zongji's own preamble and the dump request, so the
+    // server sends a heartbeat whenever it has had nothing to send for a period (in nanoseconds).
+    z.connection?.query(`SET @master_heartbeat_period = ${heartbeatMs * 1_000_000}`, (err: unknown) => {
+      if (err !== null && err !== undefined) fail(err);
+    });
+    // A peer gone without a FIN (a dead host, a dropped NAT entry) leaves the socket open and
+    // silent forever: no event and no heartbeat for a few periods is a network error.
+    watchdog = setInterval(() => {
+      if (lastSeen === undefined || Date.now() - lastSeen <= SILENT_PERIODS * heartbeatMs) return;
+      fail(new SdlError('SOURCE_SILENT', `no binlog event or heartbeat for ${Date.now() - lastSeen} ms (heartbeat period ${heartbeatMs} ms): the replication connection is dead`, 'transient'));
+    }, heartbeatMs);
+    watchdog.unref();
   };
 
   start().catch(fail);
@@ -128,12 +154,19 @@ export const binlogStream = fromCallback<BinlogStreamCommand, BinlogStreamInput,
   receive((cmd) => {
     const conn = zongji?.connection;
     if (conn === null || conn === undefined) return;
-    if (cmd.type === 'PAUSE') conn.pause();
-    else conn.resume();
+    // A paused connection is silent on purpose: the watchdog only counts silence while reading.
+    if (cmd.type === 'PAUSE') {
+      lastSeen = undefined;
+      conn.pause();
+    } else {
+      lastSeen = Date.now();
+      conn.resume();
+    }
   });
 
   return () => {
     stopped = true;
+    clearInterval(watchdog);
     try {
       zongji?.stop();
     } catch {

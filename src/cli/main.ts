@@ -69,6 +69,9 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    // Everything durable is done. A socket to a peer that vanished without a FIN (or a driver
+    // that never releases one) must not keep a stopped daemon alive: give handles a moment, then go.
+    setTimeout(() => process.exit(code), 1000).unref();
   },
   (err: unknown) => {
     if (err instanceof ConfigError || (err instanceof SdlError && err.errorClass === 'config')) {

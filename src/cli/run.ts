@@ -91,6 +91,7 @@ export async function run(config: Config): Promise<number> {
       mysqlUrl: config.mysql.url,
       serverId,
       include: config.mysql.include,
+      heartbeatMs: config.mysql.heartbeatMs,
       batcher: { ...config.batch, maxInFlightBytes: config.maxInFlightBytes },
     },
     inspect: inspectAll(transitionLogger(log), m.observe),

@@ -5,7 +5,7 @@ import { SdlError } from '../errors.js';
 export interface Config {
   /** Names the checkpoint, lease and staging documents: one pipeline per source → target pair. */
   pipeline: string;
-  mysql: { url: string; serverId: number; include: string[] };
+  mysql: { url: string; serverId: number; include: string[]; heartbeatMs: number };
   mongo: { url: string; database: string; databaseMap: Record<string, string> };
   batch: { maxRows: number; maxBytes: number; maxDelayMs: number };
   /** Bytes of row data held between the binlog and MongoDB before reading pauses. */
@@ -22,7 +22,7 @@ export interface Config {
 
 export const DEFAULTS: Config = {
   pipeline: 'default',
-  mysql: { url: '', serverId: 0, include: [] },
+  mysql: { url: '', serverId: 0, include: [], heartbeatMs: 5000 },
   mongo: { url: '', database: 'sdl', databaseMap: {} },
   batch: { maxRows: 5000, maxBytes: 8 * 1024 * 1024, maxDelayMs: 200 },
   maxInFlightBytes: 64 * 1024 * 1024,
@@ -76,6 +76,7 @@ function mergeEnv(file: Record<string, unknown>, env: Env): Record<string, unkno
   };
   set('SDL_MYSQL_URL', (v) => (section('mysql')['url'] = v));
   set('SDL_SERVER_ID', (v) => (section('mysql')['serverId'] = v));
+  set('SDL_MYSQL_HEARTBEAT_MS', (v) => (section('mysql')['heartbeatMs'] = v));
   set('SDL_INCLUDE', (v) => (section('mysql')['include'] = v.split(',').map((s) => s.trim()).filter((s) => s !== '')));
   set('SDL_MONGO_URL', (v) => (section('mongo')['url'] = v));
   set('SDL_MONGO_DATABASE', (v) => (section('mongo')['database'] = v));
@@ -102,6 +103,7 @@ function validate(raw: Record<string, unknown>): Config {
       url: url(mysql, 'mysql.url', ['mysql:', 'mariadb:']),
       serverId: int(mysql, 'mysql.serverId', DEFAULTS.mysql.serverId, 0, 2 ** 32 - 1),
       include: strList(mysql, 'mysql.include'),
+      heartbeatMs: int(mysql, 'mysql.heartbeatMs', DEFAULTS.mysql.heartbeatMs, 100, 3_600_000),
     },
     mongo: {
       url: url(mongo, 'mongo.url', ['mongodb:', 'mongodb+srv:']),

@@ -11,6 +11,7 @@ export interface ReaderInput {
   serverId: number;
   include: readonly string[];
   start: SourcePosition | undefined;
+  heartbeatMs?: number;
 }
 
 interface ReaderContext extends ReaderInput {
@@ -60,7 +61,7 @@ export const readerMachine = setup({
       invoke: {
         id: 'stream',
         src: 'binlogStream',
-        input: ({ context }): BinlogStreamInput => ({ url: context.url, serverId: context.serverId, start: context.position, include: context.include }),
+        input: ({ context }): BinlogStreamInput => ({ url: context.url, serverId: context.serverId, start: context.position, include: context.include, heartbeatMs: context.heartbeatMs }),
       },
       initial: 'connecting',
       on: {

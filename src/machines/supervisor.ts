@@ -10,6 +10,7 @@ export interface SupervisorInput {
   mysqlUrl: string;
   serverId: number;
   include: readonly string[];
+  heartbeatMs?: number;
   batcher: BatcherInput;
 }
 
@@ -105,7 +106,7 @@ export const supervisorMachine = setup({
               id: 'reader',
               systemId: 'reader',
               src: 'reader',
-              input: ({ context }) => ({ url: context.mysqlUrl, serverId: context.serverId, include: context.include, start: context.start }),
+              input: ({ context }) => ({ url: context.mysqlUrl, serverId: context.serverId, include: context.include, start: context.start, heartbeatMs: context.heartbeatMs }),
             },
           ],
           initial: 'healthy',
