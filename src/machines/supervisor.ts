@@ -93,7 +93,9 @@ export const supervisorMachine = setup({
       on: { STOP: 'stopped' },
     },
     active: {
-      invoke: { id: 'committer', systemId: 'committer', src: 'committer' },
+      // A child that throws is a bug, not an outage (outages are retried inside each child):
+      // stop with its error rather than run on without it.
+      invoke: { id: 'committer', systemId: 'committer', src: 'committer', onError: { target: '#supervisor.failed', actions: 'fail' } },
       initial: 'recovering',
       states: {
         recovering: {
@@ -101,11 +103,12 @@ export const supervisorMachine = setup({
         },
         running: {
           invoke: [
-            { id: 'batcher', systemId: 'batcher', src: 'batcher', input: ({ context }) => context.batcher },
+            { id: 'batcher', systemId: 'batcher', src: 'batcher', input: ({ context }) => context.batcher, onError: { target: '#supervisor.failed', actions: 'fail' } },
             {
               id: 'reader',
               systemId: 'reader',
               src: 'reader',
+              onError: { target: '#supervisor.failed', actions: 'fail' },
               input: ({ context }) => ({ url: context.mysqlUrl, serverId: context.serverId, include: context.include, start: context.start, heartbeatMs: context.heartbeatMs }),
             },
           ],
