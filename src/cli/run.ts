@@ -12,7 +12,8 @@ import { committerMachine } from '../machines/committer.js';
 import { supervisorMachine, type Prepared } from '../machines/supervisor.js';
 import { probeCapabilities, type Capabilities } from '../mongo/capabilities.js';
 import { readCheckpoint } from '../mongo/offsets.js';
-import { acquireLease, leaseOwner, renewLease, type Lease } from '../mongo/lease.js';
+import { acquireLease, leaseOwner, type Lease } from '../mongo/lease.js';
+import { leaseKeeper } from '../actors/lease-keeper.js';
 import { COLLECTIONS, ensureIndexes } from '../mongo/layout.js';
 import type { Part } from '../pipeline/batching.js';
 import { mongoStep } from '../actors/mongo-step.js';
@@ -28,7 +29,6 @@ export async function run(config: Config): Promise<number> {
   let caps: Capabilities | undefined;
   let decoder: Decoder | undefined;
   let lease: Lease | undefined;
-  let renewTimer: NodeJS.Timeout | undefined;
   const owner = leaseOwner();
   const stopping = new AbortController();
   const io = committerIO({ client, db, config, serverId, log, metrics: m, caps: () => caps, term: () => lease?.term });
@@ -48,7 +48,7 @@ export async function run(config: Config): Promise<number> {
       const cp = await readCheckpoint(db, config.pipeline);
       if (cp === null) log.warn('no checkpoint: streaming the whole retained binlog from its start');
       else log.info({ checkpoint: cp.position }, 'resuming from checkpoint');
-      return { start: cp?.position };
+      return { start: cp?.position, lease };
     }),
   );
 
@@ -57,18 +57,6 @@ export async function run(config: Config): Promise<number> {
       log.warn({ holder, until }, 'standby: another sdl instance holds this pipeline; taking over when its lease expires');
     }, stopping.signal);
     log.info({ owner, term: got.term }, 'lease acquired: this instance writes the pipeline');
-    renewTimer = setInterval(() => {
-      renewLease(db, config.pipeline, got, config.leaseTtlMs).then(
-        (held) => {
-          if (held) return;
-          // Another instance took over: stop writing now; checkpoint writes are fenced by term anyway.
-          log.fatal({ term: got.term }, 'lease lost to another instance: exiting so only one writes');
-          process.exit(1);
-        },
-        (err: unknown) => log.warn({ err: (err as Error).message }, 'lease renewal failed; retrying'),
-      );
-    }, Math.max(250, Math.floor(config.leaseTtlMs / 3)));
-    renewTimer.unref();
     return got;
   };
 
@@ -83,6 +71,7 @@ export async function run(config: Config): Promise<number> {
       prepare,
       batcher: batcherMachine.provide({ actors: { decodeBatch } }),
       committer: committerMachine.provide({ actors: io.actors }),
+      leaseKeeper: leaseKeeper({ db, pipeline: config.pipeline, ttlMs: config.leaseTtlMs, onRenewalError: (err) => log.warn({ err: (err as Error).message }, 'lease renewal failed; retrying') }),
     },
   });
   const actor = createActor(machine, {
@@ -129,7 +118,6 @@ export async function run(config: Config): Promise<number> {
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
   http?.close();
-  clearInterval(renewTimer);
   // Hand the pipeline over at once instead of making a standby wait for the lease to expire.
   if (lease !== undefined) await db.collection(COLLECTIONS.leases).updateOne({ _id: config.pipeline as never, owner: lease.owner }, { $set: { expiresAt: new Date(0) } }).catch(() => undefined);
   await decoder?.close();

@@ -1,5 +1,7 @@
-import { assign, fromPromise, sendTo, setup } from 'xstate';
+import { assign, type EventObject, fromCallback, fromPromise, sendTo, setup } from 'xstate';
 import type { ErrorInfo } from '../errors.js';
+import type { LeaseKeeperEvent, LeaseKeeperInput } from '../actors/lease-keeper.js';
+import type { Lease } from '../mongo/lease.js';
 import type { SourcePosition } from '../pipeline/types.js';
 import { backoffDelay } from './backoff.js';
 import { batcherMachine, type BatcherInput } from './batcher.js';
@@ -17,10 +19,13 @@ export interface SupervisorInput {
 export interface Prepared {
   /** The saved checkpoint, or undefined to read the whole retained binlog. */
   start: SourcePosition | undefined;
+  /** The single-writer lease taken for this run; its keeper renews it while the pipeline is active. */
+  lease?: Lease;
 }
 
 interface SupervisorContext extends SupervisorInput {
   start: SourcePosition | undefined;
+  lease: Lease | undefined;
   attempt: number;
   error: ErrorInfo | undefined;
   /** Children currently retrying a transient failure. */
@@ -56,6 +61,8 @@ export const supervisorMachine = setup({
   types: {} as { context: SupervisorContext; events: SupervisorEvent; input: SupervisorInput; output: SupervisorOutput },
   actors: {
     prepare: fromPromise<Prepared, void>(() => Promise.reject(new Error('prepare actor not provided'))),
+    // Without a lease (tests, tools) there is nothing to renew.
+    leaseKeeper: fromCallback<EventObject, LeaseKeeperInput, LeaseKeeperEvent>(() => undefined),
     reader: readerMachine,
     batcher: batcherMachine,
     committer: committerMachine,
@@ -70,7 +77,7 @@ export const supervisorMachine = setup({
   },
 }).createMachine({
   id: 'supervisor',
-  context: ({ input }) => ({ ...input, start: undefined, attempt: 0, error: undefined, degraded: [] }),
+  context: ({ input }) => ({ ...input, start: undefined, lease: undefined, attempt: 0, error: undefined, degraded: [] }),
   initial: 'starting',
   output: ({ context }) => ({ error: context.error }),
   on: {
@@ -80,7 +87,7 @@ export const supervisorMachine = setup({
     starting: {
       invoke: {
         src: 'prepare',
-        onDone: { target: 'active', actions: assign({ start: ({ event }) => event.output.start, attempt: 0 }) },
+        onDone: { target: 'active', actions: assign({ start: ({ event }) => event.output.start, lease: ({ event }) => event.output.lease, attempt: 0 }) },
         onError: [
           { guard: 'transient', target: 'startBackoff', actions: assign({ error: ({ event }) => errorOf(event.error) }) },
           { target: 'failed', actions: 'fail' },
@@ -95,7 +102,10 @@ export const supervisorMachine = setup({
     active: {
       // A child that throws is a bug, not an outage (outages are retried inside each child):
       // stop with its error rather than run on without it.
-      invoke: { id: 'committer', systemId: 'committer', src: 'committer', onError: { target: '#supervisor.failed', actions: 'fail' } },
+      invoke: [
+        { id: 'committer', systemId: 'committer', src: 'committer', onError: { target: '#supervisor.failed', actions: 'fail' } },
+        { id: 'lease', src: 'leaseKeeper', input: ({ context }) => ({ lease: context.lease }), onError: { target: '#supervisor.failed', actions: 'fail' } },
+      ],
       initial: 'recovering',
       states: {
         recovering: {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { MongoClient } from 'mongodb';
 import { assertLossless, shopWorkload, sleep } from '../support/fault-run.js';
 import { SdlProcess, waitForCatchUp } from '../support/sdl-process.js';
 import { startStack, type Stack } from '../support/stack.js';
@@ -43,5 +44,28 @@ describe('single writer', () => {
     assert.equal(await standby.stop(), 0, standby.logs().slice(-2000));
     await assertLossless(stack, stats, { pipeline: 'lease', include: 'shop' });
     await conn.end();
+  });
+
+  it('a writer whose lease is taken over stops its machines and exits 1 on its own, naming LEASE_LOST', async () => {
+    const { conn, workload } = await shopWorkload(stack, 67);
+    const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'deposed', include: 'shop', name: 'deposed', env: { SDL_LEASE_TTL_MS: '2000' } });
+    sdl.start();
+    const client = new MongoClient(stack.mongo.url);
+    try {
+      for (let i = 0; i < 10; i++) await workload.step();
+      await waitForCatchUp(stack, 'deposed', 120_000, sdl);
+      // What a standby does on takeover: a new owner and the next term.
+      await client.db('sdl').collection<{ _id: string }>('leases').updateOne({ _id: 'deposed' }, { $set: { owner: 'usurper', expiresAt: new Date(Date.now() + 600_000) }, $inc: { term: 1 } });
+      const deadline = Date.now() + 30_000;
+      while (sdl.running && Date.now() < deadline) await sleep(200);
+      assert.equal(sdl.running, false, 'the deposed writer is still running');
+      assert.equal(await sdl.stop(), 1, sdl.logs().slice(-2000));
+      const fatal = sdl.lines().find((l) => l['level'] === 60);
+      assert.ok(fatal !== undefined && JSON.stringify(fatal).includes('LEASE_LOST'), `fatal line names LEASE_LOST: ${JSON.stringify(fatal)}`);
+      assert.ok(sdl.lines().some((l) => l['machine'] === 'supervisor' && l['to'] === 'failed'), 'the supervisor machine ended in failed (not a process.exit from a timer)');
+    } finally {
+      await client.close();
+      await conn.end();
+    }
   });
 });
