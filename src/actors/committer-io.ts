@@ -42,7 +42,7 @@ export function committerIO(deps: CommitterIODeps) {
       caps,
       pipeline: config.pipeline,
       databaseMap: config.mongo.databaseMap,
-      staging: new Staging(db, { ttl: false }),
+      staging: new Staging(db, config.pipeline, { ttl: false }),
       stagingEnabled: config.staging,
       serverId: deps.serverId,
       mirrorStrategy: mirrorStrategyFor(caps),

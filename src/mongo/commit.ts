@@ -6,6 +6,7 @@ import type { Capabilities } from './capabilities.js';
 import { writeDeadLetters } from './dead-letters.js';
 import type { DatabaseMap } from './layout.js';
 import { writeCheckpoint, type CheckpointWrite } from './offsets.js';
+import { scopeBatch } from './scope.js';
 import { Staging } from './staging.js';
 import type { MirrorStrategy } from './mirrors.js';
 import type { ChunkLimits } from './write-shape.js';
@@ -44,7 +45,7 @@ export interface CommitResult extends ApplyCounts {
 class NeedsIdempotentPath extends Error {}
 
 function stagingOf(ctx: CommitContext): Staging {
-  ctx.staging ??= new Staging(ctx.db);
+  ctx.staging ??= new Staging(ctx.db, ctx.pipeline);
   return ctx.staging;
 }
 
@@ -65,7 +66,8 @@ export interface WriteOutcome {
  * propagates for the caller's retry loop (`classifyMongoError`), and a retry of the same
  * batch is exact because each step is idempotent.
  */
-export async function writeBatch(ctx: CommitContext, batch: Batch, stage = ctx.stagingEnabled !== false): Promise<WriteOutcome> {
+export async function writeBatch(ctx: CommitContext, unscoped: Batch, stage = ctx.stagingEnabled !== false): Promise<WriteOutcome> {
+  const batch = scopeBatch(unscoped, ctx.pipeline);
   const t0 = performance.now();
   const staged = stage ? await stagingOf(ctx).stageBatch(batch) : null;
   const t1 = performance.now();
@@ -84,7 +86,8 @@ export async function writeBatch(ctx: CommitContext, batch: Batch, stage = ctx.s
 }
 
 /** Step 5: the checkpoint (unless the transaction already wrote it), then the staged copy is released. */
-export async function finishBatch(ctx: CommitContext, batch: Batch, written: Pick<WriteOutcome, 'transaction' | 'checkpoint' | 'staged'>): Promise<CheckpointWrite | null> {
+export async function finishBatch(ctx: CommitContext, unscoped: Batch, written: Pick<WriteOutcome, 'transaction' | 'checkpoint' | 'staged'>): Promise<CheckpointWrite | null> {
+  const batch = scopeBatch(unscoped, ctx.pipeline);
   let checkpoint = written.checkpoint;
   if (!written.transaction) {
     faultPoint('after-apply');
@@ -101,7 +104,7 @@ export async function commitBatch(ctx: CommitContext, batch: Batch): Promise<Com
   const t1 = performance.now();
   const checkpoint = await finishBatch(ctx, batch, written);
   const t2 = performance.now();
-  return { ...written.counts, batchId: batch.id, staged: written.staged, checkpoint, transaction: written.transaction, ms: { stage: written.ms.stage, apply: written.ms.apply, checkpoint: t2 - t1, total: t2 - t0 } };
+  return { ...written.counts, batchId: scopeBatch(batch, ctx.pipeline).id, staged: written.staged, checkpoint, transaction: written.transaction, ms: { stage: written.ms.stage, apply: written.ms.apply, checkpoint: t2 - t1, total: t2 - t0 } };
 }
 
 /** Startup: re-applies every pending staged batch in staging order, then marks it applied. */

@@ -49,7 +49,7 @@ export interface EnsureIndexesResult {
 export async function ensureIndexes(db: Db): Promise<EnsureIndexesResult> {
   const refused: string[] = [];
   const required: [string, Document, string][] = [
-    [COLLECTIONS.staging, { status: 1, order: 1 }, 'status_order'],
+    [COLLECTIONS.staging, { pipeline: 1, status: 1, order: 1 }, 'pipeline_status_order'],
     [COLLECTIONS.staging, { batch: 1 }, 'batch'],
     [COLLECTIONS.rowChanges, { db: 1, table: 1, key: 1 }, 'db_table_key'],
     [COLLECTIONS.rowChanges, { seq: 1 }, 'seq'],

@@ -8,6 +8,8 @@ import { PART_BYTES } from './payload.js';
 /** One staging document: one part of one batch's payload. */
 export interface StagingDoc {
   _id: string;
+  /** Written since pipelines were scoped; documents without it predate that (see listPending). */
+  pipeline?: string;
   batch: string;
   part: number;
   parts: number;
@@ -35,7 +37,7 @@ export class Staging {
   private lastOrder = 0;
   private marks = 0;
 
-  constructor(db: Db, private readonly opts: StagingOptions = {}) {
+  constructor(db: Db, private readonly pipeline: string, private readonly opts: StagingOptions = {}) {
     this.coll = db.collection<StagingDoc>(COLLECTIONS.staging);
   }
 
@@ -54,6 +56,7 @@ export class Staging {
     for (const i of indexes) {
       const doc: StagingDoc = {
         _id: `${batch.id}#${i}`,
+        pipeline: this.pipeline,
         batch: batch.id,
         part: i,
         parts: parts.length,
@@ -65,14 +68,16 @@ export class Staging {
       await this.durably((writeConcern) => this.coll.replaceOne({ _id: doc._id }, doc, { upsert: true, writeConcern }));
     }
     // A different earlier encoding of the same batch id may have had more parts.
-    await this.coll.deleteMany({ batch: batch.id, part: { $gte: parts.length } });
+    await this.coll.deleteMany({ batch: batch.id, pipeline: this.pipeline, part: { $gte: parts.length } });
     return { parts: parts.length, bytes: parts.reduce((n, p) => n + p.length, 0) };
   }
 
   /** Complete pending batches in staging order, with their BSON classes restored. */
   async listPending(): Promise<Batch[]> {
+    // Documents staged before pipelines were scoped carry no pipeline: they can only be this
+    // deployment's own (a shared sdl database needed the scoping to work at all).
     const heads = await this.coll
-      .find({ status: 'pending', part: 0 }, { projection: { batch: 1, parts: 1, order: 1 } })
+      .find({ status: 'pending', part: 0, $or: [{ pipeline: this.pipeline }, { pipeline: { $exists: false } }] }, { projection: { batch: 1, parts: 1, order: 1 } })
       .sort({ order: 1, _id: 1 })
       .toArray();
     const batches: Batch[] = [];
@@ -87,7 +92,7 @@ export class Staging {
 
   async markApplied(batchId: string): Promise<void> {
     await this.coll.updateMany(
-      { batch: batchId },
+      { batch: batchId, $or: [{ pipeline: this.pipeline }, { pipeline: { $exists: false } }] },
       { $set: { status: 'applied', appliedAt: new Date() }, $unset: { payload: '' } },
     );
     if (this.opts.ttl === false && ++this.marks % 100 === 1) await this.purgeApplied();

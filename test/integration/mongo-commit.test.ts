@@ -72,7 +72,7 @@ describe('committer against the MongoDB-wire server', () => {
       [1, 'a2', b.changes[2]?.seq],
       [2, 'b', b.changes[1]?.seq],
     ]);
-    assert.deepEqual(await new Staging(ctx.db).listPending(), []);
+    assert.deepEqual(await new Staging(ctx.db, ctx.pipeline).listPending(), []);
   });
 
   it('coalesces insert, update and delete of one key inside a batch', async () => {
@@ -142,7 +142,7 @@ describe('committer against the MongoDB-wire server', () => {
 
   it('stages batches with their BSON types and recovers them after a crash before apply', async () => {
     const { ctx, src } = fresh();
-    const staging = new Staging(ctx.db);
+    const staging = new Staging(ctx.db, ctx.pipeline);
     const row = {
       id: new Int32(1),
       big: Long.fromString('9223372036854775807'),
@@ -214,7 +214,7 @@ describe('committer against the MongoDB-wire server', () => {
     const { ctx, src } = fresh();
     const blob = (i: number) => new Binary(Buffer.alloc(4 * 1024 * 1024, i));
     const b = batch(Array.from({ length: 6 }, (_, i) => change({ op: 'insert', db: src, key: i, after: { id: i, blob: blob(i) }, n: i + 1 })));
-    const staging = new Staging(ctx.db);
+    const staging = new Staging(ctx.db, ctx.pipeline);
     const staged = await staging.stageBatch(b);
     assert.ok(staged.parts >= 2, `parts ${staged.parts}`);
     assert.ok(staged.bytes > 16 * 1024 * 1024);
@@ -247,14 +247,14 @@ describe('committer against the MongoDB-wire server', () => {
     assert.deepEqual((await readCheckpoint(ctx.db, 'main'))?.position, b.end);
 
     const dl = ctx.db.collection<Doc>(COLLECTIONS.deadLetters);
-    const letter = await dl.findOne({ _id: `${changes[60]?.id}|mirror:${src}.t` } as Document);
+    const letter = await dl.findOne({ _id: `${ctx.pipeline}/${changes[60]?.id}|mirror:${src}.t` } as Document);
     assert.equal((letter?.['reason'] as Doc | undefined)?.['code'], 10334);
     assert.equal(letter?.['replayed'], false);
     assert.equal(letter?.['parts'], 2);
-    const read = await readDeadLetter(ctx.db, `${changes[60]?.id}|mirror:${src}.t`);
+    const read = await readDeadLetter(ctx.db, `${ctx.pipeline}/${changes[60]?.id}|mirror:${src}.t`);
     assert.equal((read.change.after?.['huge'] as Binary).length(), 17 * 1024 * 1024);
     if (caps.ferretdb !== undefined) {
-      const dotted = await dl.findOne({ _id: `${changes[80]?.id}|event` } as Document);
+      const dotted = await dl.findOne({ _id: `${ctx.pipeline}/${changes[80]?.id}|event` } as Document);
       assert.equal((dotted?.['reason'] as Doc | undefined)?.['code'], 2);
       assert.match(String((dotted?.['reason'] as Doc | undefined)?.['message']), /must not contain/);
     }
@@ -264,7 +264,7 @@ describe('committer against the MongoDB-wire server', () => {
     assert.equal(await dl.countDocuments({ partOf: { $exists: false } }), bad * 2);
 
     // Still refused: stays unreplayed, with the error noted.
-    const stillBad = await replayDeadLetters(client, ctx.db, { 'change.id': changes[60]?.id });
+    const stillBad = await replayDeadLetters(client, ctx.db, { 'change.id': `${ctx.pipeline}/${changes[60]?.id}` });
     assert.deepEqual(stillBad, { replayed: 0, failed: 2 });
     // A letter whose cause is gone replays and is marked.
     const fixable = change({ op: 'insert', db: src, key: 999, after: { id: 999 }, n: 999 });
@@ -320,7 +320,7 @@ describe('committer against the MongoDB-wire server', () => {
     assert.equal(await events(ctx).countDocuments(), n);
     assert.equal(await mirror(src).countDocuments(), n);
     assert.deepEqual((await readCheckpoint(ctx.db, 'main'))?.position, b.end);
-    assert.deepEqual(await new Staging(ctx.db).listPending(), []);
+    assert.deepEqual(await new Staging(ctx.db, ctx.pipeline).listPending(), []);
   });
 
   it('never moves the checkpoint backwards', async () => {
