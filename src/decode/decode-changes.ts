@@ -1,6 +1,7 @@
 import type { RawRow, RowChange, TableSchema } from '../pipeline/types.js';
 import { entry, hashEntries, type HashEntry } from './hash.js';
 import { keyPart, type KeyPart } from './key.js';
+import { fieldName } from '../mongo/names.js';
 import { mapValue } from './map-value.js';
 import { DecodeError } from './mapped.js';
 import type { DecodeCapabilities, DecodeResult, DecodeTask, ImageIndex, WireChange, WireDoc, WireKey, Wrap } from './wire.js';
@@ -28,9 +29,11 @@ function mapImage(
     // Absent (not null) only with a non-FULL row image; such columns are simply not written.
     if (!Object.hasOwn(row, col.name)) continue;
     const m = mapValue(col, row[col.name], caps);
-    doc[col.name] = m.value;
-    if (m.wrap !== undefined) wraps.push([image, col.name, m.wrap]);
-    if (m.raw !== undefined) (raw ??= {})[col.name] = m.raw;
+    // Columns MongoDB refuses as field names (`a.b`, `$x`) or sdl's own (`_id`, `_sdl`) are mapped.
+    const field = fieldName(col.name);
+    doc[field] = m.value;
+    if (m.wrap !== undefined) wraps.push([image, field, m.wrap]);
+    if (m.raw !== undefined) (raw ??= {})[field] = m.raw;
     if (withHash) entries.push(entry(col.name, m));
     if (schema.key.includes(col.name)) keyParts.set(col.name, keyPart(col, row[col.name], m, caps));
   }

@@ -2,6 +2,7 @@ import { Binary, Decimal128, Double, Long } from 'mongodb';
 import type { DecodedChange, MappedDoc } from '../pipeline/types.js';
 import { DecodeError } from './mapped.js';
 import { keyIdentity } from '../mongo/key-identity.js';
+import { fieldName } from '../mongo/names.js';
 import type { DecodeResult, WireChange, WireKey, WireValue, WrapTag } from './wire.js';
 
 function wrap(value: WireValue, tag: WrapTag): unknown {
@@ -32,7 +33,7 @@ function keyOf(key: WireKey, columns: string[]): unknown {
   if (columns.length === 1) return values[0] ?? null;
   // A composite key is an object of its parts in key order: MongoDB compares field order too.
   const out: MappedDoc = {};
-  columns.forEach((c, i) => (out[c] = values[i] ?? null));
+  columns.forEach((c, i) => (out[fieldName(c)] = values[i] ?? null));
   return out;
 }
 
