@@ -59,31 +59,34 @@ function escapeName(name: string, keep: Keep, maxBytes: number): string {
   return `${prefix}${ESCAPE}${ESCAPE}${createHash('sha256').update(name, 'utf8').digest('hex').slice(0, HASH_HEX)}`;
 }
 
-const cache = new Map<string, string>();
+/** Names are few (the source's tables and columns) and fieldName runs per column per row. */
+type Cache = Map<string, string>;
+const databases: Cache = new Map();
+const collections: Cache = new Map();
+const fields: Cache = new Map();
 
-function memo(kind: string, name: string, map: () => string): string {
-  const id = `${kind}\u0000${name}`;
-  let out = cache.get(id);
+function memo(cache: Cache, name: string, map: (name: string) => string): string {
+  let out = cache.get(name);
   if (out === undefined) {
-    out = map();
-    // Names are few (tables and columns of the source); the bound only guards against abuse.
+    out = map(name);
+    // The bound only guards against a source with unbounded distinct names.
     if (cache.size > 100_000) cache.clear();
-    cache.set(id, out);
+    cache.set(name, out);
   }
   return out;
 }
 
 /** The MongoDB database of a source database's mirrors (unless `databaseMap` names one). */
 export function databaseName(db: string): string {
-  return memo('d', db, () => escapeName(db, keepInDatabase, DATABASE_MAX_BYTES));
+  return memo(databases, db, (n) => escapeName(n, keepInDatabase, DATABASE_MAX_BYTES));
 }
 
 /** The mirror collection of a source table. */
 export function collectionName(table: string): string {
-  return memo('c', table, () => escapeName(table, keepInCollection, COLLECTION_MAX_BYTES));
+  return memo(collections, table, (n) => escapeName(n, keepInCollection, COLLECTION_MAX_BYTES));
 }
 
 /** The document field of a source column, in mirrors, event-log images, composite `_id`s and `_sdl.raw`. */
 export function fieldName(column: string): string {
-  return memo('f', column, () => escapeName(column, keepInField, Infinity));
+  return memo(fields, column, (n) => escapeName(n, keepInField, Infinity));
 }
