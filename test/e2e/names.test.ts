@@ -44,7 +44,10 @@ describe('sdl run: names MongoDB refuses', () => {
       DELETE FROM names.\`t$1\` WHERE id = 2;
       UPDATE names.k SET \`_id\` = 12 WHERE \`$x\` = '2024-01-02 03:04:05.000002';
       UPDATE \`${LONG_DB}\`.\`${LONG_TABLE}\` SET v = 20 WHERE id = 2;
-      DELETE FROM \`my-db\`.\`x-y\` WHERE id = 1;`);
+      DELETE FROM \`my-db\`.\`x-y\` WHERE id = 1;
+      CREATE TABLE names.\`r$1\` (id INT PRIMARY KEY, v INT); INSERT INTO names.\`r$1\` VALUES (1, 1);
+      RENAME TABLE names.\`r$1\` TO names.\`r$2\`;
+      INSERT INTO names.\`r$2\` VALUES (2, 2);`);
     const second = new SdlProcess(stack.scratch, stack, { pipeline: 'names', include, name: 'names-2' });
     second.start();
     let report;
@@ -54,7 +57,7 @@ describe('sdl run: names MongoDB refuses', () => {
     } finally {
       assert.equal(await second.stop(), 0, second.logs().slice(-3000));
     }
-    assert.deepEqual(report.tables.map((t) => [t.table, t.sourceRows, t.mirrorDocs]).sort(), [['k', 2, 2], [LONG_TABLE, 2, 2], ['t$1', 1, 1], ['x-y', 0, 0]].sort());
+    assert.deepEqual(report.tables.map((t) => [t.table, t.sourceRows, t.mirrorDocs]).sort(), [['k', 2, 2], [LONG_TABLE, 2, 2], ['r$2', 2, 2], ['t$1', 1, 1], ['x-y', 0, 0]].sort());
     assert.deepEqual(await eventCounts(stack, 'names', 't$1'), { insert: 2, update: 1, delete: 1 });
     await conn.end();
 
@@ -78,6 +81,9 @@ describe('sdl run: names MongoDB refuses', () => {
       const long = dbs.find((d) => d.startsWith('db_x'));
       assert.ok(long !== undefined && Buffer.byteLength(long) <= 63 && /--[0-9a-f]{16}$/.test(long), `long database mapped: ${String(long)}`);
       assert.ok(dbs.includes('my-2ddb'));
+      // RENAME TABLE moved the mapped collection.
+      const colls = (await client.db('names').listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).sort();
+      assert.deepEqual(colls, ['k', 'r-242', 't-241']);
     } finally {
       await client.close();
     }
