@@ -18,11 +18,12 @@ describe('sdl run: names MongoDB refuses', () => {
     await stack?.stop();
   });
 
-  it('replicates `t$1`, a 64-character table in a 64-character database, `my-db`, and columns `_id`, `_sdl`, `a.b`, `$x`; restarts cleanly', async () => {
+  it('replicates `t$1`, a 64-character table in a 64-character database, databases `my-db` and `d$*b`, and columns `_id`, `_sdl`, `a.b`, `$x`; restarts cleanly', async () => {
     assert.equal(LONG_DB.length, 64);
     assert.equal(LONG_TABLE.length, 64);
     const conn = await stack.mariadb.connect();
-    await conn.query(`CREATE DATABASE names; CREATE DATABASE \`${LONG_DB}\`; CREATE DATABASE \`my-db\`;
+    await conn.query(`CREATE DATABASE names; CREATE DATABASE \`${LONG_DB}\`; CREATE DATABASE \`my-db\`; CREATE DATABASE \`d$*b\`;
+      CREATE TABLE \`d$*b\`.\`x\` (id INT PRIMARY KEY); INSERT INTO \`d$*b\`.x VALUES (1), (2);
       CREATE TABLE names.\`t$1\` (id INT PRIMARY KEY, \`_id\` VARCHAR(10), \`_sdl\` INT, \`a.b\` INT, \`$x\` DATETIME(6), \`a-b\` INT);
       CREATE TABLE names.k (\`a.b\` INT NOT NULL, \`$x\` DATETIME(6) NOT NULL, \`_id\` INT, PRIMARY KEY (\`a.b\`, \`$x\`));
       CREATE TABLE \`${LONG_DB}\`.\`${LONG_TABLE}\` (id INT PRIMARY KEY, v INT);
@@ -31,7 +32,7 @@ describe('sdl run: names MongoDB refuses', () => {
       INSERT INTO names.k VALUES (1, '2024-01-02 03:04:05.000001', 10), (1, '2024-01-02 03:04:05.000002', 11);
       INSERT INTO \`${LONG_DB}\`.\`${LONG_TABLE}\` VALUES (1, 1), (2, 2);
       INSERT INTO \`my-db\`.\`x-y\` VALUES (1, 1);`);
-    const include = `names,${LONG_DB},my-db`;
+    const include = `names,${LONG_DB},my-db,d$*b`;
     const first = new SdlProcess(stack.scratch, stack, { pipeline: 'names', include, name: 'names-1' });
     first.start();
     try {
@@ -53,11 +54,11 @@ describe('sdl run: names MongoDB refuses', () => {
     let report;
     try {
       await waitForCatchUp(stack, 'names', 120_000, second);
-      report = await assertMirrorsEqual(stack, ['names', LONG_DB, 'my-db']);
+      report = await assertMirrorsEqual(stack, ['names', LONG_DB, 'my-db', 'd$*b']);
     } finally {
       assert.equal(await second.stop(), 0, second.logs().slice(-3000));
     }
-    assert.deepEqual(report.tables.map((t) => [t.table, t.sourceRows, t.mirrorDocs]).sort(), [['k', 2, 2], [LONG_TABLE, 2, 2], ['r$2', 2, 2], ['t$1', 1, 1], ['x-y', 0, 0]].sort());
+    assert.deepEqual(report.tables.map((t) => [t.table, t.sourceRows, t.mirrorDocs]).sort(), [['k', 2, 2], [LONG_TABLE, 2, 2], ['r$2', 2, 2], ['t$1', 1, 1], ['x', 2, 2], ['x-y', 0, 0]].sort());
     assert.deepEqual(await eventCounts(stack, 'names', 't$1'), { insert: 2, update: 1, delete: 1 });
     await conn.end();
 
@@ -81,6 +82,7 @@ describe('sdl run: names MongoDB refuses', () => {
       const long = dbs.find((d) => d.startsWith('db_x'));
       assert.ok(long !== undefined && Buffer.byteLength(long) <= 63 && /--[0-9a-f]{16}$/.test(long), `long database mapped: ${String(long)}`);
       assert.ok(dbs.includes('my-2ddb'));
+      assert.ok(dbs.includes('d-24-2ab'));
       // RENAME TABLE moved the mapped collection.
       const colls = (await client.db('names').listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).sort();
       assert.deepEqual(colls, ['k', 'r-242', 't-241']);
