@@ -15,6 +15,11 @@ import { readCheckpoint } from '../mongo/offsets.js';
 import { acquireLease, leaseOwner, type Lease } from '../mongo/lease.js';
 import { leaseKeeper } from '../actors/lease-keeper.js';
 import { COLLECTIONS, ensureIndexes } from '../mongo/layout.js';
+import { checkMirrorNames } from '../mongo/names-check.js';
+import { classifyMysqlError, SdlError } from '../errors.js';
+import { connectExact } from '../mysql/connection.js';
+import { IncludeFilter } from '../mysql/include-filter.js';
+import { listTables } from '../mysql/information-schema.js';
 import type { Part } from '../pipeline/batching.js';
 import { mongoStep } from '../actors/mongo-step.js';
 
@@ -44,6 +49,7 @@ export async function run(config: Config): Promise<number> {
       await decoder?.close();
       decoder = new Decoder({ workers: config.workers, caps: { ...FULL_CAPABILITIES, decimal128: caps.decimal128, nestedArrays: caps.nestedArrays, dottedKeys: caps.dottedKeys } });
       await ensureIndexes(db);
+      await checkNames();
       lease ??= await takeLease();
       const cp = await readCheckpoint(db, config.pipeline);
       if (cp === null) log.warn('no checkpoint: streaming the whole retained binlog from its start');
@@ -51,6 +57,26 @@ export async function run(config: Config): Promise<number> {
       return { start: cp?.position, lease };
     }),
   );
+
+  /** Refuses to start (exit 2) when two mirror databases would differ only by case or two tables share a mirror. */
+  const checkNames = async (): Promise<void> => {
+    let tables: { db: string; table: string }[];
+    try {
+      const conn = await connectExact(config.mysql.url);
+      try {
+        const filter = new IncludeFilter(config.mysql.include);
+        tables = await listTables(conn, (d) => filter.includesDb(d), (d, t) => filter.includes(d, t));
+      } finally {
+        await conn.end();
+      }
+    } catch (err) {
+      const info = classifyMysqlError(err);
+      throw new SdlError(info.code, `MySQL (listing included tables): ${info.message}`, info.errorClass, info.hint);
+    }
+    const listed = await client.db('admin').command({ listDatabases: 1, nameOnly: true, authorizedDatabases: true });
+    const existingDatabases = (listed['databases'] as { name: string }[]).map((d) => d.name);
+    checkMirrorNames(tables, { databaseMap: config.mongo.databaseMap, sdlDatabase: config.mongo.database, existingDatabases });
+  };
 
   const takeLease = async (): Promise<Lease> => {
     const got = await acquireLease(db, config.pipeline, owner, config.leaseTtlMs, (holder, until) => {

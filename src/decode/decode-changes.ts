@@ -1,14 +1,15 @@
 import type { RawRow, RowChange, TableSchema } from '../pipeline/types.js';
 import { entry, hashEntries, type HashEntry } from './hash.js';
+import { keyPart, type KeyPart } from './key.js';
+import { fieldName } from '../mongo/names.js';
 import { mapValue } from './map-value.js';
 import { DecodeError } from './mapped.js';
-import type { DecodeCapabilities, DecodeResult, DecodeTask, ImageIndex, WireChange, WireDoc, Wrap } from './wire.js';
+import type { DecodeCapabilities, DecodeResult, DecodeTask, ImageIndex, WireChange, WireDoc, WireKey, Wrap } from './wire.js';
 
 interface MappedImage {
   doc: WireDoc;
   raw: Record<string, string> | undefined;
-  /** Tags and canonical values of the key columns, to tell whether an update moved the key. */
-  keyCanon: string;
+  key: WireKey | null;
   h: string | null;
 }
 
@@ -22,19 +23,23 @@ function mapImage(
 ): MappedImage {
   const doc: WireDoc = {};
   const entries: HashEntry[] = [];
-  const keyParts = new Map<string, string>();
+  const keyParts = new Map<string, KeyPart>();
   let raw: Record<string, string> | undefined;
   for (const col of schema.columns) {
     // Absent (not null) only with a non-FULL row image; such columns are simply not written.
     if (!Object.hasOwn(row, col.name)) continue;
     const m = mapValue(col, row[col.name], caps);
-    doc[col.name] = m.value;
-    if (m.wrap !== undefined) wraps.push([image, col.name, m.wrap]);
-    if (m.raw !== undefined) (raw ??= {})[col.name] = m.raw;
+    // Columns MongoDB refuses as field names (`a.b`, `$x`) or sdl's own (`_id`, `_sdl`) are mapped.
+    const field = fieldName(col.name);
+    doc[field] = m.value;
+    if (m.wrap !== undefined) wraps.push([image, field, m.wrap]);
+    if (m.raw !== undefined) (raw ??= {})[field] = m.raw;
     if (withHash) entries.push(entry(col.name, m));
-    if (schema.key.includes(col.name)) keyParts.set(col.name, `${m.tag}:${typeof m.canon === 'string' ? m.canon : Buffer.from(m.canon).toString('hex')}`);
+    if (schema.key.includes(col.name)) keyParts.set(col.name, keyPart(col, row[col.name], m, caps));
   }
-  return { doc, raw, keyCanon: JSON.stringify(schema.key.map((k) => keyParts.get(k) ?? null)), h: withHash ? hashEntries(entries) : null };
+  const parts = schema.key.map((k) => keyParts.get(k) ?? { value: null, wrap: null });
+  const key = parts.length === 0 ? null : { values: parts.map((p) => p.value), wraps: parts.map((p) => p.wrap) };
+  return { doc, raw, key, h: withHash ? hashEntries(entries) : null };
 }
 
 function decodeChange(
@@ -60,9 +65,8 @@ function decodeChange(
     db: schema.db,
     table: schema.table,
     keyColumns: schema.key,
-    keyFrom: change.op === 'delete' ? 0 : 1,
-    keyChanged:
-      change.op === 'update' && schema.key.length > 0 && before !== null && after !== null && before.keyCanon !== after.keyCanon,
+    key: (change.op === 'delete' ? before?.key : after?.key) ?? null,
+    ...(change.op === 'update' && before?.key != null ? { beforeKey: before.key } : {}),
     before: before?.doc ?? null,
     after: after?.doc ?? null,
     ...(exact === undefined ? {} : { raw: exact }),

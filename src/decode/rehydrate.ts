@@ -1,7 +1,9 @@
 import { Binary, Decimal128, Double, Long } from 'mongodb';
 import type { DecodedChange, MappedDoc } from '../pipeline/types.js';
 import { DecodeError } from './mapped.js';
-import type { DecodeResult, WireChange, WireValue, WrapTag } from './wire.js';
+import { keyIdentity } from '../mongo/key-identity.js';
+import { fieldName } from '../mongo/names.js';
+import type { DecodeResult, WireChange, WireKey, WireValue, WrapTag } from './wire.js';
 
 function wrap(value: WireValue, tag: WrapTag): unknown {
   switch (tag) {
@@ -23,12 +25,16 @@ function wrap(value: WireValue, tag: WrapTag): unknown {
   throw new DecodeError(`cannot wrap ${typeof value} as ${tag}`);
 }
 
-function keyOf(image: MappedDoc | null, columns: string[]): unknown {
-  if (columns.length === 0 || image === null) return null;
-  if (columns.length === 1) return image[columns[0] ?? ''] ?? null;
-  const key: MappedDoc = {};
-  for (const c of columns) key[c] = image[c] ?? null;
-  return key;
+function keyOf(key: WireKey, columns: string[]): unknown {
+  const values = key.values.map((v, i) => {
+    const tag = key.wraps[i] ?? null;
+    return tag === null ? v : wrap(v, tag);
+  });
+  if (columns.length === 1) return values[0] ?? null;
+  // A composite key is an object of its parts in key order: MongoDB compares field order too.
+  const out: MappedDoc = {};
+  columns.forEach((c, i) => (out[fieldName(c)] = values[i] ?? null));
+  return out;
 }
 
 function rehydrateChange(w: WireChange): DecodedChange {
@@ -44,14 +50,17 @@ function rehydrateChange(w: WireChange): DecodedChange {
     op: w.op,
     db: w.db,
     table: w.table,
-    key: keyOf(images[w.keyFrom], w.keyColumns),
+    key: w.key === null ? null : keyOf(w.key, w.keyColumns),
     before: images[0],
     after: images[1],
     h: w.h,
     gtid: w.gtid,
     ts: w.ts,
   };
-  if (w.keyChanged) change.oldKey = keyOf(images[0], w.keyColumns);
+  if (w.beforeKey !== undefined) {
+    const oldKey = keyOf(w.beforeKey, w.keyColumns);
+    if (keyIdentity(oldKey) !== keyIdentity(change.key)) change.oldKey = oldKey;
+  }
   if (w.raw !== undefined) change.raw = w.raw;
   return change;
 }

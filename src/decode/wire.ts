@@ -45,6 +45,12 @@ export type WrapTag = 'long' | 'decimal' | 'double' | 'binary';
 export type ImageIndex = 0 | 1;
 export type Wrap = [image: ImageIndex, column: string, tag: WrapTag];
 
+/** A mirror `_id` in parts, in key order, each with the wrap the main thread applies. */
+export interface WireKey {
+  values: WireValue[];
+  wraps: Array<WrapTag | null>;
+}
+
 export interface WireChange {
   id: string;
   seq: string;
@@ -53,10 +59,10 @@ export interface WireChange {
   table: string;
   /** Key column names in key order (shared with the schema, so cloned once per batch). */
   keyColumns: string[];
-  /** The key is read from the after image, except for deletes. */
-  keyFrom: ImageIndex;
-  /** An update whose key columns changed: the before image's key becomes `oldKey`. */
-  keyChanged: boolean;
+  /** The mirror `_id` (`key.ts`), from the after image except for deletes; null without a key. */
+  key: WireKey | null;
+  /** For updates: the before image's `_id`; it becomes `oldKey` when it differs from `key`. */
+  beforeKey?: WireKey;
   before: WireDoc | null;
   after: WireDoc | null;
   raw?: Record<string, string>;

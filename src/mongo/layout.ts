@@ -1,5 +1,6 @@
 import type { Collection, Db, Document } from 'mongodb';
 import { classifyMongoError } from './errors.js';
+import { collectionName, databaseName } from './names.js';
 
 /** Collection names inside the sdl database (DESIGN.md, "MongoDB layout"). */
 export const COLLECTIONS = {
@@ -24,9 +25,10 @@ export interface Namespace {
   collection: string;
 }
 
+/** Where a source table's mirror lives: `databaseMap` verbatim, else the mapped names (`names.ts`). */
 export function mirrorNamespace(db: string, table: string, databaseMap: DatabaseMap = {}): Namespace {
   const mapped = Object.prototype.hasOwnProperty.call(databaseMap, db) ? databaseMap[db] : undefined;
-  return { db: mapped ?? db, collection: table };
+  return { db: mapped ?? databaseName(db), collection: collectionName(table) };
 }
 
 // Loosely typed: each module that writes a collection owns its document shape.

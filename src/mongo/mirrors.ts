@@ -1,6 +1,7 @@
-import { BSON, type AnyBulkWriteOperation, type ClientSession, type Document, type Filter, type MongoClient } from 'mongodb';
+import { type AnyBulkWriteOperation, type ClientSession, type Document, type Filter, type MongoClient } from 'mongodb';
 import type { DecodedChange } from '../pipeline/types.js';
 import { DUPLICATE_KEY } from './errors.js';
+import { keyIdentity } from './key-identity.js';
 import { mirrorNamespace, type DatabaseMap, type Namespace } from './layout.js';
 import { bsonSize, chunk, DEFAULT_CHUNK, MAX_DOC_BYTES, runBulk, TOO_LARGE_CODE, type ChunkLimits, type Rejection } from './write-shape.js';
 
@@ -26,11 +27,6 @@ export interface MirrorCounts {
   rejected: Rejection[];
 }
 
-/** Identity of a key value for coalescing: canonical EJSON keeps Int32 5 and Long 5 apart, as MongoDB does. */
-function keyId(key: unknown): string {
-  return BSON.EJSON.stringify({ k: key }, { relaxed: false });
-}
-
 /**
  * Per (target namespace, key), keeps only the last change of the batch. A key-changing
  * update removes the old key and writes the new one. Keyless tables have no mirror.
@@ -47,13 +43,13 @@ export function coalesce(changes: readonly DecodedChange[], databaseMap: Databas
       groups.set(nsId, group);
     }
     if (change.op === 'update' && change.oldKey !== undefined && change.oldKey !== null) {
-      const oldId = keyId(change.oldKey);
-      if (oldId !== keyId(change.key)) {
+      const oldId = keyIdentity(change.oldKey);
+      if (oldId !== keyIdentity(change.key)) {
         group.ops.delete(oldId);
         group.ops.set(oldId, { kind: 'delete', key: change.oldKey, change });
       }
     }
-    const id = keyId(change.key);
+    const id = keyIdentity(change.key);
     // Re-inserting moves the key to the end: ops stay in the order of their deciding change.
     group.ops.delete(id);
     group.ops.set(id, { kind: change.op === 'delete' ? 'delete' : 'upsert', key: change.key, change });
@@ -153,12 +149,12 @@ async function replaceSet(client: MongoClient, { ns, ops }: MirrorGroup, out: Mi
     const found = await coll.find({ _id: { $in: keys } } as Filter<Document>, { projection: { '_sdl.pos': 1 } }).toArray();
     for (const d of found) {
       const pos = (d['_sdl'] as { pos?: unknown } | undefined)?.pos;
-      stored.set(keyId(d['_id']), typeof pos === 'string' ? pos : '');
+      stored.set(keyIdentity(d['_id']), typeof pos === 'string' ? pos : '');
     }
   }
   const live: { op: MirrorOp; doc: Document | undefined; size: number }[] = [];
   for (const op of ops) {
-    const pos = stored.get(keyId(op.key));
+    const pos = stored.get(keyIdentity(op.key));
     if (pos !== undefined && pos > op.change.seq) {
       out.skippedOlder++;
       continue;
@@ -173,7 +169,7 @@ async function replaceSet(client: MongoClient, { ns, ops }: MirrorGroup, out: Mi
     live.push({ op, doc, size });
   }
   for (let i = 0; i < live.length; i += IN_CHUNK) {
-    const keys = live.slice(i, i + IN_CHUNK).filter((l) => stored.has(keyId(l.op.key))).map((l) => l.op.key);
+    const keys = live.slice(i, i + IN_CHUNK).filter((l) => stored.has(keyIdentity(l.op.key))).map((l) => l.op.key);
     if (keys.length > 0) out.deleted += (await coll.deleteMany({ _id: { $in: keys } } as Filter<Document>)).deletedCount;
   }
   const inserts = live.filter((l): l is { op: MirrorOp; doc: Document; size: number } => l.doc !== undefined);
@@ -187,7 +183,7 @@ async function replaceSet(client: MongoClient, { ns, ops }: MirrorGroup, out: Mi
     }
   }
   // Deletes of keys that were replaced are not deletes of rows.
-  const replaced = inserts.filter((l) => stored.has(keyId(l.op.key))).length;
+  const replaced = inserts.filter((l) => stored.has(keyIdentity(l.op.key))).length;
   out.deleted -= replaced;
   out.replaced += replaced;
   out.upserted -= replaced;

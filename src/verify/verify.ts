@@ -4,11 +4,12 @@ const { EJSON } = BSON;
 import { decodeBatch } from '../decode/decode-changes.js';
 import { rehydrate } from '../decode/rehydrate.js';
 import type { DecodeCapabilities } from '../decode/wire.js';
+import { keyIdentity } from '../mongo/key-identity.js';
 import { mirrorNamespace, type DatabaseMap } from '../mongo/layout.js';
 import { connectExact } from '../mysql/connection.js';
 import { IncludeFilter } from '../mysql/include-filter.js';
 import { currentSchema, listTables } from '../mysql/information-schema.js';
-import type { RawRow, RowChange, TableSchema } from '../pipeline/types.js';
+import type { DecodedChange, RawRow, RowChange, TableSchema } from '../pipeline/types.js';
 
 export interface TableReport {
   db: string;
@@ -58,23 +59,31 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
         report.skipped = 'no primary or unique NOT NULL key: event log only';
         continue;
       }
-      const expected = await sourceDocs(conn, schema, opts.caps);
-      report.sourceRows = expected.size;
+      const source = await sourceDocs(conn, schema, opts.caps);
+      const expected = source.byKey;
+      // Rows, not distinct `_id`s: two rows sharing one `_id` must not hide each other.
+      report.sourceRows = source.rows;
+      for (const [id, keys] of source.collisions) {
+        if (report.different.length < max) report.different.push({ key: id, field: '_id', mysql: `${keys.length} source rows map to this _id: ${keys.join(' ')}`, mongo: 'one document' });
+      }
       const ns = mirrorNamespace(db, table, opts.databaseMap);
       const docs = await opts.mongo.db(ns.db).collection(ns.collection).find({}, { promoteValues: false, promoteLongs: false }).toArray();
       report.mirrorDocs = docs.length;
       const seen = new Set<string>();
       for (const doc of docs) {
+        // Matched as MongoDB matches `_id`s, then compared exactly (a Long stored as Int32 differs).
+        const id = keyIdentity(doc['_id']);
         const k = canonical(doc['_id']);
-        seen.add(k);
-        const want = expected.get(k);
+        seen.add(id);
+        const want = expected.get(id);
         if (want === undefined) {
           if (report.extra.length < max) report.extra.push(k);
           continue;
         }
+        if (want.id !== k && report.different.length < max) report.different.push({ key: k, field: '_id', mysql: want.id, mongo: k });
         compareDoc(report, k, want, doc, max);
       }
-      for (const k of expected.keys()) if (!seen.has(k) && report.missing.length < max) report.missing.push(k);
+      for (const [id, want] of expected) if (!seen.has(id) && report.missing.length < max) report.missing.push(want.id);
       if (report.missing.length === 0 && expected.size > seen.size) report.missing.push(`(${expected.size - seen.size} keys)`);
     }
     const ok = reports.every((r) => r.missing.length === 0 && r.extra.length === 0 && r.different.length === 0 && (r.skipped !== undefined || r.sourceRows === r.mirrorDocs));
@@ -84,24 +93,47 @@ export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
   }
 }
 
-interface Expected {
+export interface Expected {
+  /** The `_id` sdl must have written, in canonical Extended JSON. */
+  id: string;
   fields: Record<string, string>;
   raw: Record<string, string> | undefined;
   h: string | null;
 }
 
-async function sourceDocs(conn: Awaited<ReturnType<typeof connectExact>>, schema: TableSchema, caps: DecodeCapabilities): Promise<Map<string, Expected>> {
+export interface SourceDocs {
+  rows: number;
+  /** By `_id` identity under MongoDB equality (`keyIdentity`). */
+  byKey: Map<string, Expected>;
+  /** `_id`s that more than one source row maps to, with those rows' key values. */
+  collisions: Map<string, string[]>;
+}
+
+async function sourceDocs(conn: Awaited<ReturnType<typeof connectExact>>, schema: TableSchema, caps: DecodeCapabilities): Promise<SourceDocs> {
   // The binary protocol (a prepared statement) carries FLOAT and DOUBLE as their exact bits, as
   // the binlog does; the text protocol prints decimals that do not always round-trip.
   const select = schema.columns.map((c) => ident(c.name)).join(', ');
   const [rows] = await conn.execute(`SELECT ${select} FROM ${ident(schema.db)}.${ident(schema.table)}`);
   const changes: RowChange[] = (rows as RawRow[]).map((row, i) => ({ op: 'insert', schema: 0, before: null, after: row, id: `verify#${i}`, seq: '' }));
-  const decoded = rehydrate(decodeBatch({ transactions: [{ gtid: undefined, ts: 0, schemas: [schema], changes }], caps }));
-  const out = new Map<string, Expected>();
+  return indexSource(schema, rehydrate(decodeBatch({ transactions: [{ gtid: undefined, ts: 0, schemas: [schema], changes }], caps })));
+}
+
+/** The expected mirror documents of decoded source rows, by `_id` under MongoDB equality; rows sharing one `_id` are collisions. */
+export function indexSource(schema: TableSchema, decoded: readonly DecodedChange[]): SourceDocs {
+  const out: SourceDocs = { rows: decoded.length, byKey: new Map(), collisions: new Map() };
+  // The exact source text where the field holds a rounded value, so a collision shows both keys.
+  const sourceKey = (e: Expected): string => JSON.stringify(schema.key.map((k) => e.raw?.[k] ?? e.fields[k] ?? null));
   for (const c of decoded) {
     const fields: Record<string, string> = {};
     for (const [name, v] of Object.entries(c.after ?? {})) fields[name] = canonical(v);
-    out.set(canonical(c.key), { fields, raw: c.raw, h: c.h });
+    const want: Expected = { id: canonical(c.key), fields, raw: c.raw, h: c.h };
+    const identity = keyIdentity(c.key);
+    const first = out.byKey.get(identity);
+    if (first === undefined) {
+      out.byKey.set(identity, want);
+      continue;
+    }
+    out.collisions.set(first.id, [...(out.collisions.get(first.id) ?? [sourceKey(first)]), sourceKey(want)]);
   }
   return out;
 }
