@@ -49,10 +49,24 @@ export async function applyBatchDdl(t: ApplyTarget, batch: Batch, counts: ApplyC
   if (batch.ddl.length > 0) counts.ddl = await applyDdl(t.client, t.db, batch, t.databaseMap);
 }
 
+/**
+ * Inside a MongoDB transaction any per-document failure (a duplicate on replay, an older image,
+ * a rejected row) has already aborted the transaction on the server: every later write in it
+ * fails with NoSuchTransaction, which carries TransientTransactionError, and withTransaction
+ * would retry the same batch forever. So in a transaction the first such failure leaves at once.
+ */
+export class NeedsIdempotentPath extends Error {
+  constructor(reason: string) {
+    super(`batch needs the idempotent path: ${reason}`);
+    this.name = 'NeedsIdempotentPath';
+  }
+}
+
 /** Event log and mirrors; returns the rejections so the caller decides where they go. */
 export async function applyRows(t: ApplyTarget, batch: Batch, counts: ApplyCounts, session?: ClientSession): Promise<Rejection[]> {
   const opts = { session, ...(t.limits !== undefined ? { limits: t.limits } : {}), ...(t.mirrorStrategy !== undefined ? { strategy: t.mirrorStrategy } : {}) };
   const events = await insertEvents(t.db.collection(COLLECTIONS.rowChanges), batch.changes, opts);
+  if (session !== undefined && (events.duplicates > 0 || events.rejected.length > 0)) throw new NeedsIdempotentPath(`${events.duplicates} events already logged, ${events.rejected.length} rejected`);
   const mirrors = await applyMirrors(t.client, coalesce(batch.changes, t.databaseMap), opts);
   counts.eventsInserted += events.inserted;
   counts.duplicatesIgnored += events.duplicates;
@@ -60,6 +74,7 @@ export async function applyRows(t: ApplyTarget, batch: Batch, counts: ApplyCount
   counts.mirrorsReplaced += mirrors.replaced;
   counts.mirrorsDeleted += mirrors.deleted;
   counts.skippedOlder += mirrors.skippedOlder;
+  if (session !== undefined && (mirrors.skippedOlder > 0 || mirrors.rejected.length > 0)) throw new NeedsIdempotentPath(`${mirrors.skippedOlder} mirror images older than stored, ${mirrors.rejected.length} rejected`);
   return [...events.rejected, ...mirrors.rejected];
 }
 

@@ -1,7 +1,7 @@
 import type { ClientSession, Db, MongoClient } from 'mongodb';
 import { faultPoint } from '../faults.js';
 import type { Batch } from '../pipeline/types.js';
-import { applyBatchDdl, applyRows, emptyCounts, type ApplyCounts, type ApplyTarget } from './apply.js';
+import { applyBatchDdl, applyRows, emptyCounts, NeedsIdempotentPath, type ApplyCounts, type ApplyTarget } from './apply.js';
 import type { Capabilities } from './capabilities.js';
 import { writeDeadLetters } from './dead-letters.js';
 import type { DatabaseMap } from './layout.js';
@@ -41,8 +41,6 @@ export interface CommitResult extends ApplyCounts {
   ms: { stage: number; apply: number; checkpoint: number; total: number };
 }
 
-/** Thrown inside a transaction to leave it: a replay or a rejected row needs the idempotent path. */
-class NeedsIdempotentPath extends Error {}
 
 function stagingOf(ctx: CommitContext): Staging {
   ctx.staging ??= new Staging(ctx.db, ctx.pipeline);
@@ -130,8 +128,8 @@ async function inTransaction(ctx: CommitContext, target: ApplyTarget, batch: Bat
   try {
     return await session.withTransaction(async () => {
       const counts: ApplyCounts = { ...emptyCounts(), ddl: ddlCounts.ddl };
-      const rejected = await applyRows(target, batch, counts, session);
-      if (rejected.length > 0 || counts.duplicatesIgnored > 0 || counts.skippedOlder > 0) throw new NeedsIdempotentPath();
+      // Throws NeedsIdempotentPath at the first duplicate, older image or rejection (see there).
+      await applyRows(target, batch, counts, session);
       faultPoint('after-apply');
       const checkpoint = await checkpointOf(ctx, batch, session);
       return { counts, checkpoint };
