@@ -5,6 +5,13 @@
  */
 export type ErrorClass = 'transient' | 'auth' | 'config' | 'permanent';
 
+/**
+ * What kind of transient failure it is, which decides how soon to try again (the delays are in
+ * src/machines/backoff.ts, next to the policy): a lost network waits long, an election is over
+ * in seconds, a write conflict clears at once, a throttling server asks to be left alone.
+ */
+export type RetryKind = 'network' | 'election' | 'conflict' | 'throttled' | 'other';
+
 export class SdlError extends Error {
   constructor(
     readonly code: string,
@@ -28,6 +35,8 @@ export interface ErrorInfo {
   errorClass: ErrorClass;
   message: string;
   hint?: string;
+  /** Transient errors only: how to pace the retry; absent means 'other'. */
+  retry?: RetryKind;
 }
 
 export function errorInfo(err: unknown, fallback: (e: unknown) => ErrorInfo): ErrorInfo {
@@ -61,7 +70,7 @@ export function classifyMysqlError(err: unknown): ErrorInfo {
     return { code, errorClass: 'auth', message, hint: 'the MySQL user needs REPLICATION SLAVE, REPLICATION CLIENT and SELECT' };
   }
   if (NETWORK_CODES.has(code) || /connection|socket|timeout|closed state/i.test(message)) {
-    return { code, errorClass: 'transient', message };
+    return { code, errorClass: 'transient', message, retry: 'network' };
   }
   return { code, errorClass: 'transient', message };
 }

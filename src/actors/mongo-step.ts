@@ -1,6 +1,6 @@
 import { SdlError } from '../errors.js';
 import { StepError } from '../machines/committer.js';
-import { classifyMongoError, reasonOf } from '../mongo/errors.js';
+import { classifyMongoError, mongoRetryKind, reasonOf } from '../mongo/errors.js';
 
 /**
  * Runs one MongoDB step and turns its failure into a classified StepError the machines can
@@ -16,10 +16,12 @@ export async function mongoStep<T>(step: () => Promise<T>): Promise<T> {
       throw new StepError(err.hint === undefined ? info : { ...info, hint: err.hint });
     }
     const reason = reasonOf(err);
+    const transient = classifyMongoError(err) === 'transient';
     throw new StepError({
       code: `MONGO_${String(reason.code ?? 'ERROR')}`,
-      errorClass: classifyMongoError(err) === 'transient' ? 'transient' : 'permanent',
+      errorClass: transient ? 'transient' : 'permanent',
       message: `MongoDB: ${reason.message}`,
+      ...(transient ? { retry: mongoRetryKind(err) } : {}),
     });
   }
 }

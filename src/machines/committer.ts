@@ -2,7 +2,7 @@ import { assign, enqueueActions, fromPromise, sendTo, setup } from 'xstate';
 import { sibling } from './system.js';
 import type { ErrorInfo } from '../errors.js';
 import type { Batch } from '../pipeline/types.js';
-import { backoffDelay } from './backoff.js';
+import { retryDelay } from './backoff.js';
 
 interface CommitterContext {
   queue: Batch[];
@@ -43,7 +43,7 @@ export const committerMachine = setup({
     writeBatch: notProvided<{ batch: Batch }, unknown>('writeBatch'),
     checkpoint: notProvided<{ batch: Batch }, unknown>('checkpoint'),
   },
-  delays: { retry: ({ context }) => backoffDelay(context.attempt, 200, 30_000) },
+  delays: { retry: ({ context }) => retryDelay(context.attempt, context.lastError) },
   guards: {
     hasWork: ({ context }) => context.queue.length > 0,
     drained: ({ context }) => context.draining && context.queue.length === 0,

@@ -4,7 +4,7 @@ import type { BinlogStreamEvent, BinlogStreamInput } from '../actors/binlog-stre
 import { binlogStream } from '../actors/binlog-stream.js';
 import type { ErrorInfo } from '../errors.js';
 import type { SourcePosition } from '../pipeline/types.js';
-import { backoffDelay } from './backoff.js';
+import { retryDelay } from './backoff.js';
 
 export interface ReaderInput {
   url: string;
@@ -37,7 +37,7 @@ export const readerMachine = setup({
   types: {} as { context: ReaderContext; events: ReaderEvent; input: ReaderInput },
   actors: { binlogStream },
   delays: {
-    retry: ({ context }) => backoffDelay(context.attempt, 500, 30_000),
+    retry: ({ context }) => retryDelay(context.attempt, context.lastError),
   },
   guards: {
     transient: ({ event }) => event.type === 'STREAM_ERROR' && event.error.errorClass === 'transient',

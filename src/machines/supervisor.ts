@@ -3,7 +3,7 @@ import type { ErrorInfo } from '../errors.js';
 import type { LeaseKeeperEvent, LeaseKeeperInput } from '../actors/lease-keeper.js';
 import type { Lease } from '../mongo/lease.js';
 import type { SourcePosition } from '../pipeline/types.js';
-import { backoffDelay } from './backoff.js';
+import { retryDelay } from './backoff.js';
 import { batcherMachine, type BatcherInput } from './batcher.js';
 import { committerMachine } from './committer.js';
 import { readerMachine } from './reader.js';
@@ -67,7 +67,7 @@ export const supervisorMachine = setup({
     batcher: batcherMachine,
     committer: committerMachine,
   },
-  delays: { retry: ({ context }) => backoffDelay(context.attempt, 500, 30_000) },
+  delays: { retry: ({ context }) => retryDelay(context.attempt, context.error) },
   guards: {
     transient: ({ event }) => errorOf((event as { error?: unknown }).error).errorClass === 'transient',
     nothingDegraded: ({ context }) => context.degraded.length === 0,

@@ -8,6 +8,8 @@ import {
   type WriteError,
 } from 'mongodb';
 
+import type { RetryKind } from '../errors.js';
+
 export type ErrorClass = 'transient' | 'permanent';
 
 export const DUPLICATE_KEY = 11000;
@@ -51,6 +53,33 @@ const TRANSIENT_LABELS = [
 ];
 
 const TRANSIENT_NAMES = new Set(['MongoPoolClearedError', 'MongoNetworkTimeoutError', 'MongoOperationTimeoutError']);
+
+const ELECTION_CODES = new Set([91, 189, 10107, 11600, 11602, 13435, 13436]);
+const CONFLICT_CODES = new Set([112, 251]);
+/** ExceededMemoryLimit-style admission control and managed services' rate limits. */
+const THROTTLE_CODES = new Set([462, 16500]);
+
+/**
+ * How to pace the retry of a transient MongoDB failure (see RETRY_POLICY): replica set
+ * elections, write conflicts and throttling each have their own rhythm; the rest is the network.
+ */
+export function mongoRetryKind(err: unknown): RetryKind {
+  const wrapped = err instanceof MongoBulkWriteError && err.errorResponse instanceof Error ? err.errorResponse : undefined;
+  if (wrapped !== undefined) return mongoRetryKind(wrapped);
+  if (err instanceof MongoError) {
+    if (err.hasErrorLabel('SystemOverloadedError') && !(err instanceof MongoNetworkError)) return 'throttled';
+    const code = typeof err.code === 'number' ? err.code : undefined;
+    if (code !== undefined && THROTTLE_CODES.has(code)) return 'throttled';
+    if (code !== undefined && ELECTION_CODES.has(code)) return 'election';
+    if ((code !== undefined && CONFLICT_CODES.has(code)) || err.hasErrorLabel('TransientTransactionError')) return 'conflict';
+    if (err instanceof MongoBulkWriteError) {
+      const codes = writeErrorsOf(err).map((w) => w.code);
+      if (codes.some((c) => ELECTION_CODES.has(c))) return 'election';
+      if (codes.length > 0 && codes.every((c) => CONFLICT_CODES.has(c))) return 'conflict';
+    }
+  }
+  return 'network';
+}
 
 export function isTransientCode(code: unknown): boolean {
   return typeof code === 'number' && TRANSIENT_CODES.has(code);
