@@ -1,4 +1,6 @@
 import type { Connection } from 'mysql2/promise';
+import { canDecodeCharset } from '../decode/charsets.js';
+import { unsupportedColumn } from './table-schema.js';
 import type { ColumnKind, ColumnSpec, TableSchema } from '../pipeline/types.js';
 
 const KIND_BY_DATA_TYPE: Record<string, ColumnKind> = {
@@ -18,7 +20,7 @@ const KIND_BY_DATA_TYPE: Record<string, ColumnKind> = {
  */
 export async function currentSchema(conn: Connection, db: string, table: string): Promise<TableSchema> {
   const [cols] = await conn.query(
-    `SELECT COLUMN_NAME AS name, DATA_TYPE AS dataType, COLUMN_TYPE AS columnType, DATETIME_PRECISION AS fsp
+    `SELECT COLUMN_NAME AS name, DATA_TYPE AS dataType, COLUMN_TYPE AS columnType, DATETIME_PRECISION AS fsp, CHARACTER_SET_NAME AS charset
        FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
     [db, table],
   );
@@ -31,10 +33,16 @@ export async function currentSchema(conn: Connection, db: string, table: string)
     const m = /^json_valid\(`((?:[^`]|``)+)`\)$/i.exec(r.c.trim());
     if (m?.[1] !== undefined) json.add(m[1].replace(/``/g, '`'));
   }
-  const columns: ColumnSpec[] = (cols as { name: string; dataType: string; columnType: string; fsp: unknown }[]).map((c) => {
+  const columns: ColumnSpec[] = (cols as { name: string; dataType: string; columnType: string; fsp: unknown; charset: string | null }[]).map((c) => {
     const kind = json.has(c.name) ? 'json' : KIND_BY_DATA_TYPE[c.dataType.toLowerCase()];
-    if (kind === undefined) throw new Error(`${db}.${table}.${c.name}: unsupported column type ${c.dataType}`);
-    return { name: c.name, kind, unsigned: /unsigned/i.test(c.columnType), fsp: c.fsp === null ? 0 : Number(c.fsp) };
+    // The same refusals as the binlog reader's (src/mysql/table-schema.ts), so both sides agree.
+    if (kind === undefined) throw unsupportedColumn(db, table, c.name, `column type ${c.columnType} is unknown to sdl`, 'information_schema');
+    if (c.charset !== null && !canDecodeCharset(c.charset)) {
+      throw unsupportedColumn(db, table, c.name, `character set ${c.charset} has no exact decoder in sdl`, 'information_schema');
+    }
+    const spec: ColumnSpec = { name: c.name, kind, unsigned: /unsigned/i.test(c.columnType), fsp: c.fsp === null ? 0 : Number(c.fsp) };
+    if (c.dataType.toLowerCase() === 'year') spec.year = true;
+    return spec;
   });
   const [keys] = await conn.query(
     `SELECT COLUMN_NAME AS name FROM information_schema.KEY_COLUMN_USAGE

@@ -38,6 +38,15 @@ export interface ColumnSpec {
   unsigned: boolean;
   /** Fractional-second digits for temporal columns (0–6). */
   fsp: number;
+  /**
+   * Set by the binlog reader on text columns: their values arrive as the stored bytes
+   * (a Uint8Array, or a string holding one byte per character) in this MySQL charset, and
+   * src/decode/charsets.ts decodes them as the server does. Absent when values arrive as
+   * text already (a mysql2 SELECT, converted by the server).
+   */
+  charset?: string;
+  /** A YEAR column: zongji adds 1900 to the stored byte, so 1900 is the zero year 0000. */
+  year?: boolean;
 }
 
 /** The schema a row image was written with: taken from that event's own TableMap. */
