@@ -1,4 +1,5 @@
 import type { ColumnSpec, RawValue } from '../pipeline/types.js';
+import { storedBytes } from './binary-text.js';
 import { decodeCharset, passthroughBytes } from './charsets.js';
 import { mapJson } from './json.js';
 import { DecodeError, describe, NULL_MAPPED, type Mapped } from './mapped.js';
@@ -24,6 +25,7 @@ function bitBytes(n: number | bigint): Uint8Array {
 function mapBinary(col: ColumnSpec, v: RawValue): Mapped {
   let bytes: Uint8Array;
   if (v instanceof Uint8Array) bytes = v;
+  else if (typeof v === 'string' && col.binaryText !== undefined) bytes = storedBytes(v, col.binaryText);
   else if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) bytes = bitBytes(v);
   else if (typeof v === 'boolean') bytes = Uint8Array.of(v ? 1 : 0);
   else throw unexpected(col, v);

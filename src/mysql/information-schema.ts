@@ -1,4 +1,5 @@
 import type { Connection } from 'mysql2/promise';
+import type { BinaryTextType } from '../decode/binary-text.js';
 import { canDecodeCharset } from '../decode/charsets.js';
 import { unsupportedColumn } from './table-schema.js';
 import type { ColumnKind, ColumnSpec, TableSchema } from '../pipeline/types.js';
@@ -12,7 +13,11 @@ const KIND_BY_DATA_TYPE: Record<string, ColumnKind> = {
   geometry: 'geometry', point: 'geometry', linestring: 'geometry', polygon: 'geometry', multipoint: 'geometry',
   multilinestring: 'geometry', multipolygon: 'geometry', geometrycollection: 'geometry',
   date: 'date', datetime: 'datetime', timestamp: 'datetime', time: 'time', json: 'json',
+  // MariaDB types over BINARY(16)/BINARY(4): the binlog carries their bytes (see ColumnSpec.binaryText).
+  uuid: 'binary', inet4: 'binary', inet6: 'binary',
 };
+
+const BINARY_TEXT: ReadonlySet<string> = new Set<BinaryTextType>(['uuid', 'inet4', 'inet6']);
 
 /**
  * A table's current schema from information_schema, in the same terms the binlog TableMap
@@ -41,7 +46,9 @@ export async function currentSchema(conn: Connection, db: string, table: string)
       throw unsupportedColumn(db, table, c.name, `character set ${c.charset} has no exact decoder in sdl`, 'information_schema');
     }
     const spec: ColumnSpec = { name: c.name, kind, unsigned: /unsigned/i.test(c.columnType), fsp: c.fsp === null ? 0 : Number(c.fsp) };
-    if (c.dataType.toLowerCase() === 'year') spec.year = true;
+    const dataType = c.dataType.toLowerCase();
+    if (dataType === 'year') spec.year = true;
+    if (BINARY_TEXT.has(dataType)) spec.binaryText = dataType as BinaryTextType;
     return spec;
   });
   const [keys] = await conn.query(

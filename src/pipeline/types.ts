@@ -1,3 +1,5 @@
+import type { BinaryTextType } from '../decode/binary-text.js';
+
 /**
  * The shapes that flow through the pipeline: binlog → reader → batcher → decoder → committer.
  * Everything here is plain data (structured-clone safe) so it can cross into pool workers
@@ -47,6 +49,11 @@ export interface ColumnSpec {
   charset?: string;
   /** A YEAR column: zongji adds 1900 to the stored byte, so 1900 is the zero year 0000. */
   year?: boolean;
+  /**
+   * MariaDB UUID/INET4/INET6 (set from information_schema): a SELECT returns text, the
+   * binlog the stored bytes, and the mirror holds the bytes (src/decode/binary-text.ts).
+   */
+  binaryText?: BinaryTextType;
 }
 
 /** The schema a row image was written with: taken from that event's own TableMap. */

@@ -98,6 +98,41 @@ describe('sdl run: values exactly as the server returns them', () => {
     }
   });
 
+  it('MariaDB UUID, INET4, INET6: the stored bytes, as the binlog carries them, agreed by the verifier', async () => {
+    const conn = await stack.mariadb.connect();
+    await conn.query(`CREATE DATABASE addr;
+      CREATE TABLE addr.t (id INT PRIMARY KEY, u UUID, i4 INET4, i6 INET6);
+      INSERT INTO addr.t VALUES
+        (1, '123e4567-e89b-12d3-a456-426614174000', '0.0.0.0', '::ffff:1.2.3.4'),
+        (2, 'f47ac10b-58cc-4372-a567-0e02b2c3d479', '255.255.255.255', '2001:db8::1'),
+        (3, '00000000-0000-0000-0000-000000000000', '10.0.0.0', '::'),
+        (4, '01234567-89ab-7def-8123-456789abcdef', '0.0.0.1', '::1.2.3.4'),
+        (5, 'ffffffff-ffff-ffff-ffff-ffffffffffff', '1.0.0.0', '1:2:3:4:5:6:7:8'),
+        (6, NULL, NULL, 'fe80::1:2:3:4');`);
+    const [hex] = await conn.query('SELECT id, HEX(CAST(u AS BINARY)) AS u, HEX(CAST(i4 AS BINARY)) AS i4, HEX(CAST(i6 AS BINARY)) AS i6 FROM addr.t ORDER BY id');
+    await conn.end();
+
+    const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'addr', include: 'addr', name: 'sdl-addr' });
+    sdl.start();
+    try {
+      await waitForCatchUp(stack, 'addr', 60_000, sdl);
+      await assertMirrorsEqual(stack, ['addr']);
+    } finally {
+      assert.equal(await sdl.stop(), 0, sdl.logs().slice(-3000));
+    }
+    const client = new MongoClient(stack.mongo.url);
+    try {
+      const docs = await client.db('addr').collection<{ _id: number } & Record<string, unknown>>('t').find().sort({ _id: 1 }).toArray();
+      const got = docs.map((d) => ({ id: d._id, ...Object.fromEntries(['u', 'i4', 'i6'].map((c) => {
+        const v = d[c];
+        return [c, v instanceof Binary ? Buffer.from(v.buffer).toString('hex').toUpperCase() : v];
+      })) }));
+      assert.deepEqual(got, hex);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('a column in a charset sdl cannot decode exactly stops the pipeline with UNSUPPORTED_COLUMN', async () => {
     const conn = await stack.mariadb.connect();
     await conn.query(`CREATE DATABASE refused;
