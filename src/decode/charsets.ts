@@ -20,6 +20,17 @@ function singleByte(table: string): Decoder {
   };
 }
 
+/**
+ * Single-byte charsets on the reader's passthrough string (one byte per character), without
+ * the round trip through bytes: where the table keeps ASCII as is, only bytes ≥ 0x80 change.
+ */
+function singleByteText(table: string): (byteString: string) => string {
+  const asciiKept = [...table.slice(0, 0x80)].every((c, i) => c.charCodeAt(0) === i);
+  const changed = asciiKept ? /[\x80-\xff]/g : /[\s\S]/g;
+  return (s) => s.replace(changed, (c) => table[c.charCodeAt(0)] ?? c);
+}
+const SINGLE_BYTE_TEXT = new Map(Object.entries(SINGLE_BYTE_TABLES).map(([name, table]) => [name, singleByteText(table)]));
+
 /** iconv-lite decoders whose output equals the server's for every value the test writes. */
 function viaIconv(encoding: string): Decoder {
   return (bytes) => iconv.decode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), encoding, { stripBOM: false });
@@ -55,6 +66,17 @@ export function decodeCharset(bytes: Uint8Array, charset: string): string {
   }
 }
 
+/** Charsets zongji decodes exactly itself (Buffer.toString('utf8') on the well-formed UTF-8 the server stores). */
+export function decodedByZongji(charset: string): boolean {
+  return charset === 'utf8mb4' || charset === 'utf8mb3';
+}
+
+/** A passthrough string (see PASSTHROUGH_CHARSET) → the text the server returns for its bytes. */
+export function decodeByteString(s: string, charset: string): string {
+  const single = SINGLE_BYTE_TEXT.get(charset);
+  return single !== undefined ? single(s) : decodeCharset(passthroughBytes(s), charset);
+}
+
 /**
  * The charset the binlog reader gives zongji for columns sdl decodes itself: iconv-lite's
  * `binary` maps each byte to the code point of the same value, so the bytes survive in a string.
@@ -62,6 +84,6 @@ export function decodeCharset(bytes: Uint8Array, charset: string): string {
 export const PASSTHROUGH_CHARSET = 'binary';
 
 /** Undoes PASSTHROUGH_CHARSET: the column's original bytes. */
-export function passthroughBytes(v: string): Uint8Array {
+function passthroughBytes(v: string): Uint8Array {
   return Buffer.from(v, 'latin1');
 }

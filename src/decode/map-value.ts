@@ -1,6 +1,6 @@
 import type { ColumnSpec, RawValue } from '../pipeline/types.js';
 import { storedBytes } from './binary-text.js';
-import { decodeCharset, passthroughBytes } from './charsets.js';
+import { decodeByteString, decodeCharset } from './charsets.js';
 import { mapJson } from './json.js';
 import { DecodeError, describe, NULL_MAPPED, type Mapped } from './mapped.js';
 import { mapBigint, mapDecimal, mapFloat, mapInt } from './numeric.js';
@@ -40,7 +40,7 @@ function mapString(col: ColumnSpec, v: RawValue): Mapped {
 
 /** A text column's stored bytes (see ColumnSpec.charset) → the text the server returns for them. */
 function columnText(col: ColumnSpec, charset: string, v: RawValue): string {
-  if (typeof v === 'string') return decodeCharset(passthroughBytes(v), charset);
+  if (typeof v === 'string') return decodeByteString(v, charset);
   if (v instanceof Uint8Array) return decodeCharset(v, charset);
   throw unexpected(col, v);
 }

@@ -1,5 +1,5 @@
 import type { TableMapEvent } from '@vlasky/zongji';
-import { canDecodeCharset, decodeCharset, PASSTHROUGH_CHARSET } from '../decode/charsets.js';
+import { canDecodeCharset, decodeCharset, decodedByZongji, PASSTHROUGH_CHARSET } from '../decode/charsets.js';
 import { type BinlogColumn, isTextType, T } from './table-schema.js';
 
 /** MySQL's collation id of the `binary` pseudo-charset (BINARY, VARBINARY, BLOB columns). */
@@ -22,7 +22,8 @@ const trueCharset = new WeakMap<object, string | null>();
  * - charsets come from the event's collation ids resolved by the server's own COLLATIONS
  *   table (zongji's table is MySQL's and guesses utf8mb4 for ids it lacks, such as MariaDB's
  *   nopad collations);
- * - text columns are handed over as undecoded bytes (zongji would decode latin1 as cp1252);
+ * - text columns other than UTF-8 are handed over as undecoded bytes (zongji would decode
+ *   latin1 as cp1252);
  * - ENUM/SET labels are decoded by the same decoders, and an ENUM's index 0 (the invalid
  *   value `''` a non-strict sql_mode stores) reads as `''` as the server returns it, where
  *   zongji's `labels[index - 1]` gives undefined.
@@ -39,7 +40,7 @@ export function tableMapColumns(e: TableMapEvent, collations: ReadonlyMap<number
     const id = meta._columnCharsetIds?.[i];
     if (id !== undefined) charset = id === BINARY_COLLATION ? null : (collations.get(id) ?? `unknown (collation id ${id})`);
     trueCharset.set(c, charset);
-    if (charset !== null && isTextType(c.type)) c.charset = PASSTHROUGH_CHARSET;
+    if (charset !== null && isTextType(c.type) && !decodedByZongji(charset)) c.charset = PASSTHROUGH_CHARSET;
     if (schema !== undefined && charset !== null && canDecodeCharset(charset)) {
       const raw = meta._enumSetValues?.[i];
       const labels = raw?.map((b) => decodeCharset(b, charset)) ?? (c.type === T.ENUM ? enumLabels(schema.COLUMN_TYPE) : undefined);

@@ -1,4 +1,4 @@
-import { canDecodeCharset } from '../decode/charsets.js';
+import { canDecodeCharset, decodedByZongji } from '../decode/charsets.js';
 import { SdlError } from '../errors.js';
 import type { ColumnKind, ColumnSpec, TableSchema } from '../pipeline/types.js';
 
@@ -102,8 +102,8 @@ export function tableSchema(
       unsigned: c.unsigned === true,
       fsp: typeof c.metadata?.['decimals'] === 'number' ? c.metadata['decimals'] : 0,
     };
-    // The reader hands text over undecoded (src/mysql/table-map.ts); ENUM and SET arrive as labels.
-    if (c.charset !== null && isTextType(c.type)) spec.charset = c.charset;
+    // The reader hands non-UTF-8 text over undecoded (src/mysql/table-map.ts); ENUM and SET arrive as labels.
+    if (c.charset !== null && isTextType(c.type) && !decodedByZongji(c.charset)) spec.charset = c.charset;
     if (c.type === T.YEAR) spec.year = true;
     return spec;
   });

@@ -41,7 +41,7 @@ export interface ColumnSpec {
   /** Fractional-second digits for temporal columns (0–6). */
   fsp: number;
   /**
-   * Set by the binlog reader on text columns: their values arrive as the stored bytes
+   * Set by the binlog reader on text columns not in UTF-8: their values arrive as the stored bytes
    * (a Uint8Array, or a string holding one byte per character) in this MySQL charset, and
    * src/decode/charsets.ts decodes them as the server does. Absent when values arrive as
    * text already (a mysql2 SELECT, converted by the server).
