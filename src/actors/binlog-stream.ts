@@ -107,7 +107,7 @@ export const binlogStream = fromCallback<BinlogStreamCommand, BinlogStreamInput,
     z.on('binlog', (e: AnyBinlogEvent) => {
       if (stopped || failed) return;
       try {
-        const ev = translate(e, { collations, include, file: () => z.options.filename ?? '?' });
+        const ev = translate(e, { collations, include, at: () => `binlog ${z.options.filename ?? '?'}:${z.options.position ?? '?'}` });
         if (ev === undefined) return;
         if (ev.kind === 'query' && !assembler.inTransaction) onDdl();
         assembler.push(ev);
@@ -159,7 +159,8 @@ async function serverCollations(conn: Connection): Promise<Map<number, string>> 
 interface TranslateContext {
   collations: ReadonlyMap<number, string>;
   include: IncludeFilter;
-  file: () => string;
+  /** Where the stream is: zongji holds its resume position at the transaction's start until its commit. */
+  at: () => string;
 }
 
 /** zongji event → the assembler's vocabulary. */
@@ -184,7 +185,7 @@ function translate(e: AnyBinlogEvent, ctx: TranslateContext): AssemblerEvent | u
         for (const c of columns) {
           const reason = unsupportedReason(c);
           if (reason !== undefined) {
-            throw unsupportedColumn(t.schemaName, t.tableName, c.name, reason, `binlog ${ctx.file()}, GTID ${t.gtid ?? 'unknown'}`);
+            throw unsupportedColumn(t.schemaName, t.tableName, c.name, reason, `${ctx.at()}, GTID ${t.gtid ?? 'unknown'}`);
           }
         }
       }

@@ -32,7 +32,8 @@ const KNOWN_TYPES: ReadonlySet<number> = new Set(Object.values(T));
 /** The loud stop for a column sdl would otherwise store wrongly; `at` names the binlog position. */
 export function unsupportedColumn(db: string, table: string, column: string, reason: string, at: string): SdlError {
   return new SdlError('UNSUPPORTED_COLUMN', `${db}.${table}.${column}: ${reason} (${at})`, 'permanent',
-    `change the column to a supported type or character set (see the README type table), or exclude \`${db}.${table}\` from SDL_INCLUDE; ` +
+    `convert the column at the source to a type and character set sdl decodes (README, "Column values and character sets"; ` +
+    `e.g. \`ALTER TABLE ${db}.${table} CONVERT TO CHARACTER SET utf8mb4\`), or exclude \`${db}.${table}\` from SDL_INCLUDE; ` +
     `then re-snapshot the table \`${db}.${table}\` (\`sdl snapshot --tables ${db}.${table}\`, once snapshots exist)`);
 }
 
