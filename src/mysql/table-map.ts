@@ -1,6 +1,6 @@
 import type { TableMapEvent } from '@vlasky/zongji';
-import { canDecodeCharset, decodeCharset, decodedByZongji, PASSTHROUGH_CHARSET } from '../decode/charsets.js';
-import { type BinlogColumn, isTextType, T } from './table-schema.js';
+import { canDecodeCharset, decodeCharset, PASSTHROUGH_CHARSET } from '../decode/charsets.js';
+import { arrivesAsBytes, type BinlogColumn, T } from './table-schema.js';
 
 /** MySQL's collation id of the `binary` pseudo-charset (BINARY, VARBINARY, BLOB columns). */
 const BINARY_COLLATION = 63;
@@ -40,7 +40,7 @@ export function tableMapColumns(e: TableMapEvent, collations: ReadonlyMap<number
     const id = meta._columnCharsetIds?.[i];
     if (id !== undefined) charset = id === BINARY_COLLATION ? null : (collations.get(id) ?? `unknown (collation id ${id})`);
     trueCharset.set(c, charset);
-    if (charset !== null && isTextType(c.type) && !decodedByZongji(charset)) c.charset = PASSTHROUGH_CHARSET;
+    if (arrivesAsBytes(c.type, charset)) c.charset = PASSTHROUGH_CHARSET;
     if (schema !== undefined && charset !== null && canDecodeCharset(charset)) {
       const raw = meta._enumSetValues?.[i];
       const labels = raw?.map((b) => decodeCharset(b, charset)) ?? (c.type === T.ENUM ? enumLabels(schema.COLUMN_TYPE) : undefined);

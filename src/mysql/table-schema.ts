@@ -16,8 +16,12 @@ const TEXT_TYPES: ReadonlySet<number> = new Set([
   T.VARCHAR, T.VAR_STRING, T.STRING, T.TINY_BLOB, T.MEDIUM_BLOB, T.LONG_BLOB, T.BLOB, T.BLOB_COMPRESSED, T.VARCHAR_COMPRESSED,
 ]);
 
-export function isTextType(type: number): boolean {
-  return TEXT_TYPES.has(type);
+/**
+ * Whether the reader has zongji hand this column's values over as the stored bytes, for
+ * src/decode to decode (text not in UTF-8; see src/mysql/table-map.ts).
+ */
+export function arrivesAsBytes(type: number, charset: string | null): charset is string {
+  return charset !== null && TEXT_TYPES.has(type) && !decodedByZongji(charset);
 }
 
 /** Why sdl cannot decode this column exactly, or undefined when it can. */
@@ -103,8 +107,7 @@ export function tableSchema(
       unsigned: c.unsigned === true,
       fsp: typeof c.metadata?.['decimals'] === 'number' ? c.metadata['decimals'] : 0,
     };
-    // The reader hands non-UTF-8 text over undecoded (src/mysql/table-map.ts); ENUM and SET arrive as labels.
-    if (c.charset !== null && isTextType(c.type) && !decodedByZongji(c.charset)) spec.charset = c.charset;
+    if (arrivesAsBytes(c.type, c.charset)) spec.charset = c.charset;
     if (c.type === T.YEAR) spec.year = true;
     return spec;
   });
