@@ -7,7 +7,8 @@ import { mariadbTracker, mysqlTracker } from '../mysql/gtid.js';
 import { IncludeFilter } from '../mysql/include-filter.js';
 import { preflight } from '../mysql/preflight.js';
 import { assertResumable } from '../mysql/retention.js';
-import { type BinlogColumn } from '../mysql/table-schema.js';
+import { tableMapColumns } from '../mysql/table-map.js';
+import { unsupportedColumn, unsupportedReason } from '../mysql/table-schema.js';
 import { type AssemblerEvent, TransactionAssembler } from '../mysql/transaction-assembler.js';
 import type { SourcePosition, SourceTransaction } from '../pipeline/types.js';
 
@@ -108,6 +109,7 @@ export const binlogStream = fromCallback<BinlogStreamCommand, BinlogStreamInput,
     // DDL can add or remove a json_valid check: forget what we knew about that table.
     const onDdl = (): void => jsonColumns.clear();
 
+    const collations = await serverCollations(ctrl);
     const z = new ZongJi(exactOptions(input.url));
     zongji = z;
     z.on('error', fail);
@@ -119,7 +121,7 @@ export const binlogStream = fromCallback<BinlogStreamCommand, BinlogStreamInput,
       if (lastSeen !== undefined) lastSeen = Date.now();
       if (stopped || failed) return;
       try {
-        const ev = translate(e);
+        const ev = translate(e, { collations, include, at: () => `binlog ${z.options.filename ?? '?'}:${z.options.position ?? '?'}` });
         if (ev === undefined) return;
         if (ev.kind === 'query' && !assembler.inTransaction) onDdl();
         assembler.push(ev);
@@ -181,8 +183,21 @@ function splitKey(key: string): [string, string] {
   return [key.slice(0, dot), key.slice(dot + 1)];
 }
 
+/** Collation id → charset name, as the server itself defines them (MariaDB ids differ from MySQL's). */
+async function serverCollations(conn: Connection): Promise<Map<number, string>> {
+  const [rows] = await conn.query('SELECT ID AS id, CHARACTER_SET_NAME AS cs FROM information_schema.COLLATIONS WHERE ID IS NOT NULL');
+  return new Map((rows as { id: number | string; cs: string }[]).map((r) => [Number(r.id), r.cs]));
+}
+
+interface TranslateContext {
+  collations: ReadonlyMap<number, string>;
+  include: IncludeFilter;
+  /** Where the stream is: zongji holds its resume position at the transaction's start until its commit. */
+  at: () => string;
+}
+
 /** zongji event → the assembler's vocabulary. */
-function translate(e: AnyBinlogEvent): AssemblerEvent | undefined {
+function translate(e: AnyBinlogEvent, ctx: TranslateContext): AssemblerEvent | undefined {
   switch (e.getTypeName()) {
     case 'Rotate': {
       const r = e as Extract<AnyBinlogEvent, { binlogName: string; position: number }>;
@@ -198,15 +213,15 @@ function translate(e: AnyBinlogEvent): AssemblerEvent | undefined {
     }
     case 'TableMap': {
       const t = e as TableMapEvent;
-      const entry = t.tableMap[t.tableId];
-      const schemas = entry?.columnSchemas ?? [];
-      const columns: BinlogColumn[] = (entry?.columns ?? []).map((c, i) => ({
-        name: c.name,
-        type: c.type,
-        charset: c.charset,
-        metadata: c.metadata,
-        unsigned: schemas[i]?.UNSIGNED === true || /unsigned/i.test(schemas[i]?.COLUMN_TYPE ?? ''),
-      }));
+      const columns = tableMapColumns(t, ctx.collations);
+      if (ctx.include.includes(t.schemaName, t.tableName)) {
+        for (const c of columns) {
+          const reason = unsupportedReason(c);
+          if (reason !== undefined) {
+            throw unsupportedColumn(t.schemaName, t.tableName, c.name, reason, `${ctx.at()}, GTID ${t.gtid ?? 'unknown'}`);
+          }
+        }
+      }
       return { kind: 'tablemap', tableId: t.tableId, db: t.schemaName, table: t.tableName, columns, primaryKey: t.primaryKey };
     }
     case 'WriteRows':

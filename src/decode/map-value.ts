@@ -1,13 +1,11 @@
 import type { ColumnSpec, RawValue } from '../pipeline/types.js';
+import { storedBytes } from './binary-text.js';
+import { decodeByteString, decodeCharset } from './charsets.js';
 import { mapJson } from './json.js';
 import { DecodeError, describe, NULL_MAPPED, type Mapped } from './mapped.js';
 import { mapBigint, mapDecimal, mapFloat, mapInt } from './numeric.js';
 import { mapTemporal, withFsp } from './temporal.js';
 import type { DecodeCapabilities } from './wire.js';
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-// WHATWG 'latin1' is windows-1252, which is what MySQL calls latin1; every byte maps to a distinct code point.
-const latin1 = new TextDecoder('latin1');
 
 function unexpected(col: ColumnSpec, v: RawValue): DecodeError {
   return new DecodeError(`column ${col.name} (${col.kind}): unexpected value ${describe(v)}`);
@@ -27,6 +25,7 @@ function bitBytes(n: number | bigint): Uint8Array {
 function mapBinary(col: ColumnSpec, v: RawValue): Mapped {
   let bytes: Uint8Array;
   if (v instanceof Uint8Array) bytes = v;
+  else if (typeof v === 'string' && col.binaryText !== undefined) bytes = storedBytes(v, col.binaryText);
   else if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) bytes = bitBytes(v);
   else if (typeof v === 'boolean') bytes = Uint8Array.of(v ? 1 : 0);
   else throw unexpected(col, v);
@@ -35,17 +34,14 @@ function mapBinary(col: ColumnSpec, v: RawValue): Mapped {
 
 function mapString(col: ColumnSpec, v: RawValue): Mapped {
   if (typeof v === 'string') return { value: v, tag: 'string', canon: v };
-  if (v instanceof Uint8Array) {
-    // zongji decodes utf8 columns itself and hands other charsets (e.g. latin1) over as bytes.
-    let text: string;
-    try {
-      text = utf8.decode(v);
-    } catch {
-      text = latin1.decode(v);
-    }
-    return { value: text, tag: 'string', canon: text };
-  }
   if (typeof v === 'number' || typeof v === 'boolean') return { value: String(v), tag: 'string', canon: String(v) };
+  throw unexpected(col, v);
+}
+
+/** A text column's stored bytes (see ColumnSpec.charset) → the text the server returns for them. */
+function columnText(col: ColumnSpec, charset: string, v: RawValue): string {
+  if (typeof v === 'string') return decodeByteString(v, charset);
+  if (v instanceof Uint8Array) return decodeCharset(v, charset);
   throw unexpected(col, v);
 }
 
@@ -64,8 +60,9 @@ function mapTime(col: ColumnSpec, v: RawValue): Mapped {
 }
 
 /** One raw column value (zongji or mysql2 with exact options) → its clone-safe mapped form. */
-export function mapValue(col: ColumnSpec, v: RawValue | undefined, caps: DecodeCapabilities): Mapped {
-  if (v === null || v === undefined) return NULL_MAPPED;
+export function mapValue(col: ColumnSpec, raw: RawValue | undefined, caps: DecodeCapabilities): Mapped {
+  if (raw === null || raw === undefined) return NULL_MAPPED;
+  const v = col.charset === undefined ? raw : columnText(col, col.charset, raw);
   switch (col.kind) {
     case 'int':
       return mapInt(col, v);

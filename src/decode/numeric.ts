@@ -30,8 +30,12 @@ function longMapped(n: bigint): Mapped {
   return { value: Number.isSafeInteger(asNumber) ? asNumber : n, wrap: 'long', tag: 'long', canon: n.toString() };
 }
 
+/** zongji's YEAR is the stored byte + 1900, and 1900 is outside YEAR's range: it is 0000. */
+const ZONGJI_YEAR_ZERO = 1900n;
+
 export function mapInt(col: ColumnSpec, v: RawValue): Mapped {
-  const n = toBigInt(col, v);
+  let n = toBigInt(col, v);
+  if (col.year === true && n === ZONGJI_YEAR_ZERO) n = 0n;
   if (n >= BigInt(INT32_MIN) && n <= BigInt(INT32_MAX)) return { value: Number(n), tag: 'int', canon: n.toString() };
   // INT UNSIGNED above 2^31−1: Int64 keeps it exact.
   return longMapped(n);

@@ -1,4 +1,7 @@
 import type { Connection } from 'mysql2/promise';
+import type { BinaryTextType } from '../decode/binary-text.js';
+import { canDecodeCharset } from '../decode/charsets.js';
+import { unsupportedColumn } from './table-schema.js';
 import type { ColumnKind, ColumnSpec, TableSchema } from '../pipeline/types.js';
 
 const KIND_BY_DATA_TYPE: Record<string, ColumnKind> = {
@@ -10,7 +13,11 @@ const KIND_BY_DATA_TYPE: Record<string, ColumnKind> = {
   geometry: 'geometry', point: 'geometry', linestring: 'geometry', polygon: 'geometry', multipoint: 'geometry',
   multilinestring: 'geometry', multipolygon: 'geometry', geometrycollection: 'geometry',
   date: 'date', datetime: 'datetime', timestamp: 'datetime', time: 'time', json: 'json',
+  // MariaDB types over BINARY(16)/BINARY(4): the binlog carries their bytes (see ColumnSpec.binaryText).
+  uuid: 'binary', inet4: 'binary', inet6: 'binary',
 };
+
+const BINARY_TEXT: ReadonlySet<string> = new Set<BinaryTextType>(['uuid', 'inet4', 'inet6']);
 
 /**
  * A table's current schema from information_schema, in the same terms the binlog TableMap
@@ -18,7 +25,7 @@ const KIND_BY_DATA_TYPE: Record<string, ColumnKind> = {
  */
 export async function currentSchema(conn: Connection, db: string, table: string): Promise<TableSchema> {
   const [cols] = await conn.query(
-    `SELECT COLUMN_NAME AS name, DATA_TYPE AS dataType, COLUMN_TYPE AS columnType, DATETIME_PRECISION AS fsp
+    `SELECT COLUMN_NAME AS name, DATA_TYPE AS dataType, COLUMN_TYPE AS columnType, DATETIME_PRECISION AS fsp, CHARACTER_SET_NAME AS charset
        FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
     [db, table],
   );
@@ -31,10 +38,18 @@ export async function currentSchema(conn: Connection, db: string, table: string)
     const m = /^json_valid\(`((?:[^`]|``)+)`\)$/i.exec(r.c.trim());
     if (m?.[1] !== undefined) json.add(m[1].replace(/``/g, '`'));
   }
-  const columns: ColumnSpec[] = (cols as { name: string; dataType: string; columnType: string; fsp: unknown }[]).map((c) => {
+  const columns: ColumnSpec[] = (cols as { name: string; dataType: string; columnType: string; fsp: unknown; charset: string | null }[]).map((c) => {
     const kind = json.has(c.name) ? 'json' : KIND_BY_DATA_TYPE[c.dataType.toLowerCase()];
-    if (kind === undefined) throw new Error(`${db}.${table}.${c.name}: unsupported column type ${c.dataType}`);
-    return { name: c.name, kind, unsigned: /unsigned/i.test(c.columnType), fsp: c.fsp === null ? 0 : Number(c.fsp) };
+    // The same refusals as the binlog reader's (src/mysql/table-schema.ts), so both sides agree.
+    if (kind === undefined) throw unsupportedColumn(db, table, c.name, `column type ${c.columnType} is unknown to sdl`, 'information_schema');
+    if (c.charset !== null && !canDecodeCharset(c.charset)) {
+      throw unsupportedColumn(db, table, c.name, `character set ${c.charset} has no exact decoder in sdl`, 'information_schema');
+    }
+    const spec: ColumnSpec = { name: c.name, kind, unsigned: /unsigned/i.test(c.columnType), fsp: c.fsp === null ? 0 : Number(c.fsp) };
+    const dataType = c.dataType.toLowerCase();
+    if (dataType === 'year') spec.year = true;
+    if (BINARY_TEXT.has(dataType)) spec.binaryText = dataType as BinaryTextType;
+    return spec;
   });
   const [keys] = await conn.query(
     `SELECT COLUMN_NAME AS name FROM information_schema.KEY_COLUMN_USAGE

@@ -1,3 +1,5 @@
+import type { BinaryTextType } from '../decode/binary-text.js';
+
 /**
  * The shapes that flow through the pipeline: binlog → reader → batcher → decoder → committer.
  * Everything here is plain data (structured-clone safe) so it can cross into pool workers
@@ -38,6 +40,20 @@ export interface ColumnSpec {
   unsigned: boolean;
   /** Fractional-second digits for temporal columns (0–6). */
   fsp: number;
+  /**
+   * Set by the binlog reader on text columns not in UTF-8: their values arrive as the stored bytes
+   * (a Uint8Array, or a string holding one byte per character) in this MySQL charset, and
+   * src/decode/charsets.ts decodes them as the server does. Absent when values arrive as
+   * text already (a mysql2 SELECT, converted by the server).
+   */
+  charset?: string;
+  /** A YEAR column: zongji adds 1900 to the stored byte, so 1900 is the zero year 0000. */
+  year?: boolean;
+  /**
+   * MariaDB UUID/INET4/INET6 (set from information_schema): a SELECT returns text, the
+   * binlog the stored bytes, and the mirror holds the bytes (src/decode/binary-text.ts).
+   */
+  binaryText?: BinaryTextType;
 }
 
 /** The schema a row image was written with: taken from that event's own TableMap. */

@@ -94,11 +94,19 @@ describe('value mapping (raw forms as zongji delivers them with exact options)',
     assert.equal(f32.value, 0.10000000149011612);
   });
 
-  it('string, ENUM, TIME as strings; latin1 bytes decoded; SET as arrays', () => {
+  it('string, ENUM, TIME as strings; text bytes decoded by their own charset; SET as arrays', () => {
     assert.equal(value([col('v', 'string')], { v: 'b' }), 'b');
-    // zongji hands latin1 VARCHAR over as bytes: 'héllo'.
-    assert.equal(value([col('v', 'string')], { v: Buffer.from([0x68, 0xe9, 0x6c, 0x6c, 0x6f]) }), 'héllo');
-    assert.equal(value([col('v', 'string')], { v: Buffer.from('日本', 'utf8') }), '日本');
+    const latin1 = { ...col('v', 'string'), charset: 'latin1' };
+    assert.equal(value([latin1], { v: Buffer.from([0x68, 0xe9, 0x6c, 0x6c, 0x6f]) }), 'héllo');
+    // The server maps the five bytes cp1252 leaves undefined to U+0081…, and UTF-8 bytes stored
+    // in a latin1 column read back as their latin1 characters: never a guess at UTF-8.
+    assert.equal(value([latin1], { v: Buffer.from([0x81, 0x8d, 0x8f, 0x90, 0x9d, 0x80]) }), '\u0081\u008d\u008f\u0090\u009d€');
+    assert.equal(value([latin1], { v: Buffer.from('é', 'utf8') }), 'Ã©');
+    // The reader's passthrough form: one byte per character.
+    assert.equal(value([latin1], { v: '\u0081\u00e9' }), '\u0081é');
+    assert.equal(value([{ ...col('v', 'string'), charset: 'utf8mb4' }], { v: Buffer.from('日本', 'utf8').toString('latin1') }), '日本');
+    assert.equal(value([{ ...col('v', 'int'), year: true }], { v: 1900 }), 0);
+    assert.equal(value([{ ...col('v', 'int'), year: true }], { v: 2155 }), 2155);
     assert.equal(value([col('v', 'time', false, 6)], { v: '-838:59:59.000000' }), '-838:59:59.000000');
     assert.deepEqual(value([col('v', 'set')], { v: 'x,z' }), ['x', 'z']);
     assert.deepEqual(value([col('v', 'set')], { v: '' }), []);
