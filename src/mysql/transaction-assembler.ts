@@ -190,9 +190,7 @@ export class TransactionAssembler {
       this.begin(undefined, false, e.nextPosition, e.timestamp);
       return;
     }
-    if (this.open === undefined || !this.open.standalone) {
-      if (this.groupStatement(e)) return;
-    }
+    if (this.groupStatement(e)) return;
     if (this.open !== undefined && !this.open.standalone) {
       // DDL inside a group (CREATE TABLE … SELECT) is the DDL handling's to decide.
       return;
@@ -210,6 +208,9 @@ export class TransactionAssembler {
   private groupStatement(e: Extract<AssemblerEvent, { kind: 'query' }>): boolean {
     const st = classifyStatement(e.statement, e.db);
     const txn = this.open;
+    // A standalone group is one statement (DDL, or an XA COMMIT/ROLLBACK, which MariaDB logs
+    // with or without the standalone flag); only a decision or DML there is ours to read.
+    if (txn?.standalone === true && st.kind !== 'xa-commit' && st.kind !== 'xa-rollback' && st.kind !== 'dml') return false;
     switch (st.kind) {
       case 'commit':
         this.commit(e.nextPosition, undefined);

@@ -102,6 +102,17 @@ describe('TransactionAssembler on recorded MariaDB event sequences', () => {
     assert.deepEqual(commit?.end, { file: FILE, pos: 1553, gtid: '0-1-27' });
   });
 
+  it('an XA COMMIT group flagged standalone is read as the decision, not as DDL', () => {
+    // Seen on MariaDB 10.11 for XA COMMIT issued by a new connection: GTID standalone, Query.
+    const h = harness();
+    h.push(
+      gtid(56, 1311), map(24, 'd', 'i'), insert(24, 10, 1400), query("XA END X'7031',X'',1", 1745),
+      { kind: 'xaprepare', xid: xidOf(1, Buffer.from('p1'), Buffer.alloc(0)), onePhase: false, nextPosition: 1783, timestamp: 1 },
+      { kind: 'begin', gtid: '0-1-59', standalone: true, nextPosition: 2424, timestamp: 1 }, query("XA COMMIT X'7031',X'',1", 2510, ''),
+    );
+    assert.deepEqual(h.txns.map((t) => [t.changes.length, t.end.gtid, t.ddl]), [[1, '0-1-59', undefined]]);
+  });
+
   it('XA ROLLBACK of a prepared branch drops its rows and releases the checkpoint', () => {
     const h = harness();
     h.push(
