@@ -209,7 +209,7 @@ function translate(e: AnyBinlogEvent): AssemblerEvent | undefined {
     // in its own GTID event); AnnotateRows and RowsQuery repeat the SQL text of row events that
     // follow; AnonymousGtid opens a group whose rows and commit arrive as their own events;
     // StartEncryption only switches the file's encryption; IntVar sets LAST_INSERT_ID or
-    // INSERT_ID for a statement-format DML that follows it, which stops the pipeline itself.
+    // INSERT_ID for the statement-format DML that follows it, which the assembler judges.
     case 'Format': case 'MariadbGtidList': case 'BinlogCheckpoint': case 'AnnotateRows': case 'RowsQuery':
     case 'PreviousGtids': case 'AnonymousGtid': case 'IntVar': case 'StartEncryption':
       return undefined;

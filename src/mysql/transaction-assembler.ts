@@ -192,7 +192,9 @@ export class TransactionAssembler {
     }
     if (this.groupStatement(e)) return;
     if (this.open !== undefined && !this.open.standalone) {
-      // DDL inside a group (CREATE TABLE … SELECT) is the DDL handling's to decide.
+      // What is left inside a group is DDL (CREATE TABLE … SELECT, temporary tables; the DDL
+      // handling's to decide) or, on MySQL, whose GTID events are never standalone, a
+      // non-table statement (GRANT, CREATE USER) that carries no rows.
       return;
     }
     const ddl = TABLE_DDL.test(stmt) && this.include.includesDb(qualifiedDb(stmt) ?? e.db) ? { db: e.db, statement: stmt } : undefined;

@@ -31,7 +31,11 @@ const INSERT = new RegExp(String.raw`^(?:INSERT|REPLACE)\s+(?:(?:LOW_PRIORITY|DE
 const UPDATE = new RegExp(String.raw`^UPDATE\s+(?:(?:LOW_PRIORITY|IGNORE)\s+)*${NAME}(?:\s+(?:AS\s+)?(?!SET\b)[A-Za-z0-9_$]+)?\s+SET\b`, 'i');
 const DELETE = new RegExp(String.raw`^DELETE\s+(?:(?:LOW_PRIORITY|QUICK|IGNORE)\s+)*FROM\s+${NAME}(?:\s+(?:AS\s+)?(?!WHERE\b|ORDER\b|LIMIT\b|RETURNING\b|USING\b|PARTITION\b)[A-Za-z0-9_$]+)?\s*(?:$|;|WHERE\b|ORDER\b|LIMIT\b|RETURNING\b|PARTITION\b)`, 'i');
 const LOAD = new RegExp(String.raw`^LOAD\s+(?:DATA|XML)\b.*?\bINTO\s+TABLE\s+${NAME}`, 'is');
-const DML_START = /^(?:INSERT|REPLACE|UPDATE|DELETE|LOAD|WITH)\b/i;
+/**
+ * Statements that change rows. SELECT and DO reach the binlog only when a stored function they
+ * call wrote rows, so their targets are never known; WITH precedes an UPDATE/DELETE.
+ */
+const DML_START = /^(?:INSERT|REPLACE|UPDATE|DELETE|LOAD|WITH|SELECT|DO|CALL)\b/i;
 
 /** Classifies a Query event's text; `db` is the event's default database. */
 export function classifyStatement(statement: string, db: string): TxnStatement {

@@ -202,6 +202,7 @@ describe('classifyStatement', () => {
     assert.deepEqual(classifyStatement('DELETE a, b FROM a JOIN b', 'd'), { kind: 'dml', targets: undefined });
     assert.deepEqual(classifyStatement('DELETE FROM a USING a JOIN b', 'd'), { kind: 'dml', targets: undefined });
     assert.deepEqual(classifyStatement('WITH c AS (SELECT 1) UPDATE t SET v = 1', 'd'), { kind: 'dml', targets: undefined });
+    assert.deepEqual(classifyStatement('SELECT add_row(1)', 'd'), { kind: 'dml', targets: undefined });
   });
 
   it('reads XA, savepoint and end markers', () => {
