@@ -70,7 +70,7 @@ describe('binlog transaction shapes', () => {
     sdl.start();
     const stmt = await stack.mariadb.connect();
     await stmt.query('SET SESSION binlog_format = STATEMENT');
-    await stmt.query('INSERT INTO other.e VALUES (1, 1), (2, 2); UPDATE other.e SET v = v + 1; BEGIN; DELETE FROM other.e WHERE id = 1; COMMIT');
+    await stmt.query('INSERT INTO other.e VALUES (1, 1), (2, 2); UPDATE other.e SET v = v + 1; REPLACE INTO other.e VALUES (3, 3); BEGIN; DELETE FROM other.e WHERE id = 1; COMMIT');
     await conn.query('INSERT INTO st.t VALUES (2, 2)');
     await waitForCatchUp(stack, 'st', 120_000, sdl);
     await assertMirrorsEqual(stack, ['st']);
@@ -79,6 +79,17 @@ describe('binlog transaction shapes', () => {
     await assertStops(sdl, 'STATEMENT_FORMAT_DML', ['st.t', 'UPDATE st.t SET v = 10', 'binlog.', nextGtid(pos?.pos), 'sdl snapshot --tables st.t', 'binlog_format=ROW']);
     assert.equal(await checkpointGtid(stack, 'st'), pos?.pos, 'the checkpoint did not pass the statement');
     await Promise.all([conn.end(), stmt.end()]);
+  });
+
+  it('a multi-table statement-format DELETE stops even on excluded tables: its targets cannot be read', async () => {
+    const conn = await stack.mariadb.connect();
+    await conn.query('CREATE DATABASE mt; CREATE DATABASE other; CREATE TABLE mt.t (id INT PRIMARY KEY); CREATE TABLE other.a (id INT PRIMARY KEY); CREATE TABLE other.b (id INT PRIMARY KEY); INSERT INTO other.a VALUES (1), (2); INSERT INTO other.b VALUES (1)');
+    const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'mt', include: 'mt', name: 'mt' });
+    sdl.start();
+    await waitForCatchUp(stack, 'mt', 120_000, sdl);
+    await conn.query('SET SESSION binlog_format = STATEMENT; DELETE other.a FROM other.a JOIN other.b ON other.a.id = other.b.id');
+    await assertStops(sdl, 'STATEMENT_FORMAT_DML', ['cannot determine', 'DELETE other.a FROM', 'binlog.']);
+    await conn.end();
   });
 
   it('LOAD DATA logged as a statement stops with STATEMENT_FORMAT_DML', async () => {
