@@ -46,7 +46,9 @@ interface OpenTxn {
   bytes: number;
   /** `changes.length` at each SAVEPOINT, so a logged ROLLBACK TO can drop the rows after it. */
   savepoints: Map<string, number>;
-  /** Position of an unidentifiable event no statement-format DML has explained yet. */
+  /** Start of a run of unidentifiable events the next event may show to belong to a statement. */
+  unknownRun: number | undefined;
+  /** Position of an unidentifiable event no statement-format DML explained. */
   unexplained: number | undefined;
 }
 
@@ -97,6 +99,7 @@ export class TransactionAssembler {
   }
 
   push(e: AssemblerEvent): void {
+    this.settleUnknownRun(e);
     switch (e.kind) {
       case 'rotate':
         this.file = e.file;
@@ -143,7 +146,7 @@ export class TransactionAssembler {
       throw new SdlError('UNSUPPORTED_EVENT', `a transaction with ${this.open.changes.length} row changes on ${this.tableList(this.open)} ended without COMMIT, ROLLBACK or XA PREPARE at ${where}`, 'permanent',
         this.hint(this.open, 'report the binlog event sequence at that position (mariadb-binlog -vv) so sdl can learn the shape'));
     }
-    this.open = { gtid, standalone, startPos: pos, ts, changes: [], schemas: [], schemaIndex: new Map(), bytes: 0, savepoints: new Map(), unexplained: undefined };
+    this.open = { gtid, standalone, startPos: pos, ts, changes: [], schemas: [], schemaIndex: new Map(), bytes: 0, savepoints: new Map(), unknownRun: undefined, unexplained: undefined };
   }
 
   private rows(e: Extract<AssemblerEvent, { kind: 'rows' }>): void {
@@ -266,9 +269,7 @@ export class TransactionAssembler {
       throw new SdlError('STATEMENT_FORMAT_DML', `DML on ${what} was logged as a statement, not as rows, at ${this.where(e.nextPosition, this.open?.gtid)}: ${text}`, 'permanent',
         `${resnapshot(hit?.map((t) => `${t.db}.${t.table}`) ?? [])}; prevent it with binlog_format=ROW for every session (SET GLOBAL binlog_format=ROW; no SET SESSION binlog_format=STATEMENT/MIXED)`);
     }
-    // Its USER_VAR/RAND events (unknown to zongji) belonged to this statement on excluded tables.
-    if (this.open !== undefined) this.open.unexplained = undefined;
-    else {
+    if (this.open === undefined) {
       this.implicitBegin(e.timestamp, e.nextPosition);
       this.commit(e.nextPosition, undefined);
     }
@@ -277,8 +278,8 @@ export class TransactionAssembler {
   private unknown(e: Extract<AssemblerEvent, { kind: 'unknown' }>): void {
     if (this.open !== undefined) {
       // Begin/Execute_load_query (LOAD DATA), USER_VAR and RAND only come with statement-format
-      // DML; decided at the group's end, once a following statement may have named its tables.
-      this.open.unexplained ??= e.nextPosition;
+      // DML; settleUnknownRun decides once the next event shows whether a statement follows.
+      this.open.unknownRun ??= e.nextPosition;
       return;
     }
     // Between groups: a Stop event (empty) at a server shutdown carries nothing. Anything else
@@ -344,6 +345,20 @@ export class TransactionAssembler {
     }
     this.checkExplained(txn, pos);
     this.commit(pos, undefined);
+  }
+
+  /**
+   * USER_VAR and RAND events come right before the statement-format DML they serve, which then
+   * judges its own target. A run of unidentifiable events followed by anything else (LOAD DATA's
+   * Begin/Execute_load_query are followed by the commit) stays unexplained and stops the group.
+   * A LOAD DATA immediately followed by a DML on an excluded table in the same transaction
+   * still passes: zongji does not say which event type it could not identify.
+   */
+  private settleUnknownRun(e: AssemblerEvent): void {
+    const txn = this.open;
+    if (txn?.unknownRun === undefined || e.kind === 'unknown') return;
+    if (e.kind !== 'query' || classifyStatement(e.statement, e.db).kind !== 'dml') txn.unexplained ??= txn.unknownRun;
+    txn.unknownRun = undefined;
   }
 
   private checkExplained(txn: OpenTxn, pos: number): void {

@@ -70,7 +70,7 @@ describe('binlog transaction shapes', () => {
     sdl.start();
     const stmt = await stack.mariadb.connect();
     await stmt.query('SET SESSION binlog_format = STATEMENT');
-    await stmt.query('INSERT INTO other.e VALUES (1, 1), (2, 2); UPDATE other.e SET v = v + 1; REPLACE INTO other.e VALUES (3, 3); BEGIN; DELETE FROM other.e WHERE id = 1; COMMIT');
+    await stmt.query('INSERT INTO other.e VALUES (1, 1), (2, 2); UPDATE other.e SET v = v + 1; REPLACE INTO other.e VALUES (3, 3); SET @x = 7; INSERT INTO other.e VALUES (4, @x), (5, FLOOR(RAND() * 10)); BEGIN; DELETE FROM other.e WHERE id = 1; COMMIT');
     await conn.query('INSERT INTO st.t VALUES (2, 2)');
     await waitForCatchUp(stack, 'st', 120_000, sdl);
     await assertMirrorsEqual(stack, ['st']);

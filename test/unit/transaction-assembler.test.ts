@@ -153,6 +153,11 @@ describe('TransactionAssembler on recorded MariaDB event sequences', () => {
     assert.deepEqual(h.txns.map((t) => [t.changes.length, t.end.gtid]), [[0, '0-1-12']]);
   });
 
+  it('unidentifiable events not directly before a statement stop the group even if a later statement is on excluded tables', () => {
+    const h = harness();
+    throwsCode(() => h.push(gtid(46, 381), { kind: 'unknown', size: 20, nextPosition: 448 }, { kind: 'unknown', size: 200, nextPosition: 720 }, map(24, 'x', 'e'), insert(24, 1, 800), query('INSERT INTO x.e VALUES (2, 2)', 900), xid(951)), 'STATEMENT_FORMAT_DML', `${FILE}:448`);
+  });
+
   it('DML whose target cannot be read stops even when no included table is named', () => {
     const h = harness();
     throwsCode(() => h.push(gtid(12, 381), query('UPDATE x.e, x.f SET x.e.v = x.f.v WHERE x.e.id = x.f.id', 519)), 'STATEMENT_FORMAT_DML', 'cannot determine');
