@@ -9,7 +9,9 @@ import { preflight } from '../mysql/preflight.js';
 import { assertResumable } from '../mysql/retention.js';
 import { tableMapColumns } from '../mysql/table-map.js';
 import { unsupportedColumn, unsupportedReason } from '../mysql/table-schema.js';
+import { absentColumns } from '../mysql/row-image.js';
 import { type AssemblerEvent, TransactionAssembler } from '../mysql/transaction-assembler.js';
+import { xidOf } from '../mysql/txn-statements.js';
 import type { SourcePosition, SourceTransaction } from '../pipeline/types.js';
 
 export interface BinlogStreamInput {
@@ -34,7 +36,7 @@ export type BinlogStreamEvent =
 
 export type BinlogStreamCommand = { type: 'PAUSE' } | { type: 'RESUME' };
 
-const EVENTS = ['rotate', 'mariadbgtid', 'gtid', 'query', 'xid', 'tablemap', 'writerows', 'updaterows', 'deleterows', 'heartbeat'];
+const EVENTS = ['rotate', 'mariadbgtid', 'gtid', 'query', 'xid', 'tablemap', 'writerows', 'updaterows', 'deleterows', 'heartbeat', 'xaprepare', 'unknown'];
 
 /**
  * The binlog connection: zongji events → whole transactions, in order. Stops on any error
@@ -229,7 +231,10 @@ function translate(e: AnyBinlogEvent, ctx: TranslateContext): AssemblerEvent | u
     case 'DeleteRows': {
       const r = e as Extract<AnyBinlogEvent, { rows: unknown[]; tableId: number }>;
       const op = e.getTypeName() === 'WriteRows' ? 'insert' : e.getTypeName() === 'UpdateRows' ? 'update' : 'delete';
-      return { kind: 'rows', op, tableId: r.tableId, rows: r.rows as never, size: r.size, timestamp: r.timestamp };
+      // zongji reads a column missing from the image as null; the bitmaps say which are missing.
+      const images = r as unknown as { numberOfColumns: number; columns_present_bitmap?: Buffer; columns_present_bitmap2?: Buffer };
+      const absent = absentColumns(images.numberOfColumns, [images.columns_present_bitmap, images.columns_present_bitmap2]);
+      return { kind: 'rows', op, tableId: r.tableId, rows: r.rows as never, size: r.size, timestamp: r.timestamp, absent, nextPosition: r.nextPosition };
     }
     case 'Xid':
       return { kind: 'commit', nextPosition: e.nextPosition, timestamp: e.timestamp };
@@ -241,10 +246,20 @@ function translate(e: AnyBinlogEvent, ctx: TranslateContext): AssemblerEvent | u
       const h = e as Extract<AnyBinlogEvent, { binlogName: string; getTypeName(): 'Heartbeat' }>;
       return { kind: 'heartbeat', file: h.binlogName, nextPosition: h.nextPosition };
     }
-    // Format, checkpoints, annotations and GTID lists carry nothing a transaction needs.
-    case 'Format': case 'MariadbGtidList': case 'BinlogCheckpoint': case 'AnnotateRows': case 'RowsQuery':
-    case 'PreviousGtids': case 'AnonymousGtid': case 'IntVar': case 'StartEncryption': case 'XaPrepare':
+    case 'XaPrepare': {
+      const x = e as Extract<AnyBinlogEvent, { getTypeName(): 'XaPrepare' }>;
+      return { kind: 'xaprepare', xid: xidOf(x.xidFormatId, x.xidGtrid, x.xidBqual), onePhase: x.onePhase, nextPosition: x.nextPosition, timestamp: x.timestamp };
+    }
     case 'Unknown':
+      return { kind: 'unknown', size: e.size, nextPosition: e.nextPosition };
+    // None of these carries a row change: Format describes the file's event layout; GTID lists,
+    // Previous_gtids and binlog checkpoints summarise positions (the GTID of each group arrives
+    // in its own GTID event); AnnotateRows and RowsQuery repeat the SQL text of row events that
+    // follow; AnonymousGtid opens a group whose rows and commit arrive as their own events;
+    // StartEncryption only switches the file's encryption; IntVar sets LAST_INSERT_ID or
+    // INSERT_ID for the statement-format DML that follows it, which the assembler judges.
+    case 'Format': case 'MariadbGtidList': case 'BinlogCheckpoint': case 'AnnotateRows': case 'RowsQuery':
+    case 'PreviousGtids': case 'AnonymousGtid': case 'IntVar': case 'StartEncryption':
       return undefined;
     case 'TransactionPayload':
     case 'PartialUpdateRows':

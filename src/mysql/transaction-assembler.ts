@@ -1,15 +1,25 @@
+import { SdlError } from '../errors.js';
 import type { RawRow, RowChange, SchemaChange, SourcePosition, SourceTransaction, TableSchema } from '../pipeline/types.js';
 import type { IncludeFilter } from './include-filter.js';
 import { type BinlogColumn, tableSchema } from './table-schema.js';
+import { classifyStatement, type TableRef } from './txn-statements.js';
 
 /** The binlog events the assembler understands, as zongji delivers them (structurally typed). */
 export type AssemblerEvent =
   | { kind: 'rotate'; file: string; position: number }
   | { kind: 'begin'; gtid: string | undefined; standalone: boolean; nextPosition: number; timestamp: number }
   | { kind: 'tablemap'; tableId: number; db: string; table: string; columns: BinlogColumn[]; primaryKey: number[] | undefined }
-  | { kind: 'rows'; op: RowChange['op']; tableId: number; rows: RawRow[] | { before: RawRow; after: RawRow }[]; size: number; timestamp: number }
+  | {
+    kind: 'rows'; op: RowChange['op']; tableId: number; rows: RawRow[] | { before: RawRow; after: RawRow }[]; size: number; timestamp: number;
+    /** Column ordinals missing from the row images (session binlog_row_image MINIMAL/NOBLOB); empty for full images. */
+    absent: number[]; nextPosition: number;
+  }
   | { kind: 'commit'; nextPosition: number; timestamp: number }
   | { kind: 'query'; db: string; statement: string; nextPosition: number; timestamp: number }
+  /** XA_PREPARE_LOG_EVENT: ends the group of an XA branch; onePhase means it committed right there. */
+  | { kind: 'xaprepare'; xid: string; onePhase: boolean; nextPosition: number; timestamp: number }
+  /** An event zongji cannot identify (Begin/Execute_load_query, USER_VAR, RAND, Incident, Stop…). */
+  | { kind: 'unknown'; size: number; nextPosition: number }
   | { kind: 'heartbeat'; file: string; nextPosition: number };
 
 export interface AssemblerOutput {
@@ -34,6 +44,18 @@ interface OpenTxn {
   schemas: TableSchema[];
   schemaIndex: Map<number, number>;
   bytes: number;
+  /** `changes.length` at each SAVEPOINT, so a logged ROLLBACK TO can drop the rows after it. */
+  savepoints: Map<string, number>;
+  /** Start of a run of unidentifiable events the next event may show to belong to a statement. */
+  unknownRun: number | undefined;
+  /** Position of an unidentifiable event no statement-format DML explained. */
+  unexplained: number | undefined;
+}
+
+/** An XA branch prepared but not yet committed or rolled back; `heldAt` is where its group began. */
+interface PreparedXa {
+  txn: OpenTxn;
+  heldAt: SourcePosition;
 }
 
 /** Table DDL worth recording; other standalone statements (GRANT, CREATE USER…) only move the position. */
@@ -45,7 +67,8 @@ const MEMORY_FACTOR = 3;
  * Turns the binlog event stream into whole source transactions with their end positions.
  * A transaction is handed on only at its commit marker, so a position is never advanced past
  * rows that were not handed on; excluded tables' transactions are handed on empty so the
- * checkpoint still moves.
+ * checkpoint still moves. A group whose rows cannot be applied exactly stops the pipeline
+ * (SdlError, permanent) instead of being dropped.
  */
 export class TransactionAssembler {
   private file: string;
@@ -53,6 +76,10 @@ export class TransactionAssembler {
   private open: OpenTxn | undefined;
   private readonly tables = new Map<number, { db: string; table: string; columns: BinlogColumn[]; primaryKey: number[] | undefined }>();
   private readonly knownJson: (db: string, table: string) => ReadonlySet<string> | undefined;
+  /** The last position handed on (or the start): where a group that begins now starts. */
+  private lastEnd: SourcePosition | undefined;
+  /** Prepared XA branches by xid, oldest first (Map keeps insertion order). */
+  private readonly prepared = new Map<string, PreparedXa>();
 
   constructor(
     start: SourcePosition | undefined,
@@ -64,6 +91,7 @@ export class TransactionAssembler {
     this.file = start?.file ?? '';
     this.fileSeq = fileSequence(this.file);
     this.knownJson = knownJson;
+    this.lastEnd = start;
   }
 
   get inTransaction(): boolean {
@@ -71,6 +99,7 @@ export class TransactionAssembler {
   }
 
   push(e: AssemblerEvent): void {
+    this.settleUnknownRun(e);
     switch (e.kind) {
       case 'rotate':
         this.file = e.file;
@@ -91,9 +120,18 @@ export class TransactionAssembler {
       case 'query':
         this.query(e);
         return;
+      case 'xaprepare':
+        this.xaPrepare(e);
+        return;
+      case 'unknown':
+        this.unknown(e);
+        return;
       case 'heartbeat':
-        if (this.open === undefined && e.nextPosition > 0) {
-          this.out.heartbeat({ file: e.file, pos: e.nextPosition, gtid: this.gtids.current() });
+        // While an XA branch is undecided the checkpoint stays before its PREPARE (see xaPrepare).
+        if (this.open === undefined && this.prepared.size === 0 && e.nextPosition > 0) {
+          const pos: SourcePosition = { file: e.file, pos: e.nextPosition, gtid: this.gtids.current() };
+          this.lastEnd = pos;
+          this.out.heartbeat(pos);
         }
         return;
     }
@@ -102,7 +140,13 @@ export class TransactionAssembler {
   private begin(gtid: string | undefined, standalone: boolean, pos: number, ts: number): void {
     // A BEGIN after a GTID event belongs to the transaction the GTID opened.
     if (this.open !== undefined && gtid === undefined) return;
-    this.open = { gtid, standalone, startPos: pos, ts, changes: [], schemas: [], schemaIndex: new Map(), bytes: 0 };
+    if (this.open !== undefined && this.open.changes.length > 0) {
+      // Every group shape sdl knows ends with a marker; dropping its rows here would be silent loss.
+      const where = this.where(pos, this.open.gtid);
+      throw new SdlError('UNSUPPORTED_EVENT', `a transaction with ${this.open.changes.length} row changes on ${this.tableList(this.open)} ended without COMMIT, ROLLBACK or XA PREPARE at ${where}`, 'permanent',
+        this.hint(this.open, 'report the binlog event sequence at that position (mariadb-binlog -vv) so sdl can learn the shape'));
+    }
+    this.open = { gtid, standalone, startPos: pos, ts, changes: [], schemas: [], schemaIndex: new Map(), bytes: 0, savepoints: new Map(), unknownRun: undefined, unexplained: undefined };
   }
 
   private rows(e: Extract<AssemblerEvent, { kind: 'rows' }>): void {
@@ -110,6 +154,12 @@ export class TransactionAssembler {
     const meta = this.tables.get(e.tableId);
     if (meta === undefined) throw new Error(`row event for table id ${e.tableId} without a TableMap at ${this.file}`);
     if (!this.include.includes(meta.db, meta.table)) return;
+    if (e.absent.length > 0) {
+      const cols = e.absent.map((i) => meta.columns[i]?.name ?? `#${i}`).join(', ');
+      const ref = `${meta.db}.${meta.table}`;
+      throw new SdlError('PARTIAL_ROW_IMAGE', `a ${e.op} on ${ref} at ${this.where(e.nextPosition, txn.gtid)} was logged without columns ${cols} (session binlog_row_image MINIMAL or NOBLOB); sdl would write them as null`, 'permanent',
+        `${resnapshot([ref])}; prevent it by keeping binlog_row_image=FULL in every session that writes ${ref} (SET GLOBAL binlog_row_image=FULL and no SET SESSION binlog_row_image)`);
+    }
     let idx = txn.schemaIndex.get(e.tableId);
     if (idx === undefined) {
       const json = this.knownJson(meta.db, meta.table) ?? new Set<string>();
@@ -117,8 +167,6 @@ export class TransactionAssembler {
       txn.schemaIndex.set(e.tableId, idx);
     }
     txn.bytes += e.size * MEMORY_FACTOR;
-    const idBase = txn.gtid ?? `${this.file}:${txn.startPos}`;
-    const seqBase = `${pad(this.fileSeq, 6)}:${pad(txn.startPos, 12)}:`;
     for (const row of e.rows) {
       const n = txn.changes.length;
       const pair = e.op === 'update' ? (row as { before: RawRow; after: RawRow }) : undefined;
@@ -127,10 +175,15 @@ export class TransactionAssembler {
         schema: idx,
         before: pair?.before ?? (e.op === 'delete' ? (row) : null),
         after: pair?.after ?? (e.op === 'insert' ? (row) : null),
-        id: `${idBase}#${n}`,
-        seq: seqBase + pad(n, 8),
+        ...this.identity(txn, n),
       });
     }
+  }
+
+  /** Deterministic id and seq of the n-th row change of a group: the same on every re-read. */
+  private identity(txn: OpenTxn, n: number): { id: string; seq: string } {
+    const idBase = txn.gtid ?? `${this.file}:${txn.startPos}`;
+    return { id: `${idBase}#${n}`, seq: `${pad(this.fileSeq, 6)}:${pad(txn.startPos, 12)}:${pad(n, 8)}` };
   }
 
   private query(e: Extract<AssemblerEvent, { kind: 'query' }>): void {
@@ -140,17 +193,183 @@ export class TransactionAssembler {
       this.begin(undefined, false, e.nextPosition, e.timestamp);
       return;
     }
-    if (upper.startsWith('COMMIT')) {
-      this.commit(e.nextPosition, undefined);
-      return;
-    }
+    if (this.groupStatement(e)) return;
     if (this.open !== undefined && !this.open.standalone) {
-      // SAVEPOINT, XA and the like inside a transaction carry no rows of their own.
+      // What is left inside a group is DDL (CREATE TABLE … SELECT, temporary tables; the DDL
+      // handling's to decide) or, on MySQL, whose GTID events are never standalone, a
+      // non-table statement (GRANT, CREATE USER) that carries no rows.
       return;
     }
     const ddl = TABLE_DDL.test(stmt) && this.include.includesDb(qualifiedDb(stmt) ?? e.db) ? { db: e.db, statement: stmt } : undefined;
     if (this.open === undefined) this.implicitBegin(e.timestamp, e.nextPosition);
     this.commit(e.nextPosition, ddl);
+  }
+
+  /**
+   * Query events that end, mark or carry rows of a group; true when handled. Statements that
+   * carry no row change: SAVEPOINT/RELEASE (bookkeeping only), XA START/END (the branch's rows
+   * are row events of the same group).
+   */
+  private groupStatement(e: Extract<AssemblerEvent, { kind: 'query' }>): boolean {
+    const st = classifyStatement(e.statement, e.db);
+    const txn = this.open;
+    // A standalone group is one statement (DDL, or an XA COMMIT/ROLLBACK, which MariaDB logs
+    // with or without the standalone flag); only a decision or DML there is ours to read.
+    if (txn?.standalone === true && st.kind !== 'xa-commit' && st.kind !== 'xa-rollback' && st.kind !== 'dml') return false;
+    switch (st.kind) {
+      case 'commit':
+        this.commit(e.nextPosition, undefined);
+        return true;
+      case 'rollback':
+        this.rollback(e.nextPosition);
+        return true;
+      case 'savepoint':
+        txn?.savepoints.set(st.name.toLowerCase(), txn.changes.length);
+        return true;
+      case 'release':
+        txn?.savepoints.delete(st.name.toLowerCase());
+        return true;
+      case 'rollback-to': {
+        // Logged only when the group also wrote a non-transactional table; the rows after the
+        // savepoint are in the log but were undone (measured on MariaDB 10.11).
+        if (txn === undefined) return true;
+        const keep = txn.savepoints.get(st.name.toLowerCase());
+        if (keep === undefined) {
+          throw new SdlError('UNSUPPORTED_EVENT', `ROLLBACK TO ${st.name} at ${this.where(e.nextPosition, txn.gtid)} names a savepoint this transaction did not log`, 'permanent',
+            this.hint(txn, 'report the binlog event sequence at that position'));
+        }
+        txn.changes.length = keep;
+        for (const [name, at] of txn.savepoints) if (at > keep) txn.savepoints.delete(name);
+        return true;
+      }
+      case 'xa-marker':
+        if (txn === undefined) this.implicitBegin(e.timestamp, e.nextPosition);
+        return true;
+      case 'xa-commit':
+      case 'xa-rollback':
+        this.xaDecide(st.kind === 'xa-commit', st.xid, e);
+        return true;
+      case 'dml':
+        this.statementDml(st.targets, e);
+        return true;
+      case 'other':
+        return false;
+    }
+  }
+
+  /**
+   * A DML statement logged as text (session binlog_format STATEMENT or MIXED): its rows are not
+   * in the binlog, so an included (or unknown) target stops the pipeline.
+   */
+  private statementDml(targets: TableRef[] | undefined, e: Extract<AssemblerEvent, { kind: 'query' }>): void {
+    const hit = targets?.filter((t) => this.include.includes(t.db, t.table));
+    if (hit === undefined || hit.length > 0) {
+      const what = hit === undefined ? 'a table sdl cannot determine' : hit.map((t) => `${t.db}.${t.table}`).join(', ');
+      const text = e.statement.length > 200 ? `${e.statement.slice(0, 200)}…` : e.statement;
+      throw new SdlError('STATEMENT_FORMAT_DML', `DML on ${what} was logged as a statement, not as rows, at ${this.where(e.nextPosition, this.open?.gtid)}: ${text}`, 'permanent',
+        `${resnapshot(hit?.map((t) => `${t.db}.${t.table}`) ?? [])}; prevent it with binlog_format=ROW for every session (SET GLOBAL binlog_format=ROW; no SET SESSION binlog_format=STATEMENT/MIXED)`);
+    }
+    if (this.open === undefined) {
+      this.implicitBegin(e.timestamp, e.nextPosition);
+      this.commit(e.nextPosition, undefined);
+    }
+  }
+
+  private unknown(e: Extract<AssemblerEvent, { kind: 'unknown' }>): void {
+    if (this.open !== undefined) {
+      // Begin/Execute_load_query (LOAD DATA), USER_VAR and RAND only come with statement-format
+      // DML; settleUnknownRun decides once the next event shows whether a statement follows.
+      this.open.unknownRun ??= e.nextPosition;
+      return;
+    }
+    // Between groups: a Stop event (empty) at a server shutdown carries nothing. Anything else
+    // (an Incident event reports changes missing from the binlog) cannot be shown to be harmless.
+    if (e.size > 0) {
+      throw new SdlError('UNSUPPORTED_EVENT', `the source logged an event sdl cannot identify (${e.size} bytes) between transactions at ${this.where(e.nextPosition, undefined)}`, 'permanent',
+        `read it with mariadb-binlog --start-position on ${this.file}; if it is an Incident (LOST_EVENTS) event the source lost changes: ${resnapshot([])}`);
+    }
+  }
+
+  /**
+   * The end of an XA branch's group. The branch's rows are applied at its XA COMMIT, which
+   * may come much later and from another connection. Choice: hold the checkpoint at the start
+   * of the oldest undecided PREPARE rather than persist prepared rows, so a restart re-reads
+   * them from the binlog; transactions after it are applied as they come and re-applied on a
+   * restart, which the mirror position guard and the deterministic event ids make idempotent.
+   * The cost: a branch left prepared for long pins binlog retention.
+   */
+  private xaPrepare(e: Extract<AssemblerEvent, { kind: 'xaprepare' }>): void {
+    if (e.onePhase) {
+      this.commit(e.nextPosition, undefined);
+      return;
+    }
+    const txn = this.open;
+    if (txn === undefined) return;
+    this.open = undefined;
+    this.checkExplained(txn, e.nextPosition);
+    if (txn.gtid !== undefined) this.gtids.commit(txn.gtid);
+    // lastEnd does not move while a branch is held, so it is where the oldest PREPARE began.
+    // No checkpoint yet: the start of the file holding the PREPARE re-reads it.
+    const heldAt = this.lastEnd ?? { file: this.file, pos: 4 };
+    this.prepared.set(e.xid, { txn, heldAt });
+  }
+
+  private xaDecide(commit: boolean, xid: string, e: Extract<AssemblerEvent, { kind: 'query' }>): void {
+    const txn = this.open ?? this.implicitBegin(e.timestamp, e.nextPosition);
+    const branch = this.prepared.get(xid);
+    if (branch === undefined) {
+      throw new SdlError('UNSUPPORTED_EVENT', `XA ${commit ? 'COMMIT' : 'ROLLBACK'} ${xid} at ${this.where(e.nextPosition, txn.gtid)} decides a branch whose XA PREPARE sdl did not read (prepared before the position sdl started from)`, 'permanent',
+        `${resnapshot([])}; prevent it by not starting or restoring sdl from a position inside an undecided XA transaction`);
+    }
+    this.prepared.delete(xid);
+    if (commit) {
+      // The rows take this group's GTID and position: they happened at the commit.
+      txn.schemas = branch.txn.schemas;
+      txn.changes = branch.txn.changes.map((c, n) => ({ ...c, ...this.identity(txn, n) }));
+      txn.bytes += branch.txn.bytes;
+    }
+    this.commit(e.nextPosition, undefined);
+  }
+
+  /**
+   * A group ended by a ROLLBACK query. MariaDB logs one when a rolled-back transaction had
+   * touched a non-transactional table; its row events may be undone InnoDB rows or kept
+   * MyISAM/Aria rows, and the binlog does not say which, so rows on an included table stop.
+   */
+  private rollback(pos: number): void {
+    const txn = this.open;
+    if (txn === undefined) return;
+    if (txn.changes.length > 0) {
+      throw new SdlError('UNSUPPORTED_EVENT', `a rolled-back transaction at ${this.where(pos, txn.gtid)} logged ${txn.changes.length} row changes on ${this.tableList(txn)}; the binlog does not say which of them a non-transactional table kept`, 'permanent',
+        this.hint(txn, 'prevent it by not mixing non-transactional (MyISAM/Aria) writes, triggers included, into transactions that may roll back, or convert those tables to InnoDB'));
+    }
+    this.checkExplained(txn, pos);
+    this.commit(pos, undefined);
+  }
+
+  /**
+   * USER_VAR and RAND events come right before the statement-format DML they serve, which then
+   * judges its own target. A run of unidentifiable events followed by anything else (LOAD DATA's
+   * Begin/Execute_load_query are followed by the commit) stays unexplained and stops the group.
+   * A LOAD DATA immediately followed by a DML on an excluded table in the same transaction
+   * still passes: zongji does not say which event type it could not identify.
+   */
+  private settleUnknownRun(e: AssemblerEvent): void {
+    const txn = this.open;
+    if (txn?.unknownRun === undefined || e.kind === 'unknown') return;
+    if (e.kind !== 'query' || classifyStatement(e.statement, e.db).kind !== 'dml') txn.unexplained ??= txn.unknownRun;
+    txn.unknownRun = undefined;
+  }
+
+  private checkExplained(txn: OpenTxn, pos: number): void {
+    if (txn.unexplained === undefined) return;
+    throw new SdlError('STATEMENT_FORMAT_DML', `the transaction at ${this.where(pos, txn.gtid)} holds an event sdl cannot read at ${this.file}:${txn.unexplained} (LOAD DATA logged as a statement, or statement-format DML), whose target table is not in the binlog text`, 'permanent',
+      `${resnapshot([])}; prevent it with binlog_format=ROW for every session`);
+  }
+
+  private heldPosition(): SourcePosition | undefined {
+    for (const b of this.prepared.values()) return b.heldAt;
+    return undefined;
   }
 
   private implicitBegin(ts: number, pos = 0): OpenTxn {
@@ -161,10 +380,14 @@ export class TransactionAssembler {
   private commit(pos: number, ddl: SchemaChange | undefined): void {
     const txn = this.open;
     if (txn === undefined) return;
+    this.checkExplained(txn, pos);
     this.open = undefined;
     const gtid = txn.gtid === undefined ? this.gtids.current() : this.gtids.commit(txn.gtid);
-    const end: SourcePosition = { file: this.file, pos };
+    let end: SourcePosition = { file: this.file, pos };
     if (gtid !== undefined) end.gtid = gtid;
+    const held = this.heldPosition();
+    if (held === undefined) this.lastEnd = end;
+    else end = held;
     const lookups = new Set<string>();
     for (const s of txn.schemas) {
       if (this.knownJson(s.db, s.table) === undefined) lookups.add(`${s.db}.${s.table}`);
@@ -173,6 +396,25 @@ export class TransactionAssembler {
     if (ddl !== undefined) out.ddl = ddl;
     this.out.transaction(out, lookups);
   }
+
+  private where(pos: number, gtid: string | undefined): string {
+    return `${this.file}:${pos}${gtid === undefined ? '' : ` (GTID ${gtid})`}`;
+  }
+
+  private tableList(txn: OpenTxn): string {
+    return txn.schemas.map((s) => `${s.db}.${s.table}`).join(', ');
+  }
+
+  private hint(txn: OpenTxn, prevent: string): string {
+    return `${resnapshot(txn.schemas.map((s) => `${s.db}.${s.table}`))}; ${prevent}`;
+  }
+}
+
+/** The agreed recovery for a table whose mirror can no longer be trusted. */
+function resnapshot(tables: string[]): string {
+  if (tables.length === 0) return 're-snapshot the affected tables (`sdl snapshot --tables db.t`, once snapshots exist)';
+  const list = [...new Set(tables)];
+  return `re-snapshot ${list.map((t) => `\`${t}\``).join(', ')} (\`sdl snapshot --tables ${list.join(',')}\`, once snapshots exist)`;
 }
 
 function qualifiedDb(stmt: string): string | undefined {
