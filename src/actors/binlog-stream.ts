@@ -27,7 +27,7 @@ export type BinlogStreamEvent =
 
 export type BinlogStreamCommand = { type: 'PAUSE' } | { type: 'RESUME' };
 
-const EVENTS = ['rotate', 'mariadbgtid', 'gtid', 'query', 'xid', 'tablemap', 'writerows', 'updaterows', 'deleterows', 'heartbeat'];
+const EVENTS = ['rotate', 'mariadbgtid', 'gtid', 'query', 'xid', 'tablemap', 'writerows', 'updaterows', 'deleterows', 'heartbeat', 'previousgtids'];
 
 /**
  * The binlog connection: zongji events → whole transactions, in order. Stops on any error
@@ -47,8 +47,11 @@ export const binlogStream = fromCallback<BinlogStreamCommand, BinlogStreamInput,
     sendBack({ type: 'STREAM_ERROR', error: errorInfo(err, classifyMysqlError) });
   };
 
-  const lookupJson = async (key: string): Promise<void> => {
-    if (ctrl === undefined) return;
+  // Bumped at every DDL: a lookup that started before it may have read the old checks.
+  let generation = 0;
+  const lookupJson = async (key: string): Promise<ReadonlySet<string>> => {
+    if (ctrl === undefined) return new Set();
+    const started = generation;
     const [db, table] = splitKey(key);
     const [rows] = await ctrl.query('SELECT CHECK_CLAUSE AS c FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?', [db, table]);
     const cols = new Set<string>();
@@ -56,7 +59,8 @@ export const binlogStream = fromCallback<BinlogStreamCommand, BinlogStreamInput,
       const m = /^json_valid\(`((?:[^`]|``)+)`\)$/i.exec(r.c.trim());
       if (m?.[1] !== undefined) cols.add(m[1].replace(/``/g, '`'));
     }
-    jsonColumns.set(key, cols);
+    if (started === generation) jsonColumns.set(key, cols);
+    return cols;
   };
 
   const emit = (txn: SourceTransaction, lookups: ReadonlySet<string>): void => {
@@ -68,10 +72,11 @@ export const binlogStream = fromCallback<BinlogStreamCommand, BinlogStreamInput,
     pending++;
     chain = chain
       .then(async () => {
-        for (const key of lookups) if (!jsonColumns.has(key)) await lookupJson(key);
+        const found = new Map<string, ReadonlySet<string>>();
+        for (const key of lookups) found.set(key, jsonColumns.get(key) ?? await lookupJson(key));
         for (const s of txn.schemas) {
-          const json = jsonColumns.get(`${s.db}.${s.table}`);
-          if (json !== undefined) for (const c of s.columns) if (json.has(c.name)) c.kind = 'json';
+          const json = found.get(`${s.db}.${s.table}`) ?? jsonColumns.get(`${s.db}.${s.table}`);
+          if (json !== undefined) for (const c of s.columns) if (c.kind === 'string' && json.has(c.name)) c.kind = 'json';
         }
         if (!stopped && !failed) sendBack({ type: 'TXN', txn });
       })
@@ -89,14 +94,20 @@ export const binlogStream = fromCallback<BinlogStreamCommand, BinlogStreamInput,
     if (input.start !== undefined) await assertResumable(ctrl, input.start, server.mariadb);
     if (stopped) return;
     const gtids = server.mariadb ? mariadbTracker(input.start?.gtid) : mysqlTracker(input.start?.gtid);
-    const include = new IncludeFilter(input.include);
+    // With lower_case_table_names=1 the binlog names every table in lower case.
+    const include = new IncludeFilter(server.lowerCaseNames ? input.include.map((n) => n.toLowerCase()) : input.include);
     const assembler = new TransactionAssembler(input.start, include, gtids, {
       transaction: emit,
       heartbeat: (pos) => sendBack({ type: 'HEARTBEAT', pos }),
-    }, (db, table) => jsonColumns.get(`${db}.${table}`));
+    }, (db, table) => jsonColumns.get(`${db}.${table}`), { lowerCaseNames: server.lowerCaseNames });
 
-    // DDL can add or remove a json_valid check: forget what we knew about that table.
-    const onDdl = (): void => jsonColumns.clear();
+    // DDL can add or remove a json_valid check. MariaDB logs DDL after a GTID event, so it
+    // arrives inside an open group: forget what we knew at every statement but BEGIN/COMMIT,
+    // in stream order, so rows after it are typed by the checks after it.
+    const onDdl = (): void => {
+      jsonColumns.clear();
+      generation++;
+    };
 
     const z = new ZongJi(exactOptions(input.url));
     zongji = z;
@@ -107,7 +118,7 @@ export const binlogStream = fromCallback<BinlogStreamCommand, BinlogStreamInput,
       try {
         const ev = translate(e);
         if (ev === undefined) return;
-        if (ev.kind === 'query' && !assembler.inTransaction) onDdl();
+        if (ev.kind === 'query' && !/^\s*(?:BEGIN|COMMIT)\b/i.test(ev.statement)) onDdl();
         assembler.push(ev);
       } catch (err) {
         fail(err);
@@ -161,7 +172,9 @@ function translate(e: AnyBinlogEvent): AssemblerEvent | undefined {
     }
     case 'Gtid': {
       const g = e as Extract<AnyBinlogEvent, { sid: string; gno: number | string; flags: number }>;
-      return { kind: 'begin', gtid: g.gtid, standalone: false, nextPosition: g.nextPosition, timestamp: g.timestamp };
+      // MySQL's GTID event does not say whether a BEGIN follows: a DDL comes without one. The
+      // assembler treats the group as standalone until a BEGIN arrives.
+      return { kind: 'begin', gtid: g.gtid, standalone: true, nextPosition: g.nextPosition, timestamp: g.timestamp };
     }
     case 'TableMap': {
       const t = e as TableMapEvent;
@@ -195,7 +208,9 @@ function translate(e: AnyBinlogEvent): AssemblerEvent | undefined {
     }
     // Format, checkpoints, annotations and GTID lists carry nothing a transaction needs.
     case 'Format': case 'MariadbGtidList': case 'BinlogCheckpoint': case 'AnnotateRows': case 'RowsQuery':
-    case 'PreviousGtids': case 'AnonymousGtid': case 'IntVar': case 'StartEncryption': case 'XaPrepare':
+    case 'PreviousGtids':
+      return { kind: 'previous-gtids', gtids: (e as Extract<AnyBinlogEvent, { gtidSet: string; sids: unknown }>).gtidSet };
+    case 'AnonymousGtid': case 'IntVar': case 'StartEncryption': case 'XaPrepare':
     case 'Unknown':
       return undefined;
     case 'TransactionPayload':
