@@ -159,8 +159,8 @@ function splitKey(key: string): [string, string] {
   return [key.slice(0, dot), key.slice(dot + 1)];
 }
 
-/** zongji event → the assembler's vocabulary. */
-function translate(e: AnyBinlogEvent): AssemblerEvent | undefined {
+/** zongji event → the assembler's vocabulary (exported for tests on recorded event sequences). */
+export function translate(e: AnyBinlogEvent): AssemblerEvent | undefined {
   switch (e.getTypeName()) {
     case 'Rotate': {
       const r = e as Extract<AnyBinlogEvent, { binlogName: string; position: number }>;

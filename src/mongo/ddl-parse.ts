@@ -15,6 +15,8 @@ export interface TableRef {
 export interface AlterEffects {
   /** Columns dropped: their fields can be removed from every mirror document exactly. */
   dropColumns: string[];
+  /** Columns added as NULL in every existing row (nullable, no default, not generated): set exactly. */
+  addNullColumns: string[];
   /** Columns renamed (RENAME COLUMN, or CHANGE with a new name): fields can be renamed exactly. */
   renameColumns: { from: string; to: string }[];
   /** Columns whose definition changed (MODIFY, CHANGE): stored values may have been converted. */
@@ -242,7 +244,7 @@ function parseAlter(c: Cursor): DdlAction {
     const to = c.table();
     return to !== undefined && c.done ? { kind: 'rename', pairs: [{ from, to }] } : { kind: 'other', tables: [from] };
   }
-  const fx: AlterEffects = { dropColumns: [], renameColumns: [], modifyColumns: [], primaryKey: false, stale: [] };
+  const fx: AlterEffects = { dropColumns: [], addNullColumns: [], renameColumns: [], modifyColumns: [], primaryKey: false, stale: [] };
   for (const clause of c.clauses()) alterClause(clause, fx);
   return { kind: 'alter', table: from, ...fx };
 }
@@ -253,9 +255,11 @@ function alterClause(c: Cursor, fx: AlterEffects): void {
     if (c.kw('COLUMN') || !(c.peekKw('INDEX') || c.peekKw('KEY') || c.peekKw('UNIQUE') || c.peekKw('CONSTRAINT') || c.peekKw('PRIMARY')
       || c.peekKw('FOREIGN') || c.peekKw('FULLTEXT') || c.peekKw('SPATIAL') || c.peekKw('CHECK') || c.peekKw('PARTITION') || c.peekKw('PERIOD') || c.peekKw('SYSTEM'))) {
       c.kw('IF', 'NOT', 'EXISTS');
-      // Existing rows take the new column's default or generated value, which no row event carries.
-      if (c.punct('(')) fx.stale.push('ADD COLUMN (…)');
-      else fx.stale.push(`ADD COLUMN ${c.ident() ?? '?'}`);
+      const col = c.punct('(') ? undefined : c.ident();
+      // Existing rows take the new column's default or generated value, which no row event
+      // carries; only a plain nullable column is NULL in all of them.
+      if (col !== undefined && !c.mentions('DEFAULT', 'NOT', 'AS', 'GENERATED', 'AUTO_INCREMENT', 'SERIAL', 'TIMESTAMP')) fx.addNullColumns.push(col);
+      else fx.stale.push(`ADD COLUMN ${col ?? '(…)'}`);
     }
     return;
   }

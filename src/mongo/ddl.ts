@@ -110,7 +110,9 @@ async function dropDatabaseMirrors(client: MongoClient, sdl: Db, db: string, dat
 
 /**
  * A dropped column leaves every mirror document exactly (its field and raw text go); a renamed
- * one moves its field. `_sdl.h` hashed the old image: it becomes null (unknown) rather than wrong.
+ * one moves its field; a plain nullable column added is null in every row. `_sdl.h` hashed the
+ * old image: it becomes null (unknown) rather than wrong. Order as in the statement's effect:
+ * drops, renames, then adds (so `DROP a, ADD a` leaves a null).
  */
 async function alterMirror(client: MongoClient, ns: Namespace, action: Extract<DdlAction, { kind: 'alter' }>): Promise<number> {
   const unset: Document = {};
@@ -123,11 +125,14 @@ async function alterMirror(client: MongoClient, ns: Namespace, action: Extract<D
     rename[r.from] = r.to;
     rename[`_sdl.raw.${r.from}`] = `_sdl.raw.${r.to}`;
   }
-  if (Object.keys(unset).length + Object.keys(rename).length === 0) return 0;
+  const add: Document = {};
+  for (const col of action.addNullColumns) add[col] = null;
+  if (Object.keys(unset).length + Object.keys(rename).length + Object.keys(add).length === 0) return 0;
   const coll = client.db(ns.db).collection<Document>(ns.collection);
   let n = 0;
   if (Object.keys(unset).length > 0) n += (await coll.updateMany({}, { $unset: unset, $set: { '_sdl.h': null } })).modifiedCount;
   if (Object.keys(rename).length > 0) n += (await coll.updateMany({}, { $rename: rename, $set: { '_sdl.h': null } })).modifiedCount;
+  if (Object.keys(add).length > 0) n += (await coll.updateMany({}, { $set: { ...add, '_sdl.h': null } })).modifiedCount;
   return n;
 }
 

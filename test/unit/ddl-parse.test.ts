@@ -31,9 +31,10 @@ describe('parseDdl', () => {
       ],
     });
     assert.deepEqual(parseDdl('ALTER TABLE a RENAME TO b', 'd'), { kind: 'rename', pairs: [{ from: { db: 'd', table: 'a' }, to: { db: 'd', table: 'b' } }] });
-    const none = { dropColumns: [], renameColumns: [], modifyColumns: [], primaryKey: false, stale: [] };
+    const none = { dropColumns: [], addNullColumns: [], renameColumns: [], modifyColumns: [], primaryKey: false, stale: [] };
     assert.deepEqual(parseDdl('ALTER TABLE a RENAME COLUMN x TO y', 'd'), { kind: 'alter', table: { db: 'd', table: 'a' }, ...none, renameColumns: [{ from: 'x', to: 'y' }] });
     assert.deepEqual(parseDdl("ALTER TABLE a ADD COLUMN z INT DEFAULT 'x,y', DROP b, DROP INDEX i", 'd'), { kind: 'alter', table: { db: 'd', table: 'a' }, ...none, dropColumns: ['b'], stale: ['ADD COLUMN z'] });
+    assert.deepEqual(parseDdl('ALTER TABLE a ADD j LONGTEXT CHECK (json_valid(j)) AFTER b, ADD COLUMN IF NOT EXISTS k INT NOT NULL', 'd'), { kind: 'alter', table: { db: 'd', table: 'a' }, ...none, addNullColumns: ['j'], stale: ['ADD COLUMN k'] });
     assert.deepEqual(parseDdl('ALTER TABLE S.T DROP PRIMARY KEY, ADD PRIMARY KEY (v)', 'd', { lowerCaseNames: true }), { kind: 'alter', table: { db: 's', table: 't' }, ...none, primaryKey: true });
     assert.deepEqual(parseDdl('ALTER TABLE a CHANGE x y BIGINT, MODIFY z TEXT, CONVERT TO CHARACTER SET utf8mb4', 'd'), {
       kind: 'alter', table: { db: 'd', table: 'a' }, ...none, renameColumns: [{ from: 'x', to: 'y' }], modifyColumns: ['x', 'z'], stale: ['CHANGE x', 'MODIFY z', 'CONVERT TO CHARACTER SET'],
