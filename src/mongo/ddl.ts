@@ -95,7 +95,9 @@ function historyDoc(batch: Batch, index: number, ddl: SchemaChange, action: DdlA
 async function dropDatabaseMirrors(client: MongoClient, sdl: Db, db: string, databaseMap: DatabaseMap, batch: Batch): Promise<number> {
   const target = mirrorNamespace(db, '', databaseMap).db;
   const sharers = Object.entries(databaseMap).filter(([src, dst]) => src !== db && dst === target);
-  if (target === sdl.databaseName || sharers.length > 0 || (Object.hasOwn(databaseMap, target) && target !== db)) {
+  // An unmapped source database named like the target writes its mirrors there too.
+  const unmappedNamesake = target !== db && !Object.hasOwn(databaseMap, target);
+  if (target === sdl.databaseName || sharers.length > 0 || unmappedNamesake) {
     throw new SdlError('UNSUPPORTED_EVENT',
       `DROP DATABASE \`${db}\` at ${batch.end === undefined ? batch.id : `${batch.end.file}:${batch.end.pos}${batch.end.gtid === undefined ? '' : ` (GTID ${batch.end.gtid})`}`}: its mirrors share the MongoDB database \`${target}\` with other data, so they cannot be told apart`,
       'permanent', `drop the mirrors of \`${db}\` in \`${target}\` by hand, then move the checkpoint past this statement; to prevent it, map each source database to its own MongoDB database`);

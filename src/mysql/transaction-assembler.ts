@@ -192,7 +192,8 @@ export class TransactionAssembler {
   private ddlInTransaction(txn: OpenTxn, e: Extract<AssemblerEvent, { kind: 'query' }>, stmt: string): void {
     if (!TABLE_DDL.test(stmt)) return;
     const ddl = this.schemaChange(e, stmt, txn);
-    if (ddl === undefined) return;
+    // A temporary table's DROP (statement-logged sessions) names no table a mirror follows.
+    if (ddl?.action === undefined || ddlTables(ddl.action).length === 0) return;
     if (txn.ddl !== undefined || txn.changes.length > 0) {
       throw this.stop('UNSUPPORTED_EVENT', `a transaction at ${this.where(e.nextPosition, txn)} holds rows and more than one DDL statement (\`${stmt.slice(0, 200)}\`); sdl applies a DDL only before its transaction's rows`,
         ddl.db, 'do not mix DDL into multi-statement transactions on replicated tables');
@@ -215,6 +216,7 @@ export class TransactionAssembler {
     else included = this.include.includesDb(qualifiedDb(stmt) ?? e.db);
     this.forgetKeys(action);
     if (!included) return undefined;
+    if (action.kind === 'alter') this.matchColumnCase(action);
     if (action.kind === 'alter') {
       const known = this.keys.get(tableKey(action.table.db, action.table.table));
       const touched = [...action.modifyColumns, ...action.dropColumns, ...action.renameColumns.map((r) => r.from)];
@@ -227,6 +229,20 @@ export class TransactionAssembler {
       }
     }
     return { db: e.db, statement: stmt, action };
+  }
+
+  /**
+   * Column names are case-insensitive in DDL text but mirror fields carry the case of the
+   * table's definition: spell dropped and renamed columns as the table's last TableMap does.
+   */
+  private matchColumnCase(action: Extract<DdlAction, { kind: 'alter' }>): void {
+    let columns: BinlogColumn[] | undefined;
+    for (const t of this.tables.values()) if (t.db === action.table.db && t.table === action.table.table) columns = t.columns;
+    if (columns === undefined) return;
+    const spell = (name: string): string => columns?.find((c) => c.name.toLowerCase() === name.toLowerCase())?.name ?? name;
+    action.dropColumns = action.dropColumns.map(spell);
+    action.renameColumns = action.renameColumns.map((r) => ({ from: spell(r.from), to: r.to }));
+    action.modifyColumns = action.modifyColumns.map(spell);
   }
 
   /** A table dropped, replaced or renamed starts a new key history (its mirror went with it). */

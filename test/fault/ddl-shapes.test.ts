@@ -180,10 +180,11 @@ describe('DDL with lower_case_table_names=1', () => {
 
   it('mixed-case DDL text reaches the lower-case mirrors', async () => {
     await replicate(stack, 'lc', 'mixed', async (conn) => {
-      await conn.query(`CREATE DATABASE Mixed; CREATE TABLE Mixed.T (id INT PRIMARY KEY); INSERT INTO Mixed.T VALUES (1), (2);
+      await conn.query(`CREATE DATABASE Mixed; CREATE TABLE Mixed.T (id INT PRIMARY KEY, Note INT); INSERT INTO Mixed.T VALUES (1, 1), (2, 2);
         CREATE TABLE Mixed.Gone (id INT PRIMARY KEY); INSERT INTO MIXED.GONE VALUES (1);
         CREATE TABLE Mixed.A (id INT PRIMARY KEY); INSERT INTO Mixed.A VALUES (1);
-        TRUNCATE TABLE MIXED.t; INSERT INTO Mixed.T VALUES (3); DROP TABLE mixed.GONE; RENAME TABLE Mixed.A TO Mixed.B`);
+        TRUNCATE TABLE MIXED.t; INSERT INTO Mixed.T VALUES (3, 3); DROP TABLE mixed.GONE; RENAME TABLE Mixed.A TO Mixed.B;
+        ALTER TABLE MIXED.t DROP COLUMN NOTE`);
     });
     assert.deepEqual(await collections(stack, 'mixed'), ['b', 't']);
   });
