@@ -14,8 +14,8 @@ export interface DdlCounts {
   truncated: number;
   dropped: number;
   renamed: number;
-  /** Mirror documents whose fields followed a DROP or RENAME COLUMN. */
-  altered?: number;
+  /** Mirror documents whose fields followed a DROP, RENAME or plain nullable ADD COLUMN. */
+  altered: number;
 }
 
 /** Deterministic per statement: the batch's end position, its index in the batch, and a digest of its text. */
@@ -32,7 +32,7 @@ export function schemaHistoryId(batch: Batch, index: number, ddl: SchemaChange):
  * renamed), and none runs inside a transaction, where MongoDB forbids drop and rename.
  */
 export async function applyDdl(client: MongoClient, sdl: Db, batch: Batch, databaseMap: DatabaseMap = {}): Promise<DdlCounts> {
-  const out: DdlCounts = { recorded: 0, truncated: 0, dropped: 0, renamed: 0 };
+  const out: DdlCounts = { recorded: 0, truncated: 0, dropped: 0, renamed: 0, altered: 0 };
   const history = sdl.collection<Document>(COLLECTIONS.schemaHistory);
   for (const [i, ddl] of batch.ddl.entries()) {
     const action = ddl.action ?? parseDdl(ddl.statement, ddl.db);
@@ -46,7 +46,7 @@ export async function applyDdl(client: MongoClient, sdl: Db, batch: Batch, datab
         out.dropped += await dropDatabaseMirrors(client, sdl, action.db, databaseMap, batch);
         break;
       case 'alter':
-        out.altered = (out.altered ?? 0) + await alterMirror(client, ns(action.table), action);
+        out.altered += await alterMirror(client, ns(action.table), action);
         break;
       case 'create':
         break;
