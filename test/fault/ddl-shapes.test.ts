@@ -167,6 +167,22 @@ describe('DDL shapes: applied exactly or a loud stop', () => {
     assert.match(sdl.logs(), /binlog\.\d+:\d+ \(GTID 0-1-\d+\)/);
     assert.match(sdl.logs(), /sdl snapshot --tables pk\.t/);
   });
+
+  it('a unique key that becomes the key of a table without a primary key stops sdl when its next rows arrive', async () => {
+    const conn = await stack.mariadb.connect();
+    await conn.query('CREATE DATABASE uk; CREATE TABLE uk.t (a INT NOT NULL, b INT NOT NULL, UNIQUE KEY ua (a)); INSERT INTO uk.t VALUES (1, 1)');
+    const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'uk', include: 'uk', name: 'uk' });
+    sdl.start();
+    try {
+      await waitForCatchUp(stack, 'uk', 120_000, sdl);
+      // No PRIMARY in the text and no key column touched: only the TableMaps tell (MariaDB names the unique key as the key).
+      await conn.query('ALTER TABLE uk.t DROP INDEX ua, ADD UNIQUE KEY ub (b); INSERT INTO uk.t VALUES (2, 2)');
+    } finally {
+      await conn.end();
+    }
+    assert.equal(await exitWithin(sdl, 90_000), 1, sdl.logs().slice(-3000));
+    assert.match(sdl.logs(), /PRIMARY_KEY_CHANGED.*the key of uk\.t changed from \(a\) to \(b\)/);
+  });
 });
 
 describe('DDL with lower_case_table_names=1', () => {
