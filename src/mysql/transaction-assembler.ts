@@ -1,7 +1,7 @@
-import { SdlError } from '../errors.js';
-import { ddlTables, parseDdl, type DdlAction } from '../mongo/ddl-parse.js';
+import { ddlTables } from '../mongo/ddl-parse.js';
 import type { RawRow, RowChange, SchemaChange, SourcePosition, SourceTransaction, TableSchema } from '../pipeline/types.js';
 import type { IncludeFilter } from './include-filter.js';
+import { permanentStop, SchemaChanges } from './schema-changes.js';
 import { type BinlogColumn, tableSchema } from './table-schema.js';
 
 /** The binlog events the assembler understands, as zongji delivers them (structurally typed). */
@@ -69,8 +69,7 @@ export class TransactionAssembler {
   private open: OpenTxn | undefined;
   private readonly tables = new Map<number, { db: string; table: string; columns: BinlogColumn[]; primaryKey: number[] | undefined }>();
   private readonly knownJson: (db: string, table: string) => ReadonlySet<string> | undefined;
-  /** Key column names per included table as its last TableMap said: a change means the mirror's `_id`s are stale. */
-  private readonly keys = new Map<string, string[]>();
+  private readonly schemaChanges: SchemaChanges;
 
   constructor(
     start: SourcePosition | undefined,
@@ -78,11 +77,16 @@ export class TransactionAssembler {
     private readonly gtids: GtidTracker,
     private readonly out: AssemblerOutput,
     knownJson: (db: string, table: string) => ReadonlySet<string> | undefined,
-    private readonly opts: AssemblerOptions = {},
+    opts: AssemblerOptions = {},
   ) {
     this.file = start?.file ?? '';
     this.fileSeq = fileSequence(this.file);
     this.knownJson = knownJson;
+    this.schemaChanges = new SchemaChanges(include, opts.lowerCaseNames === true, (db, table) => {
+      let columns: BinlogColumn[] | undefined;
+      for (const t of this.tables.values()) if (t.db === db && t.table === table) columns = t.columns;
+      return columns;
+    });
   }
 
   get inTransaction(): boolean {
@@ -138,7 +142,7 @@ export class TransactionAssembler {
     if (!this.include.includes(meta.db, meta.table)) return;
     let idx = txn.schemaIndex.get(e.tableId);
     if (idx === undefined) {
-      this.checkKey(meta.db, meta.table, (meta.primaryKey ?? []).map((i) => meta.columns[i]?.name ?? `#${i}`), txn);
+      this.schemaChanges.tableMapKey(meta.db, meta.table, (meta.primaryKey ?? []).map((i) => meta.columns[i]?.name ?? `#${i}`), this.where(0, txn));
       const json = this.knownJson(meta.db, meta.table) ?? new Set<string>();
       idx = txn.schemas.push(tableSchema(meta.db, meta.table, meta.columns, meta.primaryKey, json)) - 1;
       txn.schemaIndex.set(e.tableId, idx);
@@ -179,7 +183,7 @@ export class TransactionAssembler {
     }
     if (this.open === undefined) this.implicitBegin(e.timestamp, e.nextPosition);
     const open = this.open as OpenTxn;
-    const ddl = this.schemaChange(e, stmt, open);
+    const ddl = TABLE_DDL.test(stmt) ? this.schemaChanges.judge(stmt, e.db, this.where(e.nextPosition, open)) : undefined;
     // MySQL 8 logs `CREATE TABLE … SELECT` as GTID, this DDL, then the rows and an Xid.
     if (TABLE_DDL.test(stmt) && /\bSTART\s+TRANSACTION\s*;?\s*$/i.test(stmt)) {
       open.standalone = false;
@@ -191,87 +195,21 @@ export class TransactionAssembler {
 
   private ddlInTransaction(txn: OpenTxn, e: Extract<AssemblerEvent, { kind: 'query' }>, stmt: string): void {
     if (!TABLE_DDL.test(stmt)) return;
-    const ddl = this.schemaChange(e, stmt, txn);
+    const ddl = this.schemaChanges.judge(stmt, e.db, this.where(e.nextPosition, txn));
     // A temporary table's DROP (statement-logged sessions) names no table a mirror follows.
-    if (ddl?.action === undefined || ddlTables(ddl.action).length === 0) return;
+    const tables = ddl?.action === undefined ? [] : ddlTables(ddl.action);
+    if (ddl === undefined || tables.length === 0) return;
     if (txn.ddl !== undefined || txn.changes.length > 0) {
-      throw this.stop('UNSUPPORTED_EVENT', `a transaction at ${this.where(e.nextPosition, txn)} holds rows and more than one DDL statement (\`${stmt.slice(0, 200)}\`); sdl applies a DDL only before its transaction's rows`,
-        ddl.db, 'do not mix DDL into multi-statement transactions on replicated tables');
+      const name = tables.map((t) => `${t.db}.${t.table}`).join(', ');
+      throw permanentStop('UNSUPPORTED_EVENT', `the transaction at ${this.where(e.nextPosition, txn)} runs \`${stmt.slice(0, 200)}\` after rows or another DDL; sdl applies a DDL only before its transaction's rows`,
+        name, 'do not mix DDL on replicated tables into multi-statement transactions');
     }
     txn.ddl = ddl;
-  }
-
-  /**
-   * The schema_history record of a DDL on an included table (judged by the tables the
-   * statement names, not the session's default database), or undefined for statements that
-   * concern no included table. Stops on a key change the mirrors cannot follow.
-   */
-  private schemaChange(e: Extract<AssemblerEvent, { kind: 'query' }>, stmt: string, txn: OpenTxn): SchemaChange | undefined {
-    if (!TABLE_DDL.test(stmt)) return undefined;
-    const action = parseDdl(stmt, e.db, { lowerCaseNames: this.opts.lowerCaseNames === true });
-    const tables = ddlTables(action);
-    let included: boolean;
-    if (action.kind === 'drop-database') included = this.include.includesDb(action.db);
-    else if (tables.length > 0) included = tables.some((t) => this.include.includes(t.db, t.table));
-    else included = this.include.includesDb(qualifiedDb(stmt) ?? e.db);
-    this.forgetKeys(action);
-    if (!included) return undefined;
-    if (action.kind === 'alter') this.matchColumnCase(action);
-    if (action.kind === 'alter') {
-      const known = this.keys.get(tableKey(action.table.db, action.table.table));
-      const touched = [...action.modifyColumns, ...action.dropColumns, ...action.renameColumns.map((r) => r.from)];
-      const keyColumn = known?.find((k) => touched.some((c) => c.toLowerCase() === k.toLowerCase()));
-      if (action.primaryKey || keyColumn !== undefined) {
-        const name = `${action.table.db}.${action.table.table}`;
-        throw this.stop('PRIMARY_KEY_CHANGED',
-          `\`${stmt.slice(0, 200)}\` at ${this.where(e.nextPosition, txn)} changes ${keyColumn === undefined ? 'the primary key' : `key column ${name}.${keyColumn}`} of ${name}: its mirror is keyed by the old key`,
-          name, 'change keys of replicated tables only with sdl stopped and a re-snapshot planned');
-      }
-    }
-    return { db: e.db, statement: stmt, action };
-  }
-
-  /**
-   * Column names are case-insensitive in DDL text but mirror fields carry the case of the
-   * table's definition: spell dropped and renamed columns as the table's last TableMap does.
-   */
-  private matchColumnCase(action: Extract<DdlAction, { kind: 'alter' }>): void {
-    let columns: BinlogColumn[] | undefined;
-    for (const t of this.tables.values()) if (t.db === action.table.db && t.table === action.table.table) columns = t.columns;
-    if (columns === undefined) return;
-    const spell = (name: string): string => columns?.find((c) => c.name.toLowerCase() === name.toLowerCase())?.name ?? name;
-    action.dropColumns = action.dropColumns.map(spell);
-    action.renameColumns = action.renameColumns.map((r) => ({ from: spell(r.from), to: r.to }));
-    action.modifyColumns = action.modifyColumns.map(spell);
-  }
-
-  /** A table dropped, replaced or renamed starts a new key history (its mirror went with it). */
-  private forgetKeys(action: DdlAction): void {
-    if (action.kind === 'drop-database') {
-      for (const k of [...this.keys.keys()]) if (k.startsWith(`${action.db}.`)) this.keys.delete(k);
-    } else if (action.kind !== 'alter') {
-      for (const t of ddlTables(action)) this.keys.delete(tableKey(t.db, t.table));
-    }
-  }
-
-  private checkKey(db: string, table: string, key: string[], txn: OpenTxn): void {
-    const name = tableKey(db, table);
-    const known = this.keys.get(name);
-    this.keys.set(name, key);
-    if (known === undefined || known.join('\u0000') === key.join('\u0000')) return;
-    throw this.stop('PRIMARY_KEY_CHANGED',
-      `the key of ${name} changed from (${known.join(', ')}) to (${key.join(', ')}) before the transaction at ${this.where(0, txn)}: its mirror is keyed by the old key`,
-      name, 'change keys of replicated tables only with sdl stopped and a re-snapshot planned');
   }
 
   private where(pos: number, txn: OpenTxn | undefined): string {
     const at = `${this.file}:${pos > 0 ? pos : txn?.startPos ?? 0}`;
     return txn?.gtid === undefined ? at : `${at} (GTID ${txn.gtid})`;
-  }
-
-  private stop(code: string, what: string, table: string, prevent: string): SdlError {
-    return new SdlError(code, what, 'permanent',
-      `re-snapshot the table \`${table}\` (\`sdl snapshot --tables ${table}\`, once snapshots exist), then restart; to prevent it, ${prevent}`);
   }
 
   private implicitBegin(ts: number, pos = 0): OpenTxn {
@@ -295,15 +233,6 @@ export class TransactionAssembler {
     if (ddl !== undefined) out.ddl = ddl;
     this.out.transaction(out, lookups);
   }
-}
-
-function tableKey(db: string, table: string): string {
-  return `${db}.${table}`;
-}
-
-function qualifiedDb(stmt: string): string | undefined {
-  const m = /\b(?:TABLE|DATABASE|SCHEMA)\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?`?([^`.\s]+)`?\./i.exec(stmt);
-  return m?.[1];
 }
 
 function fileSequence(file: string): number {
