@@ -36,7 +36,7 @@ export type BinlogStreamEvent =
 
 export type BinlogStreamCommand = { type: 'PAUSE' } | { type: 'RESUME' };
 
-const EVENTS = ['rotate', 'mariadbgtid', 'gtid', 'query', 'xid', 'tablemap', 'writerows', 'updaterows', 'deleterows', 'heartbeat', 'xaprepare', 'unknown'];
+const EVENTS = ['rotate', 'mariadbgtid', 'gtid', 'query', 'xid', 'tablemap', 'writerows', 'updaterows', 'deleterows', 'heartbeat', 'xaprepare', 'unknown', 'previousgtids'];
 
 /**
  * The binlog connection: zongji events → whole transactions, in order. Stops on any error
@@ -60,8 +60,11 @@ export const binlogStream = fromCallback<BinlogStreamCommand, BinlogStreamInput,
     sendBack({ type: 'STREAM_ERROR', error: errorInfo(err, classifyMysqlError) });
   };
 
-  const lookupJson = async (key: string): Promise<void> => {
-    if (ctrl === undefined) return;
+  // Bumped at every DDL: a lookup that started before it may have read the old checks.
+  let generation = 0;
+  const lookupJson = async (key: string): Promise<ReadonlySet<string>> => {
+    if (ctrl === undefined) return new Set();
+    const started = generation;
     const [db, table] = splitKey(key);
     const [rows] = await ctrl.query('SELECT CHECK_CLAUSE AS c FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?', [db, table]);
     const cols = new Set<string>();
@@ -69,7 +72,8 @@ export const binlogStream = fromCallback<BinlogStreamCommand, BinlogStreamInput,
       const m = /^json_valid\(`((?:[^`]|``)+)`\)$/i.exec(r.c.trim());
       if (m?.[1] !== undefined) cols.add(m[1].replace(/``/g, '`'));
     }
-    jsonColumns.set(key, cols);
+    if (started === generation) jsonColumns.set(key, cols);
+    return cols;
   };
 
   const emit = (txn: SourceTransaction, lookups: ReadonlySet<string>): void => {
@@ -81,10 +85,11 @@ export const binlogStream = fromCallback<BinlogStreamCommand, BinlogStreamInput,
     pending++;
     chain = chain
       .then(async () => {
-        for (const key of lookups) if (!jsonColumns.has(key)) await lookupJson(key);
+        const found = new Map<string, ReadonlySet<string>>();
+        for (const key of lookups) found.set(key, jsonColumns.get(key) ?? await lookupJson(key));
         for (const s of txn.schemas) {
-          const json = jsonColumns.get(`${s.db}.${s.table}`);
-          if (json !== undefined) for (const c of s.columns) if (json.has(c.name)) c.kind = 'json';
+          const json = found.get(`${s.db}.${s.table}`) ?? jsonColumns.get(`${s.db}.${s.table}`);
+          if (json !== undefined) for (const c of s.columns) if (c.kind === 'string' && json.has(c.name)) c.kind = 'json';
         }
         if (!stopped && !failed) sendBack({ type: 'TXN', txn });
       })
@@ -102,14 +107,20 @@ export const binlogStream = fromCallback<BinlogStreamCommand, BinlogStreamInput,
     if (input.start !== undefined) await assertResumable(ctrl, input.start, server.mariadb);
     if (stopped) return;
     const gtids = server.mariadb ? mariadbTracker(input.start?.gtid) : mysqlTracker(input.start?.gtid);
-    const include = new IncludeFilter(input.include);
+    // With lower_case_table_names=1 the binlog names every table in lower case.
+    const include = new IncludeFilter(server.lowerCaseNames ? input.include.map((n) => n.toLowerCase()) : input.include);
     const assembler = new TransactionAssembler(input.start, include, gtids, {
       transaction: emit,
       heartbeat: (pos) => sendBack({ type: 'HEARTBEAT', pos }),
-    }, (db, table) => jsonColumns.get(`${db}.${table}`));
+    }, (db, table) => jsonColumns.get(`${db}.${table}`), { lowerCaseNames: server.lowerCaseNames });
 
-    // DDL can add or remove a json_valid check: forget what we knew about that table.
-    const onDdl = (): void => jsonColumns.clear();
+    // DDL can add or remove a json_valid check. MariaDB logs DDL after a GTID event, so it
+    // arrives inside an open group: forget what we knew at every statement but BEGIN/COMMIT,
+    // in stream order, so rows after it are typed by the checks after it.
+    const onDdl = (): void => {
+      jsonColumns.clear();
+      generation++;
+    };
 
     const collations = await serverCollations(ctrl);
     const z = new ZongJi(exactOptions(input.url));
@@ -125,7 +136,7 @@ export const binlogStream = fromCallback<BinlogStreamCommand, BinlogStreamInput,
       try {
         const ev = translate(e, { collations, include, at: () => `binlog ${z.options.filename ?? '?'}:${z.options.position ?? '?'}` });
         if (ev === undefined) return;
-        if (ev.kind === 'query' && !assembler.inTransaction) onDdl();
+        if (ev.kind === 'query' && !/^\s*(?:BEGIN|COMMIT)\b/i.test(ev.statement)) onDdl();
         assembler.push(ev);
       } catch (err) {
         fail(err);
@@ -191,15 +202,15 @@ async function serverCollations(conn: Connection): Promise<Map<number, string>> 
   return new Map((rows as { id: number | string; cs: string }[]).map((r) => [Number(r.id), r.cs]));
 }
 
-interface TranslateContext {
+export interface TranslateContext {
   collations: ReadonlyMap<number, string>;
   include: IncludeFilter;
   /** Where the stream is: zongji holds its resume position at the transaction's start until its commit. */
   at: () => string;
 }
 
-/** zongji event → the assembler's vocabulary. */
-function translate(e: AnyBinlogEvent, ctx: TranslateContext): AssemblerEvent | undefined {
+/** zongji event → the assembler's vocabulary (exported for tests on recorded event sequences). */
+export function translate(e: AnyBinlogEvent, ctx: TranslateContext): AssemblerEvent | undefined {
   switch (e.getTypeName()) {
     case 'Rotate': {
       const r = e as Extract<AnyBinlogEvent, { binlogName: string; position: number }>;
@@ -211,7 +222,9 @@ function translate(e: AnyBinlogEvent, ctx: TranslateContext): AssemblerEvent | u
     }
     case 'Gtid': {
       const g = e as Extract<AnyBinlogEvent, { sid: string; gno: number | string; flags: number }>;
-      return { kind: 'begin', gtid: g.gtid, standalone: false, nextPosition: g.nextPosition, timestamp: g.timestamp };
+      // MySQL's GTID event does not say whether a BEGIN follows: a DDL comes without one. The
+      // assembler treats the group as standalone until a BEGIN arrives.
+      return { kind: 'begin', gtid: g.gtid, standalone: true, nextPosition: g.nextPosition, timestamp: g.timestamp };
     }
     case 'TableMap': {
       const t = e as TableMapEvent;
@@ -250,16 +263,18 @@ function translate(e: AnyBinlogEvent, ctx: TranslateContext): AssemblerEvent | u
       const x = e as Extract<AnyBinlogEvent, { getTypeName(): 'XaPrepare' }>;
       return { kind: 'xaprepare', xid: xidOf(x.xidFormatId, x.xidGtrid, x.xidBqual), onePhase: x.onePhase, nextPosition: x.nextPosition, timestamp: x.timestamp };
     }
+    case 'PreviousGtids':
+      return { kind: 'previous-gtids', gtids: (e as Extract<AnyBinlogEvent, { gtidSet: string; sids: unknown }>).gtidSet };
     case 'Unknown':
       return { kind: 'unknown', size: e.size, nextPosition: e.nextPosition };
-    // None of these carries a row change: Format describes the file's event layout; GTID lists,
-    // Previous_gtids and binlog checkpoints summarise positions (the GTID of each group arrives
+    // None of these carries a row change: Format describes the file's event layout; GTID lists
+    // and binlog checkpoints summarise positions (the GTID of each group arrives
     // in its own GTID event); AnnotateRows and RowsQuery repeat the SQL text of row events that
     // follow; AnonymousGtid opens a group whose rows and commit arrive as their own events;
     // StartEncryption only switches the file's encryption; IntVar sets LAST_INSERT_ID or
     // INSERT_ID for the statement-format DML that follows it, which the assembler judges.
     case 'Format': case 'MariadbGtidList': case 'BinlogCheckpoint': case 'AnnotateRows': case 'RowsQuery':
-    case 'PreviousGtids': case 'AnonymousGtid': case 'IntVar': case 'StartEncryption':
+    case 'AnonymousGtid': case 'IntVar': case 'StartEncryption':
       return undefined;
     case 'TransactionPayload':
     case 'PartialUpdateRows':

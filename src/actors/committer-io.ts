@@ -63,6 +63,17 @@ export function committerIO(deps: CommitterIODeps) {
     }
   };
 
+  /** DDL that changes stored rows without row events: the mirror keeps the old values of untouched rows. */
+  const warnDdl = (batch: Batch): void => {
+    for (const ddl of batch.ddl) {
+      const a = ddl.action;
+      if (a?.kind !== 'alter' || a.stale.length === 0) continue;
+      const name = `${a.table.db}.${a.table.table}`;
+      log.warn({ db: a.table.db, table: a.table.table, changes: a.stale, position: batch.end },
+        `${name}: ${a.stale.join(', ')} may change stored rows without row events; mirror documents of rows not written since keep their old values until re-snapshotted (\`sdl snapshot --tables ${name}\`, once snapshots exist)`);
+    }
+  };
+
   return {
     actors: {
       recover: fromPromise<unknown, void>(() =>
@@ -78,6 +89,7 @@ export function committerIO(deps: CommitterIODeps) {
           outcomes.set(input.batch.id, outcome);
           metrics.duplicatesIgnored(outcome.counts.duplicatesIgnored);
           warnKeyless(input.batch);
+          warnDdl(input.batch);
           if (outcome.counts.deadLetters > 0) {
             metrics.deadLetters(outcome.counts.deadLetters);
             log.error({ batch: input.batch.id, deadLetters: outcome.counts.deadLetters }, 'MongoDB rejected rows: written to dead_letters (replay them once the cause is fixed)');

@@ -40,7 +40,7 @@ export function emptyCounts(): ApplyCounts {
     mirrorsDeleted: 0,
     skippedOlder: 0,
     deadLetters: 0,
-    ddl: { recorded: 0, truncated: 0, dropped: 0, renamed: 0 },
+    ddl: { recorded: 0, truncated: 0, dropped: 0, renamed: 0, altered: 0 },
   };
 }
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { MongoServerError, type Db, type Document, type Filter, type MongoClient } from 'mongodb';
 import type { Batch, SchemaChange } from '../pipeline/types.js';
 import { parseDdl, type DdlAction, type TableRef } from './ddl-parse.js';
+import { SdlError } from '../errors.js';
 import { classifyMongoError } from './errors.js';
 import { COLLECTIONS, mirrorNamespace, type DatabaseMap, type Namespace } from './layout.js';
 import { positionKey, positionOrder } from './position.js';
@@ -13,6 +14,8 @@ export interface DdlCounts {
   truncated: number;
   dropped: number;
   renamed: number;
+  /** Mirror documents whose fields followed a DROP, RENAME or plain nullable ADD COLUMN. */
+  altered: number;
 }
 
 /** Deterministic per statement: the batch's end position, its index in the batch, and a digest of its text. */
@@ -29,12 +32,24 @@ export function schemaHistoryId(batch: Batch, index: number, ddl: SchemaChange):
  * renamed), and none runs inside a transaction, where MongoDB forbids drop and rename.
  */
 export async function applyDdl(client: MongoClient, sdl: Db, batch: Batch, databaseMap: DatabaseMap = {}): Promise<DdlCounts> {
-  const out: DdlCounts = { recorded: 0, truncated: 0, dropped: 0, renamed: 0 };
+  const out: DdlCounts = { recorded: 0, truncated: 0, dropped: 0, renamed: 0, altered: 0 };
   const history = sdl.collection<Document>(COLLECTIONS.schemaHistory);
   for (const [i, ddl] of batch.ddl.entries()) {
-    const action = parseDdl(ddl.statement, ddl.db);
+    const action = ddl.action ?? parseDdl(ddl.statement, ddl.db);
     const ns = (t: TableRef): Namespace => mirrorNamespace(t.db, t.table, databaseMap);
     switch (action.kind) {
+      case 'replace':
+        // The old table's rows are gone; a `… SELECT` brings the new ones as row events after this.
+        if (await dropIfExists(client, ns(action.table))) out.dropped++;
+        break;
+      case 'drop-database':
+        out.dropped += await dropDatabaseMirrors(client, sdl, action.db, databaseMap, batch);
+        break;
+      case 'alter':
+        out.altered += await alterMirror(client, ns(action.table), action);
+        break;
+      case 'create':
+        break;
       case 'truncate':
         await client.db(ns(action.table).db).collection(ns(action.table).collection).deleteMany({});
         out.truncated++;
@@ -70,6 +85,57 @@ function historyDoc(batch: Batch, index: number, ddl: SchemaChange, action: DdlA
     ts: new Date(batch.lastTs),
     recordedAt: new Date(),
   };
+}
+
+/**
+ * Every mirror of a dropped source database. Collections of one MongoDB database cannot be told
+ * apart by source database, so one shared with another source database (databaseMap) or holding
+ * sdl's own collections stops the pipeline instead of dropping what is not this database's.
+ */
+async function dropDatabaseMirrors(client: MongoClient, sdl: Db, db: string, databaseMap: DatabaseMap, batch: Batch): Promise<number> {
+  const target = mirrorNamespace(db, '', databaseMap).db;
+  const sharers = Object.entries(databaseMap).filter(([src, dst]) => src !== db && dst === target);
+  // An unmapped source database named like the target writes its mirrors there too.
+  const unmappedNamesake = target !== db && !Object.hasOwn(databaseMap, target);
+  if (target === sdl.databaseName || sharers.length > 0 || unmappedNamesake) {
+    throw new SdlError('UNSUPPORTED_EVENT',
+      `DROP DATABASE \`${db}\` at ${batch.end === undefined ? batch.id : `${batch.end.file}:${batch.end.pos}${batch.end.gtid === undefined ? '' : ` (GTID ${batch.end.gtid})`}`}: its mirrors share the MongoDB database \`${target}\` with other data, so they cannot be told apart`,
+      'permanent', `drop the mirrors of \`${db}\` in \`${target}\` by hand, then move the checkpoint past this statement; to prevent it, map each source database to its own MongoDB database`);
+  }
+  let n = 0;
+  for (const c of await client.db(target).listCollections({}, { nameOnly: true }).toArray()) {
+    if (c.name.startsWith('system.')) continue;
+    if (await dropIfExists(client, { db: target, collection: c.name })) n++;
+  }
+  return n;
+}
+
+/**
+ * A dropped column leaves every mirror document exactly (its field and raw text go); a renamed
+ * one moves its field; a plain nullable column added is null in every row. `_sdl.h` hashed the
+ * old image: it becomes null (unknown) rather than wrong. Order as in the statement's effect:
+ * drops, renames, then adds (so `DROP a, ADD a` leaves a null).
+ */
+async function alterMirror(client: MongoClient, ns: Namespace, action: Extract<DdlAction, { kind: 'alter' }>): Promise<number> {
+  const unset: Document = {};
+  for (const col of action.dropColumns) {
+    unset[col] = '';
+    unset[`_sdl.raw.${col}`] = '';
+  }
+  const rename: Document = {};
+  for (const r of action.renameColumns) {
+    rename[r.from] = r.to;
+    rename[`_sdl.raw.${r.from}`] = `_sdl.raw.${r.to}`;
+  }
+  const add: Document = {};
+  for (const col of action.addNullColumns) add[col] = null;
+  if (Object.keys(unset).length + Object.keys(rename).length + Object.keys(add).length === 0) return 0;
+  const coll = client.db(ns.db).collection<Document>(ns.collection);
+  let n = 0;
+  if (Object.keys(unset).length > 0) n += (await coll.updateMany({}, { $unset: unset, $set: { '_sdl.h': null } })).modifiedCount;
+  if (Object.keys(rename).length > 0) n += (await coll.updateMany({}, { $rename: rename, $set: { '_sdl.h': null } })).modifiedCount;
+  if (Object.keys(add).length > 0) n += (await coll.updateMany({}, { $set: { ...add, '_sdl.h': null } })).modifiedCount;
+  return n;
 }
 
 async function exists(client: MongoClient, ns: Namespace): Promise<boolean> {

@@ -12,17 +12,24 @@ export function mariadbTracker(start: string | undefined): GtidTracker {
       return pos.toString();
     },
     current: () => (pos.isEmpty() ? undefined : pos.toString()),
+    // MariaDB streams from a GTID position ('' = the whole binlog), never from an executed set.
+    seed: () => undefined,
   };
 }
 
 /** MySQL: the executed GTID set (`uuid:1-42,…`). */
 export function mysqlTracker(start: string | undefined): GtidTracker {
-  const set = GtidSet.parse(start ?? '');
+  let set = GtidSet.parse(start ?? '');
   return {
     commit(gtid) {
       set.add(gtid);
       return set.toString();
     },
     current: () => (set.isEmpty() ? undefined : set.toString()),
+    seed(executedBefore) {
+      // A resumed set already covers everything before it; only a first start needs the
+      // history the oldest retained binlog does not hold, or the server asks for purged GTIDs.
+      if (set.isEmpty()) set = GtidSet.parse(executedBefore);
+    },
   };
 }

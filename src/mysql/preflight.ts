@@ -6,6 +6,8 @@ export interface SourceServer {
   mariadb: boolean;
   /** Oldest binlog file still on the server (start point for a non-GTID full read). */
   firstBinlog: string;
+  /** lower_case_table_names=1: the server logs table names in lower case but keeps DDL text as typed. */
+  lowerCaseNames: boolean;
 }
 
 /**
@@ -14,7 +16,7 @@ export interface SourceServer {
  */
 export async function preflight(conn: Connection): Promise<SourceServer> {
   const [rows] = await conn.query(
-    'SELECT VERSION() AS version, @@log_bin AS logBin, @@binlog_format AS format, @@binlog_row_image AS image, @@binlog_row_metadata AS metadata',
+    'SELECT VERSION() AS version, @@log_bin AS logBin, @@binlog_format AS format, @@binlog_row_image AS image, @@binlog_row_metadata AS metadata, @@lower_case_table_names AS lctn',
   );
   const r = (rows as Record<string, unknown>[])[0] ?? {};
   const version = String(r['version']);
@@ -28,5 +30,5 @@ export async function preflight(conn: Connection): Promise<SourceServer> {
   }
   const [logs] = await conn.query('SHOW BINARY LOGS');
   const first = (logs as { Log_name: string }[])[0]?.Log_name ?? '';
-  return { version, mariadb: /mariadb/i.test(version), firstBinlog: first };
+  return { version, mariadb: /mariadb/i.test(version), firstBinlog: first, lowerCaseNames: String(r['lctn']) === '1' };
 }

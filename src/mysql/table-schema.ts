@@ -51,7 +51,13 @@ export interface BinlogColumn {
 }
 
 function columnKind(db: string, table: string, col: BinlogColumn, jsonColumns: ReadonlySet<string>): ColumnKind {
-  if (jsonColumns.has(col.name)) return 'json';
+  const kind = binlogKind(db, table, col);
+  // MariaDB JSON is LONGTEXT with a json_valid check. The check list is today's: a column of the
+  // same name that was not text at this row's position keeps the kind its own TableMap says.
+  return kind === 'string' && jsonColumns.has(col.name) ? 'json' : kind;
+}
+
+function binlogKind(db: string, table: string, col: BinlogColumn): ColumnKind {
   switch (col.type) {
     case T.TINY: case T.SHORT: case T.INT24: case T.LONG: case T.YEAR:
       return 'int';

@@ -1,6 +1,8 @@
 import { SdlError } from '../errors.js';
 import type { RawRow, RowChange, SchemaChange, SourcePosition, SourceTransaction, TableSchema } from '../pipeline/types.js';
+import { ddlTables } from '../mongo/ddl-parse.js';
 import type { IncludeFilter } from './include-filter.js';
+import { permanentStop, SchemaChanges } from './schema-changes.js';
 import { type BinlogColumn, tableSchema } from './table-schema.js';
 import { classifyStatement, type TableRef } from './txn-statements.js';
 
@@ -20,7 +22,9 @@ export type AssemblerEvent =
   | { kind: 'xaprepare'; xid: string; onePhase: boolean; nextPosition: number; timestamp: number }
   /** An event zongji cannot identify (Begin/Execute_load_query, USER_VAR, RAND, Incident, Stop…). */
   | { kind: 'unknown'; size: number; nextPosition: number }
-  | { kind: 'heartbeat'; file: string; nextPosition: number };
+  | { kind: 'heartbeat'; file: string; nextPosition: number }
+  /** MySQL: the GTID set executed before this binlog file (the first event after its Format event). */
+  | { kind: 'previous-gtids'; gtids: string };
 
 export interface AssemblerOutput {
   transaction(txn: SourceTransaction, tablesNeedingLookup: ReadonlySet<string>): void;
@@ -33,6 +37,16 @@ export interface GtidTracker {
   /** Records a committed transaction; returns the position string to resume after it. */
   commit(gtid: string): string;
   current(): string | undefined;
+  /**
+   * Starts an empty set from what the server executed before the first binlog read, so a
+   * checkpoint taken on a first start covers purged history too (MySQL; no-op once non-empty).
+   */
+  seed(executedBefore: string): void;
+}
+
+export interface AssemblerOptions {
+  /** The source runs with lower_case_table_names=1: DDL text may name tables in any case. */
+  lowerCaseNames?: boolean;
 }
 
 interface OpenTxn {
@@ -50,6 +64,8 @@ interface OpenTxn {
   unknownRun: number | undefined;
   /** Position of an unidentifiable event no statement-format DML explained. */
   unexplained: number | undefined;
+  /** The DDL a transaction carries with its rows (`CREATE TABLE … SELECT`), applied before them. */
+  ddl?: SchemaChange;
 }
 
 /** An XA branch prepared but not yet committed or rolled back; `heldAt` is where its group began. */
@@ -80,6 +96,7 @@ export class TransactionAssembler {
   private lastEnd: SourcePosition | undefined;
   /** Prepared XA branches by xid, oldest first (Map keeps insertion order). */
   private readonly prepared = new Map<string, PreparedXa>();
+  private readonly schemaChanges: SchemaChanges;
 
   constructor(
     start: SourcePosition | undefined,
@@ -87,11 +104,17 @@ export class TransactionAssembler {
     private readonly gtids: GtidTracker,
     private readonly out: AssemblerOutput,
     knownJson: (db: string, table: string) => ReadonlySet<string> | undefined,
+    opts: AssemblerOptions = {},
   ) {
     this.file = start?.file ?? '';
     this.fileSeq = fileSequence(this.file);
     this.knownJson = knownJson;
     this.lastEnd = start;
+    this.schemaChanges = new SchemaChanges(include, opts.lowerCaseNames === true, (db, table) => {
+      let columns: BinlogColumn[] | undefined;
+      for (const t of this.tables.values()) if (t.db === db && t.table === table) columns = t.columns;
+      return columns;
+    });
   }
 
   get inTransaction(): boolean {
@@ -134,12 +157,19 @@ export class TransactionAssembler {
           this.out.heartbeat(pos);
         }
         return;
+      case 'previous-gtids':
+        this.gtids.seed(e.gtids);
+        return;
     }
   }
 
   private begin(gtid: string | undefined, standalone: boolean, pos: number, ts: number): void {
-    // A BEGIN after a GTID event belongs to the transaction the GTID opened.
-    if (this.open !== undefined && gtid === undefined) return;
+    // A BEGIN after a GTID event belongs to the transaction the GTID opened. MySQL's GTID event
+    // cannot say whether a BEGIN follows, so it opens a standalone group until the BEGIN comes.
+    if (this.open !== undefined && gtid === undefined) {
+      this.open.standalone = false;
+      return;
+    }
     if (this.open !== undefined && this.open.changes.length > 0) {
       // Every group shape sdl knows ends with a marker; dropping its rows here would be silent loss.
       const where = this.where(pos, this.open.gtid);
@@ -162,6 +192,7 @@ export class TransactionAssembler {
     }
     let idx = txn.schemaIndex.get(e.tableId);
     if (idx === undefined) {
+      this.schemaChanges.tableMapKey(meta.db, meta.table, (meta.primaryKey ?? []).map((i) => meta.columns[i]?.name ?? `#${i}`), this.where(txn.startPos, txn.gtid));
       const json = this.knownJson(meta.db, meta.table) ?? new Set<string>();
       idx = txn.schemas.push(tableSchema(meta.db, meta.table, meta.columns, meta.primaryKey, json)) - 1;
       txn.schemaIndex.set(e.tableId, idx);
@@ -195,14 +226,35 @@ export class TransactionAssembler {
     }
     if (this.groupStatement(e)) return;
     if (this.open !== undefined && !this.open.standalone) {
-      // What is left inside a group is DDL (CREATE TABLE … SELECT, temporary tables; the DDL
-      // handling's to decide) or, on MySQL, whose GTID events are never standalone, a
-      // non-table statement (GRANT, CREATE USER) that carries no rows.
+      // What is left inside a group is DDL (`CREATE TABLE … SELECT`, whose rows follow in the
+      // same group; a temporary table's) or a non-table statement (GRANT…) that carries no rows.
+      this.ddlInTransaction(this.open, e, stmt);
       return;
     }
-    const ddl = TABLE_DDL.test(stmt) && this.include.includesDb(qualifiedDb(stmt) ?? e.db) ? { db: e.db, statement: stmt } : undefined;
     if (this.open === undefined) this.implicitBegin(e.timestamp, e.nextPosition);
+    const open = this.open as OpenTxn;
+    const ddl = TABLE_DDL.test(stmt) ? this.schemaChanges.judge(stmt, e.db, this.where(e.nextPosition, open.gtid)) : undefined;
+    // MySQL 8 logs `CREATE TABLE … SELECT` as GTID, this DDL, then the rows and an Xid.
+    if (TABLE_DDL.test(stmt) && /\bSTART\s+TRANSACTION\s*;?\s*$/i.test(stmt)) {
+      open.standalone = false;
+      if (ddl !== undefined) open.ddl = ddl;
+      return;
+    }
     this.commit(e.nextPosition, ddl);
+  }
+
+  private ddlInTransaction(txn: OpenTxn, e: Extract<AssemblerEvent, { kind: 'query' }>, stmt: string): void {
+    if (!TABLE_DDL.test(stmt)) return;
+    const ddl = this.schemaChanges.judge(stmt, e.db, this.where(e.nextPosition, txn.gtid));
+    // A temporary table's DROP (statement-logged sessions) names no table a mirror follows.
+    const tables = ddl?.action === undefined ? [] : ddlTables(ddl.action);
+    if (ddl === undefined || tables.length === 0) return;
+    if (txn.ddl !== undefined || txn.changes.length > 0) {
+      const name = tables.map((t) => `${t.db}.${t.table}`).join(', ');
+      throw permanentStop('UNSUPPORTED_EVENT', `the transaction at ${this.where(e.nextPosition, txn.gtid)} runs \`${stmt.slice(0, 200)}\` after rows or another DDL; sdl applies a DDL only before its transaction's rows`,
+        name, 'do not mix DDL on replicated tables into multi-statement transactions');
+    }
+    txn.ddl = ddl;
   }
 
   /**
@@ -382,6 +434,7 @@ export class TransactionAssembler {
     if (txn === undefined) return;
     this.checkExplained(txn, pos);
     this.open = undefined;
+    ddl ??= txn.ddl;
     const gtid = txn.gtid === undefined ? this.gtids.current() : this.gtids.commit(txn.gtid);
     let end: SourcePosition = { file: this.file, pos };
     if (gtid !== undefined) end.gtid = gtid;
@@ -415,11 +468,6 @@ function resnapshot(tables: string[]): string {
   if (tables.length === 0) return 're-snapshot the affected tables (`sdl snapshot --tables db.t`, once snapshots exist)';
   const list = [...new Set(tables)];
   return `re-snapshot ${list.map((t) => `\`${t}\``).join(', ')} (\`sdl snapshot --tables ${list.join(',')}\`, once snapshots exist)`;
-}
-
-function qualifiedDb(stmt: string): string | undefined {
-  const m = /\b(?:TABLE|DATABASE|SCHEMA)\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?`?([^`.\s]+)`?\./i.exec(stmt);
-  return m?.[1];
 }
 
 function fileSequence(file: string): number {

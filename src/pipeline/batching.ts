@@ -26,7 +26,8 @@ export function toParts(txn: SourceTransaction, maxRows: number): Part[] {
   for (let i = 0; i < n; i += maxRows) {
     const changes = txn.changes.slice(i, i + maxRows);
     const last = i + maxRows >= n;
-    parts.push({ gtid: txn.gtid, ts: txn.ts, schemas: txn.schemas, changes, end: last ? txn.end : undefined, ddl: undefined, bytes: Math.ceil(perRow * changes.length) });
+    // The first chunk carries the DDL (`CREATE TABLE … SELECT`): it must be applied before any row.
+    parts.push({ gtid: txn.gtid, ts: txn.ts, schemas: txn.schemas, changes, end: last ? txn.end : undefined, ddl: i === 0 ? txn.ddl : undefined, bytes: Math.ceil(perRow * changes.length) });
   }
   return parts;
 }

@@ -6,6 +6,8 @@ import type { BinaryTextType } from '../decode/binary-text.js';
  * and into the staging collection unchanged.
  */
 
+import type { DdlAction } from '../mongo/ddl-parse.js';
+
 /** Where in the source binlog a transaction ends; enough to resume right after it. */
 export interface SourcePosition {
   /** Binlog file name, e.g. `binlog.000003`. */
@@ -92,8 +94,11 @@ export interface RowChange {
 
 /** A DDL or TRUNCATE statement that arrived as a query event. */
 export interface SchemaChange {
+  /** The session's default database ('' for none): unqualified names in `statement` refer to it. */
   db: string;
   statement: string;
+  /** What it does to mirrors, read by the reader (which knows the server's name rules); absent in batches staged by older versions. */
+  action?: DdlAction;
 }
 
 /** A whole committed source transaction, as the reader hands it on. */
@@ -106,7 +111,7 @@ export interface SourceTransaction {
   end: SourcePosition;
   schemas: TableSchema[];
   changes: RowChange[];
-  /** Set on DDL transactions; such a transaction has no row changes. */
+  /** Set on DDL transactions; applied before the transaction's row changes (only `CREATE TABLE … SELECT` has any). */
   ddl?: SchemaChange;
   /** Estimated bytes held in memory (for backpressure). */
   bytes: number;

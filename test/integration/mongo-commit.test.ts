@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Binary, BSON, Decimal128, Double, Int32, Long, MongoClient, type Document } from 'mongodb';
+import { SdlError } from '../../src/errors.js';
 import { FaultInjected } from '../../src/faults.js';
 import { probeCapabilities, type Capabilities } from '../../src/mongo/capabilities.js';
 import { classifyMongoError, commitBatch, recoverPending, type CommitContext } from '../../src/mongo/commit.js';
@@ -288,17 +289,31 @@ describe('committer against the MongoDB-wire server', () => {
     ];
     const b = batch([], { id: 'ddl@20', end: endAt(20), ddl });
     const res = await commitBatch(ctx, b);
-    assert.deepEqual(res.ddl, { recorded: 4, truncated: 1, dropped: 2, renamed: 1 });
+    assert.deepEqual(res.ddl, { recorded: 4, truncated: 1, dropped: 2, renamed: 1, altered: 0 });
     const names = (await client.db(src).listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).sort();
     assert.deepEqual(names, ['t1', 't5']);
     assert.equal(await mirror(src, 't1').countDocuments(), 0);
     assert.equal(await mirror(src, 't5').countDocuments(), 2);
     const again = await commitBatch(ctx, b);
-    assert.deepEqual(again.ddl, { recorded: 4, truncated: 1, dropped: 0, renamed: 0 });
+    assert.deepEqual(again.ddl, { recorded: 4, truncated: 1, dropped: 0, renamed: 0, altered: 0 });
     const history = await ctx.db.collection<Doc>(COLLECTIONS.schemaHistory).find().sort({ _id: 1 }).toArray();
     assert.equal(history.length, 4);
-    assert.deepEqual(history.map((h) => h['action']), ['truncate', 'drop', 'rename', 'other']);
+    // A plain nullable ADD COLUMN is applied too (every mirror document gets the field as null; t1 is empty here).
+    assert.deepEqual(history.map((h) => h['action']), ['truncate', 'drop', 'rename', 'alter']);
     assert.equal(await mirror(src, 't5').countDocuments(), 2);
+  });
+
+  it('DROP DATABASE drops the mirrors of that database, and stops rather than drop a MongoDB database another source database shares', async () => {
+    const { ctx, src } = fresh();
+    await commitBatch(ctx, batch([change({ op: 'insert', db: src, table: 'a', key: 1, after: { id: 1 }, n: 1 }), change({ op: 'insert', db: src, table: 'b', key: 1, after: { id: 1 }, n: 2 })]));
+    const drop = batch([], { id: 'ddl@30', end: endAt(30), ddl: [{ db: '', statement: `DROP DATABASE \`${src}\`` }] });
+    assert.equal((await commitBatch(ctx, drop)).ddl.dropped, 2);
+    assert.deepEqual(await client.db(src).listCollections().toArray(), []);
+    const shared = { ...ctx, databaseMap: { [`${src}x`]: src, [`${src}y`]: src } };
+    await commitBatch(shared, batch([change({ op: 'insert', db: `${src}y`, table: 'keep', key: 1, after: { id: 1 }, n: 3 })], { id: 'rows@40', end: endAt(40) }));
+    const dropShared = batch([], { id: 'ddl@50', end: endAt(50), ddl: [{ db: '', statement: `DROP DATABASE \`${src}x\`` }] });
+    await assert.rejects(commitBatch(shared, dropShared), (err: unknown) => err instanceof SdlError && err.code === 'UNSUPPORTED_EVENT' && err.errorClass === 'permanent');
+    assert.equal(await mirror(src, 'keep').countDocuments(), 1);
   });
 
   it('fails transiently when the server is killed mid-commit, and a retry is exact', async (t) => {

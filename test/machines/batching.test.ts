@@ -27,6 +27,15 @@ describe('toParts', () => {
     assert.deepEqual(parts.flatMap((p) => p.changes.map((c) => c.id)), txn(1, 9).changes.map((c) => c.id));
     assert.ok(parts.reduce((n, p) => n + p.bytes, 0) >= 900);
   });
+
+  it('CREATE TABLE … SELECT larger than a batch: the first chunk carries the DDL, alone in its batch, before any row', () => {
+    const t = txn(1, 9, 900);
+    t.ddl = { db: 'app', statement: 'CREATE TABLE t (PRIMARY KEY (id)) SELECT * FROM s' };
+    const parts = toParts(t, 4);
+    assert.deepEqual(parts.map((p) => p.ddl?.statement), [t.ddl.statement, undefined, undefined]);
+    const { batch } = takeBatch(parts, limits);
+    assert.deepEqual(batch.map((p) => p.changes[0]?.id), ['t1#0']);
+  });
 });
 
 describe('takeBatch and isFull', () => {

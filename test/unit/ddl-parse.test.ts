@@ -19,7 +19,7 @@ describe('parseDdl', () => {
     });
     assert.deepEqual(parseDdl('drop table x restrict', 'd'), { kind: 'drop', tables: [{ db: 'd', table: 'x' }] });
     assert.deepEqual(parseDdl('DROP TEMPORARY TABLE x', 'd'), { kind: 'other' });
-    assert.deepEqual(parseDdl('DROP DATABASE d', 'd'), { kind: 'other' });
+    assert.deepEqual(parseDdl('DROP DATABASE `Shop`', 'x', { lowerCaseNames: true }), { kind: 'drop-database', db: 'shop' });
   });
 
   it('reads RENAME TABLE pairs and ALTER TABLE … RENAME', () => {
@@ -31,12 +31,24 @@ describe('parseDdl', () => {
       ],
     });
     assert.deepEqual(parseDdl('ALTER TABLE a RENAME TO b', 'd'), { kind: 'rename', pairs: [{ from: { db: 'd', table: 'a' }, to: { db: 'd', table: 'b' } }] });
-    assert.deepEqual(parseDdl('ALTER TABLE a RENAME COLUMN x TO y', 'd'), { kind: 'other' });
-    assert.deepEqual(parseDdl('ALTER TABLE a ADD COLUMN z INT', 'd'), { kind: 'other' });
+    const none = { dropColumns: [], addNullColumns: [], renameColumns: [], modifyColumns: [], primaryKey: false, stale: [] };
+    assert.deepEqual(parseDdl('ALTER TABLE a RENAME COLUMN x TO y', 'd'), { kind: 'alter', table: { db: 'd', table: 'a' }, ...none, renameColumns: [{ from: 'x', to: 'y' }] });
+    assert.deepEqual(parseDdl("ALTER TABLE a ADD COLUMN z INT DEFAULT 'x,y', DROP b, DROP INDEX i", 'd'), { kind: 'alter', table: { db: 'd', table: 'a' }, ...none, dropColumns: ['b'], stale: ['ADD COLUMN z'] });
+    assert.deepEqual(parseDdl('ALTER TABLE a ADD j LONGTEXT CHECK (json_valid(j)) AFTER b, ADD COLUMN IF NOT EXISTS k INT NOT NULL', 'd'), { kind: 'alter', table: { db: 'd', table: 'a' }, ...none, addNullColumns: ['j'], stale: ['ADD COLUMN k'] });
+    assert.deepEqual(parseDdl('ALTER TABLE S.T DROP PRIMARY KEY, ADD PRIMARY KEY (v)', 'd', { lowerCaseNames: true }), { kind: 'alter', table: { db: 's', table: 't' }, ...none, primaryKey: true });
+    assert.deepEqual(parseDdl('ALTER TABLE a CHANGE x y BIGINT, MODIFY z TEXT, CONVERT TO CHARACTER SET utf8mb4', 'd'), {
+      kind: 'alter', table: { db: 'd', table: 'a' }, ...none, renameColumns: [{ from: 'x', to: 'y' }], modifyColumns: ['x', 'z'], stale: ['CHANGE x', 'MODIFY z', 'CONVERT TO CHARACTER SET'],
+    });
+  });
+
+  it('reads CREATE [OR REPLACE] TABLE and the tables of index statements', () => {
+    assert.deepEqual(parseDdl("CREATE TABLE t (a INT, b VARCHAR(10) DEFAULT 'x')", 'd'), { kind: 'create', table: { db: 'd', table: 't' } });
+    assert.deepEqual(parseDdl('CREATE OR REPLACE TABLE `s`.`t` (\n  `id` int(11) NOT NULL\n)', 'd'), { kind: 'replace', table: { db: 's', table: 't' } });
+    assert.deepEqual(parseDdl('CREATE UNIQUE INDEX u ON s.t (a)', 'd'), { kind: 'other', tables: [{ db: 's', table: 't' }] });
+    assert.deepEqual(parseDdl('CREATE TEMPORARY TABLE t (a INT)', 'd'), { kind: 'other' });
   });
 
   it('leaves everything else alone', () => {
-    assert.deepEqual(parseDdl("CREATE TABLE t (a INT, b VARCHAR(10) DEFAULT 'x')", 'd'), { kind: 'other' });
     assert.deepEqual(parseDdl('TRUNCATE t extra', 'd'), { kind: 'other' });
     assert.deepEqual(parseDdl('', 'd'), { kind: 'other' });
   });
