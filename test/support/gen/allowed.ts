@@ -6,6 +6,7 @@ import { enabled } from './switches.js';
 const C1 = /X'(?:[0-9A-F]{2})*?(?:81|8D|8F|90|9D)/;
 
 function valueAllowed(t: ColumnType, lit: string): boolean {
+  if (/^(uuid|inet4|inet6)$/.test(t.id)) return enabled('inetUuidColumns');
   if (t.id === 'year' && lit === "'0000'") return enabled('year0000');
   if (t.id === 'enum' && lit === "''") return enabled('invalidEnum');
   if (t.sql.includes('latin1') && C1.test(lit)) return enabled('latin1C1Bytes');
@@ -13,7 +14,7 @@ function valueAllowed(t: ColumnType, lit: string): boolean {
 }
 
 function keyTypeAllowed(t: ColumnType): boolean {
-  if (/^bigint/.test(t.id)) return enabled('bigintKeys');
+  if (/^(bigint|float|double)/.test(t.id)) return enabled('roundTripKeys');
   if (/^(datetime|timestamp|time)6$/.test(t.id)) return enabled('subMillisecondKeys');
   if (/^decimal65/.test(t.id)) return enabled('wideDecimalKeys');
   return true;
