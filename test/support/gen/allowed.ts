@@ -17,6 +17,7 @@ function keyTypeAllowed(t: ColumnType): boolean {
   if (/^(bigint|float|double)/.test(t.id)) return enabled('roundTripKeys');
   if (/^(datetime|timestamp|time)6$/.test(t.id)) return enabled('subMillisecondKeys');
   if (/^decimal65/.test(t.id)) return enabled('wideDecimalKeys');
+  if (t.id === 'set') return enabled('setKeys');
   return true;
 }
 
