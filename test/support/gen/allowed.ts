@@ -7,6 +7,7 @@ const C1 = /X'(?:[0-9A-F]{2})*?(?:81|8D|8F|90|9D)/;
 
 function valueAllowed(t: ColumnType, lit: string): boolean {
   if (/^(uuid|inet4|inet6)$/.test(t.id)) return enabled('inetUuidColumns');
+  if (t.id === 'point') return enabled('geometryColumns');
   if (t.id === 'year' && lit === "'0000'") return enabled('year0000');
   if (t.id === 'enum' && lit === "''") return enabled('invalidEnum');
   if (t.sql.includes('latin1') && C1.test(lit)) return enabled('latin1C1Bytes');

@@ -29,10 +29,24 @@ export interface FaultChoice {
   ms: number;
 }
 
+/** A shape sdl must refuse loudly (switches.ts says which are generated), after a valid prefix. */
+export interface RefusalChoice {
+  kind: 'statementFormat' | 'partialImage' | 'primaryKeyChange';
+  table: number;
+  a: number;
+  /** MIXED instead of STATEMENT; NOBLOB instead of MINIMAL. */
+  mixed: boolean;
+}
+
+export function refusalArb(kinds: readonly RefusalChoice['kind'][]): fc.Arbitrary<RefusalChoice> {
+  return fc.record({ kind: fc.constantFrom(...kinds), table: fc.nat(9), a: fc.nat(1000), mixed: fc.boolean() });
+}
+
 export interface CaseChoice {
   tables: TableSpec[];
   steps: StepChoice[];
   faults: FaultChoice[];
+  refusal?: RefusalChoice;
 }
 
 const vals = fc.array(fc.nat(1000), { minLength: 1, maxLength: 6 });

@@ -1,5 +1,5 @@
 import { ALLOWED_TYPES } from './allowed.js';
-import type { CaseChoice, DdlChoice, StepChoice, StmtChoice } from './choices.js';
+import type { CaseChoice, DdlChoice, RefusalChoice, StepChoice, StmtChoice } from './choices.js';
 import { createTableSql, typeOf, type TableSpec } from './schema.js';
 import { enabled } from './switches.js';
 import { ident } from './sql.js';
@@ -26,7 +26,12 @@ export interface Program {
   events: Map<string, OpCounts>;
   /** Tables at the end, with their row counts. */
   tables: Map<string, number>;
+  /** For a refusal case: the table it names and the code sdl must stop with (its SQL is the last step). */
+  refusal?: { table: string; code: RefusalCode };
 }
+
+/** The loud stops agreed across the team for shapes sdl cannot apply exactly. */
+export type RefusalCode = 'STATEMENT_FORMAT_DML' | 'PARTIAL_ROW_IMAGE' | 'PRIMARY_KEY_CHANGED';
 
 /** The database a DDL step switches to when it runs from "another" default database. */
 export const OTHER_DB = 'gen_other';
@@ -58,6 +63,7 @@ export class Interpreter {
   constructor(readonly db: string) {}
 
   build(c: CaseChoice): Program {
+    const r = c.refusal;
     const setup: Statement[] = [
       { sql: `CREATE DATABASE ${ident(this.db)}`, rows: null },
       { sql: `USE ${ident(this.db)}`, rows: null },
@@ -68,7 +74,47 @@ export class Interpreter {
       setup.push({ sql: createTableSql(name, spec), rows: null });
     }
     const steps = c.steps.map((s, i) => this.step(s, i));
-    return { db: this.db, setup, steps, events: this.events, tables: new Map(this.tables.map((t) => [t.name, t.rows.size])) };
+    const program: Program = { db: this.db, setup, steps, events: this.events, tables: new Map() };
+    if (r !== undefined) {
+      this.stmts = [];
+      const t = this.pick(r.table);
+      if (t !== undefined) {
+        program.refusal = { table: t.name, code: this.refusal(t, r) };
+        steps.push({ label: `refusal ${program.refusal.code}`, statements: this.stmts });
+      }
+    }
+    program.tables = new Map(this.tables.map((t) => [t.name, t.rows.size]));
+    return program;
+  }
+
+  /** A shape sdl must refuse loudly, on table t; the model still follows what the server did. */
+  private refusal(t: TableModel, r: RefusalChoice): RefusalCode {
+    switch (r.kind) {
+      case 'statementFormat': {
+        this.emit(`SET SESSION binlog_format = '${r.mixed ? 'MIXED' : 'STATEMENT'}'`);
+        const k = this.freeKey(t, r.a);
+        if (k !== undefined) this.insert(t, k, [r.a]);
+        else this.stmt(t, { op: 'deleteOdd', table: 0, vals: [r.a] });
+        this.emit("SET SESSION binlog_format = 'ROW'");
+        return 'STATEMENT_FORMAT_DML';
+      }
+      case 'partialImage': {
+        this.emit(`SET SESSION binlog_row_image = '${r.mixed ? 'NOBLOB' : 'MINIMAL'}'`);
+        // NOBLOB leaves out only unchanged BLOB/TEXT columns: give the table one.
+        if (r.mixed) this.emit(`ALTER TABLE ${ident(t.name)} ADD COLUMN \`sdl_blob\` BLOB NULL`);
+        if (t.rows.size === 0) this.insert(t, this.freeKey(t, r.a) ?? [], [r.a]);
+        const row = this.liveRow(t, r.a);
+        if (row !== undefined) this.update(t, row, [0]);
+        this.emit("SET SESSION binlog_row_image = 'FULL'");
+        return 'PARTIAL_ROW_IMAGE';
+      }
+      case 'primaryKeyChange': {
+        const keys = t.spec.keys.map((k) => ident(k.name));
+        const next = keys.length > 1 ? keys.slice(0, -1) : [...keys, '`sdl_v`'];
+        this.emit(`ALTER TABLE ${ident(t.name)} DROP PRIMARY KEY, ADD PRIMARY KEY (${next.join(', ')})`);
+        return 'PRIMARY_KEY_CHANGED';
+      }
+    }
   }
 
   private fresh(prefix: string): string {

@@ -166,3 +166,44 @@ function expectedCounts(p: Program): Record<string, Record<string, number>> {
   }
   return sortedCounts(m);
 }
+
+/**
+ * A refusal case: a valid prefix, then a shape sdl cannot apply exactly. The oracle: sdl exits
+ * 1, its fatal line names the agreed code, the table and the refused transaction's GTID, and
+ * the checkpoint stays before that transaction.
+ */
+export async function runRefusalCase(stack: Stack, c: CaseChoice, db: string, stats: CaseStats): Promise<void> {
+  const program = programOf(c, db);
+  const refusal = program.refusal;
+  if (refusal === undefined) return;
+  const sdlDb = `sdl_${db}`;
+  const sdl = new SdlProcess(stack.scratch, stack, { pipeline: db, include: db, name: db, env: { SDL_MONGO_DATABASE: sdlDb } });
+  sdl.start();
+  const conn = await session(stack);
+  try {
+    for (const st of [...program.setup, ...program.steps.flatMap((s) => s.statements)]) {
+      stats.statements++;
+      await conn.query(st.sql);
+    }
+    const [rows] = await conn.query('SELECT @@last_gtid AS g');
+    const gtid = String((rows as { g: string }[])[0]?.g);
+    const code = await Promise.race([sdl.exited(), sleep(60_000).then(() => 'still running after 60 s')]);
+    const log = sdl.logs().slice(-3000);
+    assert.equal(code, 1, `sdl did not stop on ${refusal.code} (${db}.${refusal.table}, GTID ${gtid}):\n${log}`);
+    const fatal = JSON.stringify(sdl.lines().find((l) => l['level'] === 60) ?? {});
+    assert.ok(fatal.includes(refusal.code), `fatal line lacks ${refusal.code}: ${fatal}`);
+    assert.ok(fatal.includes(`${db}.${refusal.table}`), `fatal line does not name ${db}.${refusal.table}: ${fatal}`);
+    assert.ok(fatal.includes(gtid), `fatal line does not name the GTID ${gtid}: ${fatal}`);
+    const client = new MongoClient(stack.mongo.url);
+    try {
+      const cp = await client.db(sdlDb).collection<{ _id: string; gtid: string | null }>('offsets').findOne({ _id: db });
+      const seq = (g: string | null | undefined): number => Number(/-(\d+)$/.exec(g ?? '')?.[1] ?? -1);
+      assert.ok(seq(cp?.gtid) < seq(gtid), `checkpoint ${cp?.gtid ?? 'none'} moved past the refused transaction ${gtid}`);
+    } finally {
+      await client.close();
+    }
+  } finally {
+    if (sdl.running) await sdl.kill9();
+    await conn.end().catch(() => undefined);
+  }
+}

@@ -33,6 +33,12 @@ export const UNDER_REPAIR = {
    * (Binary) while `sdl verify` throws "unsupported column type" on their tables.
    */
   inetUuidColumns: false,
+  /**
+   * Found here (new): MariaDB counts a GEOMETRY column in the TableMap's charset list and zongji
+   * does not, so every string column after a POINT takes the charset of the one before it (a
+   * utf8mb4 CHAR becomes Binary, a latin1 VARCHAR is decoded as UTF-8 → U+FFFD).
+   */
+  geometryColumns: false,
   /** #7.4: XA transactions (PREPARE/COMMIT, ONE PHASE, ROLLBACK). */
   xa: false,
   /** #7.4: a rolled-back transaction that also wrote a MyISAM table. */
