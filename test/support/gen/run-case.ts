@@ -119,7 +119,9 @@ export async function runCase(stack: Stack, c: CaseChoice, db: string, stats: Ca
       mongoDown = false;
     }
     assert.ok(sdl.running, `sdl exited during the program:\n${sdl.logs().slice(-3000)}`);
-    await waitForCatchUp(stack, pipeline, 120_000, sdl, sdlDb);
+    await waitForCatchUp(stack, pipeline, 120_000, sdl, sdlDb).catch((err: unknown) => {
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\nsdl warnings and errors:\n${notable(sdl)}`);
+    });
     await assertMirrorsEqual(stack, [db]);
     await assertNoStrayMirrors(stack, db, program);
     assert.deepEqual(sortedCounts(await eventCountsByTable(stack, db, sdlDb)), expectedCounts(program), `event log of ${db} (${sdlDb}.row_changes) differs from the model`);
@@ -130,6 +132,14 @@ export async function runCase(stack: Stack, c: CaseChoice, db: string, stats: Ca
     if (sdl.running) await sdl.kill9();
     await conn.end().catch(() => undefined);
   }
+}
+
+/** The log lines worth reading in a failure report: warnings and worse, the last few transitions. */
+function notable(sdl: SdlProcess): string {
+  const lines = sdl.lines();
+  const bad = lines.filter((l) => Number(l['level']) >= 40).slice(-15);
+  const recent = lines.slice(-8);
+  return [...new Set([...bad, ...recent])].map((l) => JSON.stringify(l).slice(0, 600)).join('\n');
 }
 
 /** Purges binlog files older than the one sdl's checkpoint is in: sdl no longer needs them. */
