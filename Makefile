@@ -26,7 +26,7 @@ demo: setup ## sandbox MariaDB + FerretDB, a steady workload, sdl streaming it
 bench: setup ## throughput, lag and memory as JSON lines
 	npm run bench
 
-soak: setup ## the long fault-injection run (hundreds of kill -9)
+soak: setup ## the long fault-injection run (hundreds of kill -9) and generated cases for SOAK_MINUTES (default 60)
 	npm run soak
 
 ci: ## what CI runs

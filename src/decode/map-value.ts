@@ -5,6 +5,7 @@ import { mapJson } from './json.js';
 import { DecodeError, describe, NULL_MAPPED, type Mapped } from './mapped.js';
 import { mapBigint, mapDecimal, mapFloat, mapInt } from './numeric.js';
 import { mapTemporal, withFsp } from './temporal.js';
+import { repairNegativeTime } from './negative-time.js';
 import type { DecodeCapabilities } from './wire.js';
 
 function unexpected(col: ColumnSpec, v: RawValue): DecodeError {
@@ -55,7 +56,7 @@ function mapSet(col: ColumnSpec, v: RawValue): Mapped {
 
 function mapTime(col: ColumnSpec, v: RawValue): Mapped {
   if (typeof v !== 'string') throw unexpected(col, v);
-  const text = withFsp(v.trim(), col.fsp);
+  const text = withFsp(repairNegativeTime(v.trim()), col.fsp);
   return { value: text, tag: 'string', canon: text };
 }
 

@@ -106,8 +106,8 @@ export function logLines(file: string): Record<string, unknown>[] {
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-/** Waits until the pipeline's checkpoint has reached the source's current GTID position. */
-export async function waitForCatchUp(stack: Stack, pipeline = 'test', timeoutMs = 120_000, sdl?: SdlProcess): Promise<void> {
+/** Waits until the pipeline's checkpoint (in database `sdlDb`) has reached the source's current GTID position. */
+export async function waitForCatchUp(stack: Stack, pipeline = 'test', timeoutMs = 120_000, sdl?: SdlProcess, sdlDb = 'sdl'): Promise<void> {
   const conn = await stack.mariadb.connect();
   const client = new MongoClient(stack.mongo.url);
   try {
@@ -115,7 +115,7 @@ export async function waitForCatchUp(stack: Stack, pipeline = 'test', timeoutMs 
     const target = String((rows as { pos: string }[])[0]?.pos);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const cp = await client.db('sdl').collection<{ _id: string; gtid: string | null }>('offsets').findOne({ _id: pipeline }).catch(() => null);
+      const cp = await client.db(sdlDb).collection<{ _id: string; gtid: string | null }>('offsets').findOne({ _id: pipeline }).catch(() => null);
       if (cp?.gtid === target) return;
       if (sdl !== undefined && !sdl.running) throw new Error(`sdl exited before catching up to ${target}; log:\n${sdl.logs().slice(-4000)}`);
       if (Date.now() > deadline) throw new Error(`checkpoint ${cp?.gtid ?? 'none'} did not reach ${target} in ${timeoutMs} ms`);

@@ -30,3 +30,21 @@ export async function eventCounts(stack: Stack, db: string, table: string): Prom
     await client.close();
   }
 }
+
+/** Row changes of source database `db` in the event log of `sdlDb`, by table and op. */
+export async function eventCountsByTable(stack: Stack, db: string, sdlDb = 'sdl'): Promise<Map<string, Record<string, number>>> {
+  const client = new MongoClient(stack.mongo.url);
+  try {
+    const out = new Map<string, Record<string, number>>();
+    // Plain find and client-side counting: FerretDB 1.x lacks parts of $group.
+    const docs = client.db(sdlDb).collection('row_changes').find({ db }, { projection: { table: 1, op: 1 } });
+    for await (const d of docs) {
+      const c = out.get(String(d['table'])) ?? {};
+      c[String(d['op'])] = (c[String(d['op'])] ?? 0) + 1;
+      out.set(String(d['table']), c);
+    }
+    return out;
+  } finally {
+    await client.close();
+  }
+}

@@ -1,0 +1,219 @@
+import assert from 'node:assert/strict';
+import { MongoClient } from 'mongodb';
+import type { Connection, ResultSetHeader } from 'mysql2/promise';
+import { sleep } from '../fault-run.js';
+import { SdlProcess, waitForCatchUp } from '../sdl-process.js';
+import type { Stack } from '../stack.js';
+import { assertMirrorsEqual, eventCountsByTable } from '../verify.js';
+import type { CaseChoice, FaultChoice, FaultKind } from './choices.js';
+import { Interpreter, OTHER_DB, type Program, type Statement } from './program.js';
+import { ident } from './sql.js';
+
+/** What one case did, for the soak summary. */
+export interface CaseStats {
+  faults: Partial<Record<FaultKind, number>>;
+  statements: number;
+}
+
+/** Faults keyed by the step they follow (indices wrap onto the program). */
+export function faultPlan(c: CaseChoice): Map<number, FaultChoice[]> {
+  const plan = new Map<number, FaultChoice[]>();
+  for (const f of c.faults) {
+    const at = f.after % Math.max(1, c.steps.length);
+    plan.set(at, [...(plan.get(at) ?? []), f]);
+  }
+  return plan;
+}
+
+export function describeFault(f: FaultChoice): string {
+  switch (f.kind) {
+    case 'kill-sdl': return `after ${f.ms} ms, kill -9 sdl run and start a new one`;
+    case 'mongo-kill': return `kill -9 MongoDB; it stays down for the next step and ${f.ms} ms`;
+    case 'mongo-stop': return `stop MongoDB; it stays down for the next step and ${f.ms} ms`;
+    case 'mariadb-restart': return 'restart MariaDB';
+    case 'flush-logs': return 'FLUSH BINARY LOGS';
+    case 'purge-logs': return "PURGE BINARY LOGS TO '<file of sdl's checkpoint>'";
+  }
+}
+
+/** A case's program, built from its choices against the database it will own. */
+export function programOf(c: CaseChoice, db: string): Program {
+  return new Interpreter(db).build(c);
+}
+
+async function session(stack: Stack, db?: string): Promise<Connection> {
+  const conn = await stack.mariadb.connect();
+  await conn.query("SET SESSION sql_mode = '', time_zone = '+00:00'");
+  if (db !== undefined) await conn.query(`USE ${ident(db)}`);
+  return conn;
+}
+
+/**
+ * Runs one case in its own source database, sdl pipeline and sdl database, with its faults,
+ * then checks the oracle: sdl catches up without exiting, every mirror equals its table, no
+ * mirror is left for a table that is gone, and the event log holds exactly the row changes
+ * the model counted, per table and op.
+ */
+export async function runCase(stack: Stack, c: CaseChoice, db: string, stats: CaseStats): Promise<void> {
+  const program = programOf(c, db);
+  const sdlDb = `sdl_${db}`;
+  const pipeline = db;
+  const plan = faultPlan(c);
+  let generation = 0;
+  const spawn = (): SdlProcess => {
+    const p = new SdlProcess(stack.scratch, stack, { pipeline, include: db, name: `${db}-${generation++}`, env: { SDL_MONGO_DATABASE: sdlDb } });
+    p.start();
+    return p;
+  };
+  let conn = await session(stack);
+  await conn.query(`CREATE DATABASE IF NOT EXISTS ${ident(OTHER_DB)}`);
+  let sdl = spawn();
+  let mongoDown = false;
+  const where = (i: number, st: Statement): string => `${db} step ${i}: ${st.sql.slice(0, 300)}`;
+  try {
+    for (const st of program.setup) await conn.query(st.sql);
+    for (const [i, step] of program.steps.entries()) {
+      for (const st of step.statements) {
+        stats.statements++;
+        const [res] = await conn.query(st.sql);
+        if (st.rows !== null) {
+          // The model and the server disagreeing is a generator bug, not an sdl one: say which.
+          assert.equal((res as ResultSetHeader).affectedRows, st.rows, `generator model is wrong about ${where(i, st)}`);
+        }
+      }
+      if (mongoDown) {
+        await stack.mongo.start();
+        mongoDown = false;
+      }
+      for (const f of plan.get(i) ?? []) {
+        if ((f.kind === 'mongo-kill' || f.kind === 'mongo-stop') && (!stack.mongo.controllable || mongoDown)) continue;
+        stats.faults[f.kind] = (stats.faults[f.kind] ?? 0) + 1;
+        switch (f.kind) {
+          case 'kill-sdl':
+            await sleep(f.ms);
+            await sdl.kill9();
+            sdl = spawn();
+            break;
+          case 'mongo-kill':
+          case 'mongo-stop':
+            await (f.kind === 'mongo-kill' ? stack.mongo.kill9() : stack.mongo.stop());
+            mongoDown = true;
+            await sleep(f.ms);
+            break;
+          case 'mariadb-restart':
+            await conn.end();
+            await stack.mariadb.restart();
+            conn = await session(stack, db);
+            break;
+          case 'flush-logs':
+            await conn.query('FLUSH BINARY LOGS');
+            break;
+          case 'purge-logs':
+            await purgeCheckpointed(stack, conn, sdlDb, pipeline);
+            break;
+        }
+      }
+    }
+    if (mongoDown) {
+      await stack.mongo.start();
+      mongoDown = false;
+    }
+    assert.ok(sdl.running, `sdl exited during the program:\n${sdl.logs().slice(-3000)}`);
+    await waitForCatchUp(stack, pipeline, 120_000, sdl, sdlDb).catch((err: unknown) => {
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\nsdl warnings and errors:\n${notable(sdl)}`);
+    });
+    await assertMirrorsEqual(stack, [db]);
+    await assertNoStrayMirrors(stack, db, program);
+    assert.deepEqual(sortedCounts(await eventCountsByTable(stack, db, sdlDb)), expectedCounts(program), `event log of ${db} (${sdlDb}.row_changes) differs from the model`);
+    const code = await sdl.stop();
+    assert.equal(code, 0, `sdl did not stop cleanly:\n${sdl.logs().slice(-3000)}`);
+  } finally {
+    if (mongoDown) await stack.mongo.start();
+    if (sdl.running) await sdl.kill9();
+    await conn.end().catch(() => undefined);
+  }
+}
+
+/** The log lines worth reading in a failure report: warnings and worse, the last few transitions. */
+function notable(sdl: SdlProcess): string {
+  const lines = sdl.lines();
+  const bad = lines.filter((l) => Number(l['level']) >= 40).slice(-15);
+  const recent = lines.slice(-8);
+  return [...new Set([...bad, ...recent])].map((l) => JSON.stringify(l).slice(0, 600)).join('\n');
+}
+
+/** Purges binlog files older than the one sdl's checkpoint is in: sdl no longer needs them. */
+async function purgeCheckpointed(stack: Stack, conn: Connection, sdlDb: string, pipeline: string): Promise<void> {
+  const client = new MongoClient(stack.mongo.url);
+  try {
+    const cp = await client.db(sdlDb).collection<{ _id: string; file: string }>('offsets').findOne({ _id: pipeline });
+    if (cp !== null) await conn.query(`PURGE BINARY LOGS TO '${cp.file}'`);
+  } finally {
+    await client.close();
+  }
+}
+
+async function assertNoStrayMirrors(stack: Stack, db: string, program: Program): Promise<void> {
+  const client = new MongoClient(stack.mongo.url);
+  try {
+    const names = (await client.db(db).listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name);
+    const stray = names.filter((n) => !program.tables.has(n));
+    assert.deepEqual(stray, [], `mirror collections of tables that no longer exist in ${db}`);
+  } finally {
+    await client.close();
+  }
+}
+
+function sortedCounts(m: Map<string, Record<string, number>>): Record<string, Record<string, number>> {
+  return Object.fromEntries([...m].sort(([a], [b]) => a.localeCompare(b)).map(([t, c]) => [t, Object.fromEntries(Object.entries(c).sort())]));
+}
+
+function expectedCounts(p: Program): Record<string, Record<string, number>> {
+  const m = new Map<string, Record<string, number>>();
+  for (const [t, c] of p.events) {
+    const nz = Object.fromEntries(Object.entries(c).filter(([, n]) => n > 0));
+    if (Object.keys(nz).length > 0) m.set(t, nz);
+  }
+  return sortedCounts(m);
+}
+
+/**
+ * A refusal case: a valid prefix, then a shape sdl cannot apply exactly. The oracle: sdl exits
+ * 1, its fatal line names the agreed code, the table and the refused transaction's GTID, and
+ * the checkpoint stays before that transaction.
+ */
+export async function runRefusalCase(stack: Stack, c: CaseChoice, db: string, stats: CaseStats): Promise<void> {
+  const program = programOf(c, db);
+  const refusal = program.refusal;
+  if (refusal === undefined) return;
+  const sdlDb = `sdl_${db}`;
+  const sdl = new SdlProcess(stack.scratch, stack, { pipeline: db, include: db, name: db, env: { SDL_MONGO_DATABASE: sdlDb } });
+  sdl.start();
+  const conn = await session(stack);
+  try {
+    for (const st of [...program.setup, ...program.steps.flatMap((s) => s.statements)]) {
+      stats.statements++;
+      await conn.query(st.sql);
+    }
+    const [rows] = await conn.query('SELECT @@last_gtid AS g');
+    const gtid = String((rows as { g: string }[])[0]?.g);
+    const code = await Promise.race([sdl.exited(), sleep(60_000).then(() => 'still running after 60 s')]);
+    const log = sdl.logs().slice(-3000);
+    assert.equal(code, 1, `sdl did not stop on ${refusal.code} (${db}.${refusal.table}, GTID ${gtid}):\n${log}`);
+    const fatal = JSON.stringify(sdl.lines().find((l) => l['level'] === 60) ?? {});
+    assert.ok(fatal.includes(refusal.code), `fatal line lacks ${refusal.code}: ${fatal}`);
+    assert.ok(fatal.includes(`${db}.${refusal.table}`), `fatal line does not name ${db}.${refusal.table}: ${fatal}`);
+    assert.ok(fatal.includes(gtid), `fatal line does not name the GTID ${gtid}: ${fatal}`);
+    const client = new MongoClient(stack.mongo.url);
+    try {
+      const cp = await client.db(sdlDb).collection<{ _id: string; gtid: string | null }>('offsets').findOne({ _id: db });
+      const seq = (g: string | null | undefined): number => Number(/-(\d+)$/.exec(g ?? '')?.[1] ?? -1);
+      assert.ok(seq(cp?.gtid) < seq(gtid), `checkpoint ${cp?.gtid ?? 'none'} moved past the refused transaction ${gtid}`);
+    } finally {
+      await client.close();
+    }
+  } finally {
+    if (sdl.running) await sdl.kill9();
+    await conn.end().catch(() => undefined);
+  }
+}
