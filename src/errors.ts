@@ -18,11 +18,15 @@ export class SdlError extends Error {
     message: string,
     readonly errorClass: ErrorClass,
     readonly hint?: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retry?: RetryKind },
   ) {
     super(message, options);
     this.name = 'SdlError';
+    if (options?.retry !== undefined) this.retry = options.retry;
   }
+
+  /** For transient errors: how to pace the retry (see RETRY_POLICY). */
+  readonly retry?: RetryKind;
 
   toJSON(): Record<string, unknown> {
     return { code: this.code, class: this.errorClass, message: this.message, hint: this.hint };
@@ -43,6 +47,7 @@ export function errorInfo(err: unknown, fallback: (e: unknown) => ErrorInfo): Er
   if (err instanceof SdlError) {
     const info: ErrorInfo = { code: err.code, errorClass: err.errorClass, message: err.message };
     if (err.hint !== undefined) info.hint = err.hint;
+    if (err.retry !== undefined) info.retry = err.retry;
     return info;
   }
   return fallback(err);

@@ -22,6 +22,8 @@ export interface CommitterIODeps {
   caps: () => Capabilities | undefined;
   /** The single-writer lease term, once `prepare` holds the lease. */
   term: () => number | undefined;
+  /** Throws while this instance may not write (see WriteFence). */
+  fence?: () => void;
 }
 
 /**
@@ -47,6 +49,7 @@ export function committerIO(deps: CommitterIODeps) {
       serverId: deps.serverId,
       mirrorStrategy: mirrorStrategyFor(caps),
       ...(deps.term() !== undefined ? { term: deps.term() } : {}),
+      ...(deps.fence !== undefined ? { fence: deps.fence } : {}),
       ...(caps.ferretdb !== undefined ? { limits: FERRETDB_CHUNK } : {}),
     };
     return ctx;

@@ -1,7 +1,7 @@
 import type { Db } from 'mongodb';
 import { type EventObject, fromCallback } from 'xstate';
 import type { ErrorInfo } from '../errors.js';
-import { renewLease, type Lease } from '../mongo/lease.js';
+import { renewLease, type Lease, type WriteFence } from '../mongo/lease.js';
 
 export interface LeaseKeeperInput {
   lease: Lease | undefined;
@@ -13,6 +13,8 @@ export interface LeaseKeeperDeps {
   db: Db;
   pipeline: string;
   ttlMs: number;
+  /** Told of every successful renewal, so writes stop when renewals do. */
+  fence: WriteFence;
   onRenewalError: (err: unknown) => void;
 }
 
@@ -28,8 +30,10 @@ export function leaseKeeper(deps: LeaseKeeperDeps) {
     if (lease === undefined) return undefined;
     let done = false;
     const timer = setInterval(() => {
+      const sentAt = Date.now();
       renewLease(deps.db, deps.pipeline, lease, deps.ttlMs).then(
         (held) => {
+          if (held) deps.fence.renewed(sentAt);
           if (held || done) return;
           done = true;
           clearInterval(timer);
@@ -46,7 +50,7 @@ export function leaseKeeper(deps: LeaseKeeperDeps) {
         },
         deps.onRenewalError,
       );
-    }, Math.max(250, Math.floor(deps.ttlMs / 3)));
+    }, Math.max(250, Math.floor(deps.ttlMs / 4)));
     return () => {
       done = true;
       clearInterval(timer);

@@ -1,4 +1,4 @@
-import { SdlError } from '../errors.js';
+import { errorInfo, SdlError } from '../errors.js';
 import { StepError } from '../machines/committer.js';
 import { classifyMongoError, mongoRetryKind, reasonOf } from '../mongo/errors.js';
 
@@ -11,10 +11,7 @@ export async function mongoStep<T>(step: () => Promise<T>): Promise<T> {
     return await step();
   } catch (err) {
     if (err instanceof StepError) throw err;
-    if (err instanceof SdlError) {
-      const info = { code: err.code, errorClass: err.errorClass, message: err.message };
-      throw new StepError(err.hint === undefined ? info : { ...info, hint: err.hint });
-    }
+    if (err instanceof SdlError) throw new StepError(errorInfo(err, () => ({ code: 'UNEXPECTED', errorClass: 'permanent', message: err.message })));
     const reason = reasonOf(err);
     const transient = classifyMongoError(err) === 'transient';
     throw new StepError({

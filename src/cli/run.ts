@@ -12,7 +12,7 @@ import { committerMachine } from '../machines/committer.js';
 import { supervisorMachine, type Prepared } from '../machines/supervisor.js';
 import { probeCapabilities, type Capabilities } from '../mongo/capabilities.js';
 import { readCheckpoint } from '../mongo/offsets.js';
-import { acquireLease, leaseOwner, type Lease } from '../mongo/lease.js';
+import { acquireLease, leaseOwner, WriteFence, type Lease } from '../mongo/lease.js';
 import { leaseKeeper } from '../actors/lease-keeper.js';
 import { COLLECTIONS, ensureIndexes } from '../mongo/layout.js';
 import { checkMirrorNames } from '../mongo/names-check.js';
@@ -28,15 +28,18 @@ export async function run(config: Config): Promise<number> {
   const log = createLogger(config.log.level);
   log.info({ pipeline: config.pipeline, mysql: redactUrl(config.mysql.url), mongo: redactUrl(config.mongo.url), include: config.mysql.include }, 'starting');
   const m = pipelineMetrics();
-  const client = new MongoClient(config.mongo.url, { serverSelectionTimeoutMS: 10_000, retryWrites: true });
+  // A write that passed the lease fence can still wait this long for a server before it is sent:
+  // keep it within the third of a lease the fence leaves (see WriteFence), 2 s at the least.
+  const client = new MongoClient(config.mongo.url, { serverSelectionTimeoutMS: Math.max(2000, Math.min(10_000, Math.floor(config.leaseTtlMs / 3))), retryWrites: true });
   const db = client.db(config.mongo.database);
   const serverId = config.mysql.serverId !== 0 ? config.mysql.serverId : defaultServerId(config.pipeline);
   let caps: Capabilities | undefined;
   let decoder: Decoder | undefined;
   let lease: Lease | undefined;
   const owner = leaseOwner();
+  const fence = new WriteFence(config.leaseTtlMs);
   const stopping = new AbortController();
-  const io = committerIO({ client, db, config, serverId, log, metrics: m, caps: () => caps, term: () => lease?.term });
+  const io = committerIO({ client, db, config, serverId, log, metrics: m, caps: () => caps, term: () => lease?.term, fence: () => fence.check() });
 
   const prepare = fromPromise<Prepared, void>(() =>
     mongoStep(async () => {
@@ -83,6 +86,7 @@ export async function run(config: Config): Promise<number> {
       log.warn({ holder, until }, 'standby: another sdl instance holds this pipeline; taking over when its lease expires');
     }, stopping.signal);
     log.info({ owner, term: got.term }, 'lease acquired: this instance writes the pipeline');
+    fence.renewed(got.sentAt);
     return got;
   };
 
@@ -97,7 +101,7 @@ export async function run(config: Config): Promise<number> {
       prepare,
       batcher: batcherMachine.provide({ actors: { decodeBatch } }),
       committer: committerMachine.provide({ actors: io.actors }),
-      leaseKeeper: leaseKeeper({ db, pipeline: config.pipeline, ttlMs: config.leaseTtlMs, onRenewalError: (err) => log.warn({ err: (err as Error).message }, 'lease renewal failed; retrying') }),
+      leaseKeeper: leaseKeeper({ db, pipeline: config.pipeline, ttlMs: config.leaseTtlMs, fence, onRenewalError: (err) => log.warn({ err: (err as Error).message }, 'lease renewal failed; retrying') }),
     },
   });
   const actor = createActor(machine, {

@@ -29,6 +29,8 @@ export interface ApplyTarget {
   databaseMap?: DatabaseMap | undefined;
   limits?: ChunkLimits | undefined;
   mirrorStrategy?: MirrorStrategy | undefined;
+  /** Called before every write command; throws when this instance may no longer write (lease). */
+  fence?: (() => void) | undefined;
 }
 
 export function emptyCounts(): ApplyCounts {
@@ -46,7 +48,9 @@ export function emptyCounts(): ApplyCounts {
 
 /** DDL first: it closed the batch before it, so the batch's rows come after it in the source. */
 export async function applyBatchDdl(t: ApplyTarget, batch: Batch, counts: ApplyCounts): Promise<void> {
-  if (batch.ddl.length > 0) counts.ddl = await applyDdl(t.client, t.db, batch, t.databaseMap);
+  if (batch.ddl.length === 0) return;
+  t.fence?.();
+  counts.ddl = await applyDdl(t.client, t.db, batch, t.databaseMap);
 }
 
 /**
@@ -64,7 +68,7 @@ export class NeedsIdempotentPath extends Error {
 
 /** Event log and mirrors; returns the rejections so the caller decides where they go. */
 export async function applyRows(t: ApplyTarget, batch: Batch, counts: ApplyCounts, session?: ClientSession): Promise<Rejection[]> {
-  const opts = { session, ...(t.limits !== undefined ? { limits: t.limits } : {}), ...(t.mirrorStrategy !== undefined ? { strategy: t.mirrorStrategy } : {}) };
+  const opts = { session, fence: t.fence, ...(t.limits !== undefined ? { limits: t.limits } : {}), ...(t.mirrorStrategy !== undefined ? { strategy: t.mirrorStrategy } : {}) };
   const events = await insertEvents(t.db.collection(COLLECTIONS.rowChanges), batch.changes, opts);
   if (session !== undefined && (events.duplicates > 0 || events.rejected.length > 0)) throw new NeedsIdempotentPath(`${events.duplicates} events already logged, ${events.rejected.length} rejected`);
   const mirrors = await applyMirrors(t.client, coalesce(batch.changes, t.databaseMap), opts);

@@ -29,6 +29,13 @@ export interface CommitContext {
   mirrorStrategy?: MirrorStrategy;
   /** Lease term fencing checkpoint writes (single writer). */
   term?: number;
+  /**
+   * Called before every write command (staging, DDL, events, mirrors, dead letters); throws
+   * while this instance's lease is not fresh enough for the write to finish before another
+   * instance could take over, so a writer cut off from MongoDB past its lease sends nothing
+   * when the partition heals (it learns then that it lost the lease, and stops).
+   */
+  fence?: () => void;
 }
 
 export interface CommitResult extends ApplyCounts {
@@ -67,10 +74,11 @@ export interface WriteOutcome {
 export async function writeBatch(ctx: CommitContext, unscoped: Batch, stage = ctx.stagingEnabled !== false): Promise<WriteOutcome> {
   const batch = scopeBatch(unscoped, ctx.pipeline);
   const t0 = performance.now();
+  ctx.fence?.();
   const staged = stage ? await stagingOf(ctx).stageBatch(batch) : null;
   const t1 = performance.now();
   faultPoint('after-stage');
-  const target: ApplyTarget = { client: ctx.client, db: ctx.db, databaseMap: ctx.databaseMap, limits: ctx.limits, mirrorStrategy: ctx.mirrorStrategy };
+  const target: ApplyTarget = { client: ctx.client, db: ctx.db, databaseMap: ctx.databaseMap, limits: ctx.limits, mirrorStrategy: ctx.mirrorStrategy, fence: ctx.fence };
   const counts = emptyCounts();
   // Drop and rename cannot run in a MongoDB transaction; they are idempotent on their own.
   await applyBatchDdl(target, batch, counts);
@@ -79,6 +87,7 @@ export async function writeBatch(ctx: CommitContext, unscoped: Batch, stage = ct
     if (inTxn !== undefined) return { counts: inTxn.counts, staged, transaction: true, checkpoint: inTxn.checkpoint, ms: { stage: t1 - t0, apply: performance.now() - t1 } };
   }
   const rejected = await applyRows(target, batch, counts);
+  if (rejected.length > 0) ctx.fence?.();
   counts.deadLetters = await writeDeadLetters(ctx.db, rejected);
   return { counts, staged, transaction: false, checkpoint: null, ms: { stage: t1 - t0, apply: performance.now() - t1 } };
 }
@@ -91,7 +100,10 @@ export async function finishBatch(ctx: CommitContext, unscoped: Batch, written: 
     faultPoint('after-apply');
     checkpoint = await checkpointOf(ctx, batch);
   }
-  if (written.staged !== null) await stagingOf(ctx).markApplied(batch.id);
+  if (written.staged !== null) {
+    ctx.fence?.();
+    await stagingOf(ctx).markApplied(batch.id);
+  }
   return checkpoint;
 }
 

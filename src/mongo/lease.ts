@@ -15,6 +15,8 @@ interface LeaseDoc {
 export interface Lease {
   owner: string;
   term: number;
+  /** When the request that took the lease was sent (local clock): its validity counts from there. */
+  sentAt: number;
 }
 
 export function leaseOwner(): string {
@@ -34,13 +36,14 @@ export async function acquireLease(db: Db, pipeline: string, owner: string, ttlM
   for (;;) {
     if (signal?.aborted === true) throw new SdlError('STOPPED', 'stopped while waiting for the lease', 'permanent');
     const now = new Date();
+    const sentAt = Date.now();
     try {
       const doc = await leases(db).findOneAndUpdate(
         { _id: pipeline, $or: [{ expiresAt: { $lt: now } }, { owner }] },
         { $set: { owner, expiresAt: new Date(now.getTime() + ttlMs) }, $inc: { term: 1 } },
         { upsert: true, returnDocument: 'after' },
       );
-      if (doc !== null) return { owner, term: doc.term };
+      if (doc !== null) return { owner, term: doc.term, sentAt };
     } catch (err) {
       if (!isDuplicateKey(err)) throw err;
     }
@@ -57,4 +60,32 @@ export async function acquireLease(db: Db, pipeline: string, owner: string, ttlM
 export async function renewLease(db: Db, pipeline: string, lease: Lease, ttlMs: number): Promise<boolean> {
   const res = await leases(db).updateOne({ _id: pipeline, owner: lease.owner, term: lease.term }, { $set: { expiresAt: new Date(Date.now() + ttlMs) } });
   return res.matchedCount === 1;
+}
+
+/**
+ * How long this instance may still write. A standby takes over once the lease document's
+ * `expiresAt` (the writer's renewal time + TTL) has passed; the writer counts from the moment it
+ * *sent* its last successful renewal, which is no later, and stops starting writes a third of
+ * a TTL before that, so a write command started in time is over before anyone else can write
+ * (renewals every quarter TTL keep a healthy writer well inside its window).
+ */
+export class WriteFence {
+  private validUntil = 0;
+
+  constructor(private readonly ttlMs: number, private readonly now: () => number = Date.now) {}
+
+  /** A lease acquisition or renewal sent at `sentAt` succeeded. */
+  renewed(sentAt: number): void {
+    this.validUntil = Math.max(this.validUntil, sentAt + this.ttlMs);
+  }
+
+  get writable(): boolean {
+    return this.now() < this.validUntil - this.ttlMs / 3;
+  }
+
+  /** Throws a transient error (the committer backs off until the lease is renewed, or lost). */
+  check(): void {
+    if (this.writable) return;
+    throw new SdlError('LEASE_STALE', `the single-writer lease was last renewed ${Math.round((this.now() - (this.validUntil - this.ttlMs)) / 1000)} s ago: not writing until it is renewed`, 'transient', undefined, { retry: 'election' });
+  }
 }

@@ -3,6 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import { MongoClient } from 'mongodb';
 import { assertLossless, shopWorkload, sleep } from '../support/fault-run.js';
 import { SdlProcess, waitForCatchUp } from '../support/sdl-process.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
+import { assertMirrorsEqual } from '../support/verify.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { BackgroundWorkload } from '../support/workload.js';
 
@@ -66,6 +68,51 @@ describe('single writer', () => {
     } finally {
       await client.close();
       await conn.end();
+    }
+  });
+
+  it('a writer cut off from MongoDB past its lease writes nothing when the partition heals: a row the new writer deleted stays deleted', async (t) => {
+    if (stack.mongo.port === undefined) return t.skip('SDL_TEST_MONGO_URL: no local port to put a proxy in front of');
+    const proxy = await TcpProxy.start(stack.mongo.port);
+    const conn = await stack.mariadb.connect();
+    const client = new MongoClient(stack.mongo.url);
+    const env = { SDL_LEASE_TTL_MS: '3000' };
+    const a = new SdlProcess(stack.scratch, stack, { pipeline: 'fenced', include: 'fence', name: 'fenced-a', env: { ...env, SDL_MONGO_URL: `mongodb://127.0.0.1:${proxy.port}/` } });
+    const b = new SdlProcess(stack.scratch, stack, { pipeline: 'fenced', include: 'fence', name: 'fenced-b', env });
+    try {
+      await conn.query('CREATE DATABASE fence; CREATE TABLE fence.t (id INT PRIMARY KEY, v INT)');
+      for (let i = 1; i <= 20; i++) await conn.query('INSERT INTO fence.t VALUES (?, 0)', [i]);
+      a.start();
+      await waitForCatchUp(stack, 'fenced', 120_000, a);
+      // A loses MongoDB (connections reset, new ones never answer) with changes still to write.
+      proxy.blackhole = true;
+      proxy.cut();
+      await conn.query('UPDATE fence.t SET v = v + 1 WHERE id <= 10');
+      await sleep(4000);
+      // A's lease has expired: B takes over, writes those updates and then the deletes.
+      b.start();
+      await b.leaseAcquired();
+      await conn.query('DELETE FROM fence.t WHERE id <= 10');
+      await waitForCatchUp(stack, 'fenced', 120_000, b);
+      // The partition heals. A must find out it lost the lease before writing anything.
+      proxy.blackhole = false;
+      const deadline = Date.now() + 60_000;
+      while (a.running && Date.now() < deadline) await sleep(200);
+      assert.equal(a.running, false, 'the deposed writer is still running after the partition healed');
+      assert.equal(await a.stop(), 1, a.logs().slice(-2000));
+      assert.ok(a.lines().some((l) => JSON.stringify(l).includes('LEASE_LOST')), 'A stopped with LEASE_LOST');
+      await sleep(1000);
+      const back = await client.db('fence').collection('t').countDocuments({ _id: { $lte: 10 } } as never);
+      assert.equal(back, 0, 'rows deleted by the new writer came back from the old one');
+      await waitForCatchUp(stack, 'fenced', 120_000, b);
+      await assertMirrorsEqual(stack, ['fence']);
+      assert.equal(await b.stop(), 0, b.logs().slice(-2000));
+    } finally {
+      if (a.running) await a.kill9();
+      if (b.running) await b.kill9();
+      await client.close();
+      await conn.end();
+      await proxy.stop();
     }
   });
 });

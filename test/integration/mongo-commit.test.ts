@@ -8,6 +8,7 @@ import { classifyMongoError, commitBatch, recoverPending, type CommitContext } f
 import { readDeadLetter, replayDeadLetters, writeDeadLetters } from '../../src/mongo/dead-letters.js';
 import { COLLECTIONS, ensureIndexes } from '../../src/mongo/layout.js';
 import { readCheckpoint, writeCheckpoint } from '../../src/mongo/offsets.js';
+import { WriteFence } from '../../src/mongo/lease.js';
 import { Staging } from '../../src/mongo/staging.js';
 import { batch, change, endAt } from '../support/batches.js';
 import { startStack, type Stack } from '../support/stack.js';
@@ -336,6 +337,53 @@ describe('committer against the MongoDB-wire server', () => {
     assert.equal(await mirror(src).countDocuments(), n);
     assert.deepEqual((await readCheckpoint(ctx.db, 'main'))?.position, b.end);
     assert.deepEqual(await new Staging(ctx.db, ctx.pipeline).listPending(), []);
+  });
+
+  it('a stale lease stops every write before it is sent, mid-batch too, and the retry is exact', async () => {
+    for (const mirrorStrategy of ['guarded-upsert', 'replace-set'] as const) {
+      const { ctx, src } = fresh();
+      const n = 60;
+      const b = batch(Array.from({ length: n }, (_, i) => change({ op: 'insert', db: src, key: i, after: { id: i, v: `row ${i}` }, n: i + 1 })));
+      const limits = { ops: 10, bytes: 1024 * 1024 };
+      let allowed = 0;
+      let calls = 0;
+      const fence = (): void => {
+        calls++;
+        if (calls > allowed) throw new SdlError('LEASE_STALE', 'lease not renewed', 'transient');
+      };
+      // Stale from the start: nothing reaches the server, not even staging.
+      await assert.rejects(commitBatch({ ...ctx, fence, limits, mirrorStrategy }, b), /lease not renewed/);
+      assert.equal(await ctx.db.collection(COLLECTIONS.staging).countDocuments(), 0);
+      assert.equal(await events(ctx).countDocuments(), 0);
+      // Stale after staging and two event chunks: the later chunks and the mirrors are never sent.
+      allowed = 3;
+      calls = 0;
+      await assert.rejects(commitBatch({ ...ctx, fence, limits, mirrorStrategy }, b), /lease not renewed/);
+      assert.equal(await events(ctx).countDocuments(), 20, mirrorStrategy);
+      assert.equal(await mirror(src).countDocuments(), 0, mirrorStrategy);
+      // Renewed: the same batch again is exact.
+      const done = await commitBatch({ ...ctx, limits, mirrorStrategy }, b);
+      assert.equal(done.eventsInserted + done.duplicatesIgnored, n);
+      assert.equal(await events(ctx).countDocuments(), n);
+      assert.equal(await mirror(src).countDocuments(), n);
+    }
+  });
+
+  it('WriteFence: writable until a third of the TTL before the lease could expire, counted from when the renewal was sent', () => {
+    let now = 1_000_000;
+    const fence = new WriteFence(3000, () => now);
+    assert.equal(fence.writable, false, 'never renewed');
+    fence.renewed(now);
+    assert.equal(fence.writable, true);
+    now += 1999;
+    assert.equal(fence.writable, true);
+    now += 1;
+    assert.equal(fence.writable, false);
+    assert.throws(() => fence.check(), (e: unknown) => e instanceof SdlError && e.code === 'LEASE_STALE' && e.errorClass === 'transient');
+    // An older renewal answering late never shortens the window.
+    fence.renewed(now - 500);
+    fence.renewed(now - 2000);
+    assert.equal(fence.writable, true);
   });
 
   it('never moves the checkpoint backwards', async () => {

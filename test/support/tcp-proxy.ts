@@ -59,6 +59,15 @@ export class TcpProxy {
     return this.pairs.size;
   }
 
+  /** Every open connection is reset at once (the peer sees ECONNRESET). */
+  cut(): void {
+    for (const p of this.pairs) {
+      p.client.resetAndDestroy();
+      p.upstream.destroy();
+    }
+    this.pairs.clear();
+  }
+
   async stop(): Promise<void> {
     for (const p of this.pairs) {
       p.client.destroy();
