@@ -7,6 +7,7 @@ import { mariadbTracker, mysqlTracker } from '../mysql/gtid.js';
 import { IncludeFilter } from '../mysql/include-filter.js';
 import { preflight } from '../mysql/preflight.js';
 import { assertResumable } from '../mysql/retention.js';
+import { sourceIdentity, streamEpoch } from '../mysql/source-identity.js';
 import { tableMapColumns } from '../mysql/table-map.js';
 import { unsupportedColumn, unsupportedReason } from '../mysql/table-schema.js';
 import { absentColumns } from '../mysql/row-image.js';
@@ -107,12 +108,14 @@ export const binlogStream = fromCallback<BinlogStreamCommand, BinlogStreamInput,
     if (input.start !== undefined) await assertResumable(ctrl, input.start, server.mariadb);
     if (stopped) return;
     const gtids = server.mariadb ? mariadbTracker(input.start?.gtid) : mysqlTracker(input.start?.gtid);
+    const source = await sourceIdentity(ctrl);
+    const epoch = streamEpoch(input.start, source);
     // With lower_case_table_names=1 the binlog names every table in lower case.
     const include = new IncludeFilter(server.lowerCaseNames ? input.include.map((n) => n.toLowerCase()) : input.include);
     const assembler = new TransactionAssembler(input.start, include, gtids, {
       transaction: emit,
       heartbeat: (pos) => sendBack({ type: 'HEARTBEAT', pos }),
-    }, (db, table) => jsonColumns.get(`${db}.${table}`), { lowerCaseNames: server.lowerCaseNames });
+    }, (db, table) => jsonColumns.get(`${db}.${table}`), { lowerCaseNames: server.lowerCaseNames, identity: { epoch, source } });
 
     // DDL can add or remove a json_valid check. MariaDB logs DDL after a GTID event, so it
     // arrives inside an open group: forget what we knew at every statement but BEGIN/COMMIT,

@@ -106,7 +106,12 @@ export function committerIO(deps: CommitterIODeps) {
           const outcome = outcomes.get(batch.id);
           // Without the write outcome (it cannot be lost between the two steps, but be safe) the
           // idempotent path is always correct: write the checkpoint, release the staged copy.
-          await finishBatch(context(), batch, outcome ?? { transaction: false, checkpoint: null, staged: config.staging ? { parts: 0, bytes: 0 } : null });
+          const written = await finishBatch(context(), batch, outcome ?? { transaction: false, checkpoint: null, staged: config.staging ? { parts: 0, bytes: 0 } : null });
+          if (written !== null && !written.written) {
+            // Only a replay of a batch older than the stored checkpoint gets here; anything else
+            // means positions stopped being monotonic, which nobody should learn about by accident.
+            log.warn({ batch: batch.id, end: batch.end, stored: written.stored === undefined ? null : { file: written.stored.file, pos: written.stored.pos, gtid: written.stored.gtid, order: written.stored.order } }, 'checkpoint kept: the stored one is further along than this batch');
+          }
           outcomes.delete(batch.id);
           metrics.rowsCommitted(batch.rows);
           metrics.batchesCommitted();

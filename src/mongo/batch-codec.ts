@@ -64,5 +64,7 @@ function decodePosition(v: unknown): SourcePosition | undefined {
   const d = v as Document;
   const pos: SourcePosition = { file: String(d['file']), pos: optNum(d['pos']) ?? 0 };
   if (typeof d['gtid'] === 'string') pos.gtid = d['gtid'];
+  if (typeof d['epoch'] === 'number') pos.epoch = d['epoch'];
+  if (typeof d['source'] === 'string') pos.source = d['source'];
   return pos;
 }

@@ -12,6 +12,9 @@ export interface CheckpointDoc {
   pos: number;
   gtid: string | null;
   serverId: number | null;
+  /** See SourcePosition.epoch / source. */
+  epoch?: number;
+  source?: string | null;
   /** Sortable position; the guard that keeps the checkpoint from moving back. */
   order: string;
   batch: string | null;
@@ -46,6 +49,8 @@ export async function readCheckpoint(db: Db, pipeline: string, session?: ClientS
   if (doc === null) return null;
   const position: SourcePosition = { file: doc.file, pos: doc.pos };
   if (doc.gtid !== null) position.gtid = doc.gtid;
+  if (typeof doc.epoch === 'number' && doc.epoch > 0) position.epoch = doc.epoch;
+  if (typeof doc.source === 'string') position.source = doc.source;
   return { ...doc, position };
 }
 
@@ -60,6 +65,8 @@ export async function writeCheckpoint(db: Db, pipeline: string, pos: SourcePosit
     file: pos.file,
     pos: pos.pos,
     gtid: pos.gtid ?? null,
+    epoch: pos.epoch ?? 0,
+    source: pos.source ?? null,
     serverId: extra.serverId ?? null,
     order,
     batch: extra.batch ?? null,

@@ -1,6 +1,7 @@
 import { SdlError } from '../errors.js';
 import type { RawRow, RowChange, SchemaChange, SourcePosition, SourceTransaction, TableSchema } from '../pipeline/types.js';
 import { ddlTables } from '../mongo/ddl-parse.js';
+import { changeSeq } from '../pipeline/sequence.js';
 import type { IncludeFilter } from './include-filter.js';
 import { permanentStop, SchemaChanges } from './schema-changes.js';
 import { type BinlogColumn, tableSchema } from './table-schema.js';
@@ -47,6 +48,8 @@ export interface GtidTracker {
 export interface AssemblerOptions {
   /** The source runs with lower_case_table_names=1: DDL text may name tables in any case. */
   lowerCaseNames?: boolean;
+  /** Epoch and identity of the server streamed from (see SourcePosition); default: the start's. */
+  identity?: { epoch: number; source: string };
 }
 
 interface OpenTxn {
@@ -97,6 +100,9 @@ export class TransactionAssembler {
   /** Prepared XA branches by xid, oldest first (Map keeps insertion order). */
   private readonly prepared = new Map<string, PreparedXa>();
   private readonly schemaChanges: SchemaChanges;
+  /** Source history this stream belongs to (see SourcePosition.epoch), fixed for the stream. */
+  private readonly epoch: number;
+  private readonly source: string | undefined;
 
   constructor(
     start: SourcePosition | undefined,
@@ -110,6 +116,8 @@ export class TransactionAssembler {
     this.fileSeq = fileSequence(this.file);
     this.knownJson = knownJson;
     this.lastEnd = start;
+    this.epoch = opts.identity?.epoch ?? start?.epoch ?? 0;
+    this.source = opts.identity?.source ?? start?.source;
     this.schemaChanges = new SchemaChanges(include, opts.lowerCaseNames === true, (db, table) => {
       let columns: BinlogColumn[] | undefined;
       for (const t of this.tables.values()) if (t.db === db && t.table === table) columns = t.columns;
@@ -152,7 +160,7 @@ export class TransactionAssembler {
       case 'heartbeat':
         // While an XA branch is undecided the checkpoint stays before its PREPARE (see xaPrepare).
         if (this.open === undefined && this.prepared.size === 0 && e.nextPosition > 0) {
-          const pos: SourcePosition = { file: e.file, pos: e.nextPosition, gtid: this.gtids.current() };
+          const pos: SourcePosition = { ...this.identityOf(), file: e.file, pos: e.nextPosition, gtid: this.gtids.current() };
           this.lastEnd = pos;
           this.out.heartbeat(pos);
         }
@@ -214,7 +222,7 @@ export class TransactionAssembler {
   /** Deterministic id and seq of the n-th row change of a group: the same on every re-read. */
   private identity(txn: OpenTxn, n: number): { id: string; seq: string } {
     const idBase = txn.gtid ?? `${this.file}:${txn.startPos}`;
-    return { id: `${idBase}#${n}`, seq: `${pad(this.fileSeq, 6)}:${pad(txn.startPos, 12)}:${pad(n, 8)}` };
+    return { id: `${idBase}#${n}`, seq: changeSeq(this.epoch, this.fileSeq, txn.startPos, n) };
   }
 
   private query(e: Extract<AssemblerEvent, { kind: 'query' }>): void {
@@ -436,7 +444,7 @@ export class TransactionAssembler {
     this.open = undefined;
     ddl ??= txn.ddl;
     const gtid = txn.gtid === undefined ? this.gtids.current() : this.gtids.commit(txn.gtid);
-    let end: SourcePosition = { file: this.file, pos };
+    let end: SourcePosition = { ...this.identityOf(), file: this.file, pos };
     if (gtid !== undefined) end.gtid = gtid;
     const held = this.heldPosition();
     if (held === undefined) this.lastEnd = end;
@@ -448,6 +456,11 @@ export class TransactionAssembler {
     const out: SourceTransaction = { gtid: txn.gtid, ts: txn.ts, end, schemas: txn.schemas, changes: txn.changes, bytes: txn.bytes + 256 };
     if (ddl !== undefined) out.ddl = ddl;
     this.out.transaction(out, lookups);
+  }
+
+  /** The epoch and source identity every position this stream hands on carries. */
+  private identityOf(): Pick<SourcePosition, 'epoch' | 'source'> {
+    return { ...(this.epoch > 0 ? { epoch: this.epoch } : {}), ...(this.source !== undefined ? { source: this.source } : {}) };
   }
 
   private where(pos: number, gtid: string | undefined): string {
@@ -473,8 +486,4 @@ function resnapshot(tables: string[]): string {
 function fileSequence(file: string): number {
   const m = /\.(\d+)$/.exec(file);
   return m === null ? 0 : Number(m[1]);
-}
-
-function pad(n: number, width: number): string {
-  return String(n).padStart(width, '0');
 }

@@ -19,6 +19,14 @@ export interface SourcePosition {
    * transaction; undefined when the server does not use GTIDs (resume by file/pos then).
    */
   gtid?: string;
+  /**
+   * Which source history the file/offset belong to: bumped each time the pipeline finds the
+   * source's identity changed (a failover to a replica, a renamed log-bin), whose binlog files
+   * and offsets start over. Orders positions and row changes before file and offset; absent = 0.
+   */
+  epoch?: number;
+  /** The identity of the server that wrote this position (`server_id/log_bin_basename`). */
+  source?: string;
 }
 
 /** The column kinds of the type table in DESIGN.md; the decoder maps each to one BSON type. */

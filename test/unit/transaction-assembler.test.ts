@@ -98,7 +98,7 @@ describe('TransactionAssembler on recorded MariaDB event sequences', () => {
     h.push({ kind: 'begin', gtid: '0-1-27', standalone: false, nextPosition: 1467, timestamp: 1 }, query("XA COMMIT X'7831',X'',1", 1553));
     const commit = h.txns[1];
     assert.deepEqual(commit?.changes.map((c) => [c.after?.['id'], c.id]), [[40, '0-1-27#0']]);
-    assert.equal(commit?.changes[0]?.seq, '000002:000000001467:00000000');
+    assert.equal(commit?.changes[0]?.seq, 'e000000:0000000002:000000001467:00000000');
     assert.deepEqual(commit?.end, { file: FILE, pos: 1553, gtid: '0-1-27' });
   });
 
