@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import { freePort, waitForPort } from './ports.js';
@@ -58,14 +58,24 @@ export class MariaDb {
 
   static async start(scratch: Scratch, opts: MariaDbOptions = {}): Promise<MariaDb> {
     const datadir = scratch.path('mariadb', 'data');
-    mkdirSync(datadir, { recursive: true });
-    await run('mariadb-install-db', [
-      '--no-defaults',
-      `--datadir=${datadir}`,
-      '--auth-root-authentication-method=normal',
-      '--skip-test-db',
-      '--user=root',
-    ]);
+    // mariadb-install-db's bootstrap server has crashed (signal 11) now and then on this loaded
+    // 2-core machine; a fresh datadir and a second try is what a person would do.
+    for (let attempt = 1; ; attempt++) {
+      rmSync(datadir, { recursive: true, force: true });
+      mkdirSync(datadir, { recursive: true });
+      try {
+        await run('mariadb-install-db', [
+          '--no-defaults',
+          `--datadir=${datadir}`,
+          '--auth-root-authentication-method=normal',
+          '--skip-test-db',
+          '--user=root',
+        ]);
+        break;
+      } catch (err) {
+        if (attempt >= 3) throw err;
+      }
+    }
     const server = new MariaDb(scratch, await freePort(), opts);
     await server.start();
     const conn = await server.connect();
