@@ -2,10 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Connection } from 'mysql2/promise';
 import { sleep } from '../support/fault-run.js';
-import { MariaDb } from '../support/mariadb.js';
-import { Scratch } from '../support/processes.js';
 import { SdlProcess, waitForCatchUp } from '../support/sdl-process.js';
-import { startStack, type Stack } from '../support/stack.js';
+import { startSecondSource, startStack, type Stack } from '../support/stack.js';
 import { assertMirrorsEqual, eventCounts } from '../support/verify.js';
 
 async function gtidPos(conn: Connection): Promise<string> {
@@ -21,24 +19,19 @@ async function gtidPos(conn: Connection): Promise<string> {
  */
 describe('source failover to a replica', () => {
   let stack: Stack;
-  let scratchB: Scratch;
-  let replica: MariaDb;
   let stackB: Stack;
   before(async () => {
     stack = await startStack();
-    scratchB = new Scratch('sdl-test-replica-');
-    replica = await MariaDb.start(scratchB, { serverId: 2, extraArgs: ['--log-slave-updates'] });
-    stackB = { scratch: scratchB, mariadb: replica, mongo: stack.mongo, stop: () => Promise.resolve() };
+    stackB = await startSecondSource(stack, { serverId: 2, extraArgs: ['--log-slave-updates'] });
   });
   after(async () => {
-    await replica?.stop();
-    scratchB?.dispose();
+    await stackB?.stop();
     await stack?.stop();
   });
 
   it('resumes on the promoted replica by GTID and applies what changes there, though its files and offsets are smaller', async () => {
     const a = await stack.mariadb.connect();
-    const b = await replica.connect();
+    const b = await stackB.mariadb.connect();
     const counts = { insert: 0, update: 0, delete: 0 };
     try {
       for (let i = 0; i < 8; i++) await a.query('FLUSH BINARY LOGS');
@@ -62,7 +55,7 @@ describe('source failover to a replica', () => {
       await b.query('STOP SLAVE');
       await b.query('RESET SLAVE ALL');
 
-      const sdlB = new SdlProcess(stack.scratch, stackB, { pipeline: 'fo', include: 'fo', name: 'fo-replica', env: { SDL_MYSQL_URL: replica.url } });
+      const sdlB = new SdlProcess(stack.scratch, stackB, { pipeline: 'fo', include: 'fo', name: 'fo-replica', env: { SDL_MYSQL_URL: stackB.mariadb.url } });
       sdlB.start();
       await b.query('UPDATE fo.t SET v = v + 100, note = ? WHERE id <= 10', ['replica']);
       counts.update += 10;

@@ -3,10 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import { MongoClient } from 'mongodb';
 import type { Connection } from 'mysql2/promise';
 import { sleep } from '../support/fault-run.js';
-import { MariaDb } from '../support/mariadb.js';
-import { Scratch } from '../support/processes.js';
 import { SdlProcess, waitForCatchUp } from '../support/sdl-process.js';
-import { startStack, type Stack } from '../support/stack.js';
+import { startSecondSource, startStack, type Stack } from '../support/stack.js';
 import { assertMirrorsEqual, eventCounts } from '../support/verify.js';
 
 /** Row changes one source made, by kind: what its event log must hold, exactly. */
@@ -22,24 +20,19 @@ interface Counts {
  */
 describe('two pipelines sharing one sdl database', () => {
   let stack: Stack;
-  let scratchB: Scratch;
-  let mariadbB: MariaDb;
   let stackB: Stack;
   before(async () => {
     stack = await startStack();
-    scratchB = new Scratch('sdl-test-b-');
-    mariadbB = await MariaDb.start(scratchB);
-    stackB = { scratch: scratchB, mariadb: mariadbB, mongo: stack.mongo, stop: () => Promise.resolve() };
+    stackB = await startSecondSource(stack);
   });
   after(async () => {
-    await mariadbB?.stop();
-    scratchB?.dispose();
+    await stackB?.stop();
     await stack?.stop();
   });
 
   it('each pipeline writes only its own events, staging and checkpoint, through crashes of both', async () => {
     const a = await stack.mariadb.connect();
-    const b = await mariadbB.connect();
+    const b = await stackB.mariadb.connect();
     await a.query('CREATE DATABASE alpha; CREATE TABLE alpha.t (id INT PRIMARY KEY, v INT, note VARCHAR(20))');
     await b.query('CREATE DATABASE beta; CREATE TABLE beta.t (id INT PRIMARY KEY, v INT, note VARCHAR(20))');
     const counts: Record<'alpha' | 'beta', Counts> = { alpha: { insert: 0, update: 0, delete: 0 }, beta: { insert: 0, update: 0, delete: 0 } };
@@ -48,7 +41,7 @@ describe('two pipelines sharing one sdl database', () => {
       await change(b, 'beta', round, counts.beta);
     };
     const pa = (name: string, env: Record<string, string> = {}): SdlProcess => new SdlProcess(stack.scratch, stack, { pipeline: 'pa', include: 'alpha', name, env: { SDL_MYSQL_URL: stack.mariadb.url, ...env } });
-    const pb = (name: string, env: Record<string, string> = {}): SdlProcess => new SdlProcess(stack.scratch, stack, { pipeline: 'pb', include: 'beta', name, env: { SDL_MYSQL_URL: mariadbB.url, ...env } });
+    const pb = (name: string, env: Record<string, string> = {}): SdlProcess => new SdlProcess(stack.scratch, stack, { pipeline: 'pb', include: 'beta', name, env: { SDL_MYSQL_URL: stackB.mariadb.url, ...env } });
 
     for (let r = 0; r < 10; r++) await write(r);
     // pa dies right after staging a batch: its pending batch must be re-applied by pa alone.

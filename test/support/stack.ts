@@ -29,3 +29,26 @@ export async function startStack(opts: { mariadb?: MariaDbOptions; base?: string
     throw err;
   }
 }
+
+/**
+ * A second MariaDB beside a stack, sharing its MongoDB-wire server: another source for the
+ * same sdl database (two pipelines, a failover replica). Its stop() stops only what it added.
+ */
+export async function startSecondSource(stack: Stack, opts: MariaDbOptions = {}): Promise<Stack> {
+  const scratch = new Scratch('sdl-test-b-');
+  try {
+    const mariadb = await MariaDb.start(scratch, opts);
+    return {
+      scratch,
+      mariadb,
+      mongo: stack.mongo,
+      async stop() {
+        await mariadb.stop();
+        scratch.dispose();
+      },
+    };
+  } catch (err) {
+    scratch.dispose();
+    throw err;
+  }
+}
