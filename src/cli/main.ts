@@ -18,15 +18,20 @@ Commands:
 
 Options:
   --config FILE   YAML or JSON configuration (SDL_* environment variables override it)
+  --inspect[=URL] run: stream the live actor system to an XState inspector over WebSocket
+                  (default ws://127.0.0.1:8080; nothing is sent unless this is given)
   --help          this text
 
 Exit codes: 0 clean stop, 1 runtime failure, 2 configuration or prerequisite error.
 `;
 
+/** `--inspect` alone means the inspector's usual local address. */
+export const DEFAULT_INSPECT_URL = 'ws://127.0.0.1:8080';
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
-    args: argv,
-    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+    args: argv.map((a) => (a === '--inspect' ? `--inspect=${DEFAULT_INSPECT_URL}` : a)),
+    options: { config: { type: 'string', short: 'c' }, inspect: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     allowPositionals: true,
     strict: true,
   });
@@ -42,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'run': {
       const { run } = await import('./run.js');
-      return run(config());
+      return run(config(), values.inspect === undefined ? {} : { inspectUrl: values.inspect });
     }
     case 'check': {
       const { check } = await import('./check.js');

@@ -24,8 +24,10 @@ import type { Part } from '../pipeline/batching.js';
 import { mongoStep } from '../actors/mongo-step.js';
 
 /** `sdl run`: the supervisor tree until SIGTERM/SIGINT (exit 0) or a permanent failure (1, or 2 for prerequisites). */
-export async function run(config: Config): Promise<number> {
+export async function run(config: Config, opts: { inspectUrl?: string } = {}): Promise<number> {
   const log = createLogger(config.log.level);
+  const inspector = opts.inspectUrl === undefined ? undefined : await liveInspector(opts.inspectUrl);
+  if (opts.inspectUrl !== undefined) log.info({ inspector: opts.inspectUrl }, 'streaming the actor system to the XState inspector');
   log.info({ pipeline: config.pipeline, mysql: redactUrl(config.mysql.url), mongo: redactUrl(config.mongo.url), include: config.mysql.include }, 'starting');
   const m = pipelineMetrics();
   // A write that passed the lease fence can still wait this long for a server before it is sent:
@@ -113,7 +115,7 @@ export async function run(config: Config): Promise<number> {
       heartbeatMs: config.mysql.heartbeatMs,
       batcher: { ...config.batch, maxInFlightBytes: config.maxInFlightBytes },
     },
-    inspect: inspectAll(transitionLogger(log), m.observe),
+    inspect: inspectAll(transitionLogger(log), m.observe, ...(inspector === undefined ? [] : [inspector.inspect])),
   });
 
   const http = await startHttp(config.http.addr, m.registry, {
@@ -152,12 +154,51 @@ export async function run(config: Config): Promise<number> {
   if (lease !== undefined) await db.collection(COLLECTIONS.leases).updateOne({ _id: config.pipeline as never, owner: lease.owner }, { $set: { expiresAt: new Date(0) } }).catch(() => undefined);
   await decoder?.close();
   await client.close().catch(() => undefined);
+  inspector?.stop();
   if (output.error !== undefined) {
     log.fatal({ error: output.error }, `${output.error.message}${output.error.hint !== undefined ? ` — ${output.error.hint}` : ''}`);
     return output.error.errorClass === 'config' ? 2 : 1;
   }
   log.info('stopped cleanly');
   return 0;
+}
+
+/**
+ * The WebSocket inspector, loaded only when asked for. What it sends is scrubbed: URLs lose their
+ * passwords, and transactions, batches and queues are reduced to their sizes, so neither secrets
+ * nor rows leave the process and the stream stays cheap.
+ */
+async function liveInspector(url: string): Promise<{ inspect: (ev: InspectionEvent) => void; stop(): void }> {
+  const { createWebSocketInspector } = await import('@statelyai/inspect');
+  const inspector = createWebSocketInspector({
+    url,
+    // Runs on the library's own timers, where a throw would end the daemon: never throw.
+    serialize: (ev) => {
+      try {
+        return scrub(ev, 8) as typeof ev;
+      } catch {
+        return { type: ev.type } as typeof ev;
+      }
+    },
+  });
+  return { inspect: (ev) => inspector.inspect.next?.(ev), stop: () => inspector.stop() };
+}
+
+/** A copy fit for the inspector (see liveInspector), to `depth` levels. */
+function scrub(v: unknown, depth: number): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (depth === 0) return '…';
+  if (Array.isArray(v)) return v.map((x) => scrub(x, depth - 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    if (typeof x === 'string' && /url$/i.test(k)) out[k] = redactUrl(x);
+    else if (Array.isArray(x) && /^(changes|parts|queue|transactions|pending)$/.test(k)) out[k] = `${x.length} items`;
+    else if ((k === 'txn' || k === 'batch') && x !== null && typeof x === 'object') {
+      const t = x as { id?: unknown; gtid?: unknown; rows?: unknown; changes?: unknown[] };
+      out[k] = { id: t.id ?? t.gtid, rows: t.rows ?? t.changes?.length };
+    } else out[k] = scrub(x, depth - 1);
+  }
+  return out;
 }
 
 function inspectAll(...observers: ((ev: InspectionEvent) => void)[]): (ev: InspectionEvent) => void {
