@@ -3,6 +3,8 @@ import { redactUrl, type Config } from '../config/config.js';
 import { probeCapabilities } from '../mongo/capabilities.js';
 import { connectExact } from '../mysql/connection.js';
 import { preflight } from '../mysql/preflight.js';
+import { privilegeFinding, retentionFinding, serverIdFinding } from '../mysql/source-checks.js';
+import { effectiveServerId } from '../config/config.js';
 
 /** `sdl check`: source prerequisites and target capabilities; exit 2 when something is missing. */
 export async function check(config: Config): Promise<number> {
@@ -11,6 +13,9 @@ export async function check(config: Config): Promise<number> {
   try {
     const conn = await connectExact(config.mysql.url);
     try {
+      const findings = [await privilegeFinding(conn), await retentionFinding(conn), await serverIdFinding(conn, effectiveServerId(config))];
+      report['findings'] = findings;
+      if (findings.some((f) => !f.ok)) ok = false;
       const server = await preflight(conn);
       report['source'] = { ok: true, version: server.version, mariadb: server.mariadb, firstBinlog: server.firstBinlog };
     } finally {

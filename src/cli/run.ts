@@ -2,7 +2,7 @@ import { MongoClient } from 'mongodb';
 import { createActor, fromPromise, toPromise, type InspectionEvent } from 'xstate';
 import { Decoder } from '../actors/decoder-pool.js';
 import { committerIO, mirrorStrategyFor } from '../actors/committer-io.js';
-import { redactUrl, type Config } from '../config/config.js';
+import { effectiveServerId, redactUrl, type Config } from '../config/config.js';
 import { FULL_CAPABILITIES } from '../decode/wire.js';
 import { startHttp } from '../http/server.js';
 import { pipelineMetrics } from '../http/metrics.js';
@@ -34,7 +34,7 @@ export async function run(config: Config, opts: { inspectUrl?: string } = {}): P
   // keep it within the third of a lease the fence leaves (see WriteFence), 2 s at the least.
   const client = new MongoClient(config.mongo.url, { serverSelectionTimeoutMS: Math.max(2000, Math.min(10_000, Math.floor(config.leaseTtlMs / 3))), retryWrites: true });
   const db = client.db(config.mongo.database);
-  const serverId = config.mysql.serverId !== 0 ? config.mysql.serverId : defaultServerId(config.pipeline);
+  const serverId = effectiveServerId(config);
   let caps: Capabilities | undefined;
   let decoder: Decoder | undefined;
   let lease: Lease | undefined;
@@ -205,11 +205,4 @@ function inspectAll(...observers: ((ev: InspectionEvent) => void)[]): (ev: Inspe
   return (ev) => {
     for (const o of observers) o(ev);
   };
-}
-
-/** A replication server id stable per pipeline, outside the range servers usually use. */
-function defaultServerId(pipeline: string): number {
-  let h = 0;
-  for (const ch of pipeline) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
-  return 1_000_000 + (h % 1_000_000_000);
 }

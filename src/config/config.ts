@@ -205,3 +205,11 @@ export function redactUrl(u: string): string {
     return '<unparseable url>';
   }
 }
+
+/** The replication server id: the configured one, else one stable per pipeline, outside the range servers usually use. */
+export function effectiveServerId(config: Pick<Config, 'pipeline' | 'mysql'>): number {
+  if (config.mysql.serverId !== 0) return config.mysql.serverId;
+  let h = 0;
+  for (const ch of config.pipeline) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+  return 1_000_000 + (h % 1_000_000_000);
+}

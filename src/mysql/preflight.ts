@@ -22,8 +22,8 @@ export async function preflight(conn: Connection): Promise<SourceServer> {
   const version = String(r['version']);
   const problems: string[] = [];
   if (String(r['logBin']) !== '1') problems.push('log_bin is OFF (start the server with --log-bin)');
-  if (r['format'] !== 'ROW') problems.push(`binlog_format is ${String(r['format'])}, needs ROW`);
-  if (r['image'] !== 'FULL') problems.push(`binlog_row_image is ${String(r['image'])}, needs FULL`);
+  if (r['format'] !== 'ROW') problems.push(`binlog_format is ${String(r['format'])}, needs ROW (SET GLOBAL binlog_format=ROW and binlog_format=ROW in the server config; sessions already open keep theirs until they reconnect)`);
+  if (r['image'] !== 'FULL') problems.push(`binlog_row_image is ${String(r['image'])}, needs FULL (SET GLOBAL binlog_row_image=FULL and in the server config)`);
   if (r['metadata'] !== 'FULL') problems.push(`binlog_row_metadata is ${String(r['metadata'])}, needs FULL (SET GLOBAL binlog_row_metadata=FULL)`);
   if (problems.length > 0) {
     throw new SdlError('SOURCE_PREREQUISITE', `source server: ${problems.join('; ')}`, 'config');
