@@ -65,6 +65,8 @@ export async function runCase(stack: Stack, c: CaseChoice, db: string, stats: Ca
     p.start();
     return p;
   };
+  // A server a previous case left down would fail this case for nothing of its own.
+  if (!stack.mariadb.running) await stack.mariadb.start();
   let conn = await session(stack);
   await conn.query(`CREATE DATABASE IF NOT EXISTS ${ident(OTHER_DB)}`);
   let sdl = spawn();
