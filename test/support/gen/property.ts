@@ -100,7 +100,7 @@ function report(o: GenerativeOptions, c: CaseChoice, seed: number, path: string,
     `shrunk ${shrinks} times${shrinkCut ? ` (stopped at the ${SHRINK_MS / 1000} s shrink budget: smaller cases may exist)` : ''}`,
     `error: ${message(err)}`,
     // A different first error means shrinking drifted (e.g. a server died and every case failed).
-    ...(first !== err ? [`first error, before shrinking: ${message(first)}`] : []),
+    ...(message(first) !== message(err) ? [`first error, before shrinking: ${message(first)}`] : []),
     '-- the shrunk case as SQL (mariadb client, then start sdl with SDL_INCLUDE=' + program.db + '):',
     programSql(program, faults),
     '-- the choices (JSON):',
