@@ -6,7 +6,7 @@ import { runCase } from '../support/gen/run-case.js';
 import { startStack, type Stack } from '../support/stack.js';
 
 const FAULTS: readonly FaultKind[] = ['kill-sdl', 'mongo-kill', 'mongo-stop', 'mariadb-restart', 'flush-logs', 'purge-logs'];
-const CASES = Number(process.env['SDL_GEN_CASES'] ?? 40);
+const CASES = Number(process.env['SDL_GEN_CASES'] ?? 60);
 
 /**
  * Generated schemas (every type and key kind), DML/DDL programs and fault schedules, each in

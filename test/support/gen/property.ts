@@ -47,6 +47,7 @@ export async function runGenerative(o: GenerativeOptions): Promise<GenerativeRes
   const once = async (params: fc.Parameters<[CaseChoice]>): Promise<void> => {
     let failingSince: number | undefined;
     let lastError: unknown;
+    let firstError: unknown;
     const prop = fc.asyncProperty(o.arb, async (c) => {
       // Past the shrink budget every candidate "passes", so fast-check ends on the smallest failure found.
       if (failingSince !== undefined && Date.now() - failingSince > SHRINK_MS) return true;
@@ -57,6 +58,7 @@ export async function runGenerative(o: GenerativeOptions): Promise<GenerativeRes
         await o.run(c, db, stats);
       } catch (err) {
         failingSince ??= Date.now();
+        firstError ??= err;
         lastError = err;
         throw err;
       } finally {
@@ -68,7 +70,7 @@ export async function runGenerative(o: GenerativeOptions): Promise<GenerativeRes
     if (!details.failed || details.counterexample === null) return;
     const [c] = details.counterexample;
     const shrinkCut = failingSince !== undefined && Date.now() - failingSince > SHRINK_MS;
-    failures.push(report(o, c, details.seed, details.counterexamplePath ?? '', details.numShrinks, shrinkCut, lastError));
+    failures.push(report(o, c, details.seed, details.counterexamplePath ?? '', details.numShrinks, shrinkCut, lastError, firstError));
   };
 
   if (SEED !== undefined && SEED !== '') {
@@ -85,7 +87,9 @@ export async function runGenerative(o: GenerativeOptions): Promise<GenerativeRes
   return { summary, failures };
 }
 
-function report(o: GenerativeOptions, c: CaseChoice, seed: number, path: string, shrinks: number, shrinkCut: boolean, err: unknown): string {
+const message = (err: unknown): string => (err instanceof Error ? err.message : String(err)).slice(0, 6000);
+
+function report(o: GenerativeOptions, c: CaseChoice, seed: number, path: string, shrinks: number, shrinkCut: boolean, err: unknown, first: unknown): string {
   const program = programOf(c, `${o.name}_replay`);
   const faults = new Map([...faultPlan(c)].map(([i, fs]) => [i, fs.map(describeFault)]));
   const enable = enabledList();
@@ -94,7 +98,9 @@ function report(o: GenerativeOptions, c: CaseChoice, seed: number, path: string,
     `generative property "${o.name}" failed`,
     `replay: ${env} make test   (or: npm run build && ${env} node --test dist/test/generative/${o.file})`,
     `shrunk ${shrinks} times${shrinkCut ? ` (stopped at the ${SHRINK_MS / 1000} s shrink budget: smaller cases may exist)` : ''}`,
-    `error: ${err instanceof Error ? err.message : String(err)}`.slice(0, 6000),
+    `error: ${message(err)}`,
+    // A different first error means shrinking drifted (e.g. a server died and every case failed).
+    ...(message(first) !== message(err) ? [`first error, before shrinking: ${message(first)}`] : []),
     '-- the shrunk case as SQL (mariadb client, then start sdl with SDL_INCLUDE=' + program.db + '):',
     programSql(program, faults),
     '-- the choices (JSON):',
