@@ -26,6 +26,23 @@ import { mongoStep } from '../actors/mongo-step.js';
 /** `sdl run`: the supervisor tree until SIGTERM/SIGINT (exit 0) or a permanent failure (1, or 2 for prerequisites). */
 export async function run(config: Config, opts: { inspectUrl?: string } = {}): Promise<number> {
   const log = createLogger(config.log.level);
+  // Handlers first: a signal that comes while sdl is still setting up must stop it cleanly too.
+  let signals = 0;
+  const stopping = new AbortController();
+  const running: { actor?: { send(e: { type: 'STOP' }): void } } = {};
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signals++;
+    if (signals === 1) {
+      log.info({ signal: sig }, 'stopping: flushing the open batch and checkpointing');
+      stopping.abort();
+      running.actor?.send({ type: 'STOP' });
+    } else {
+      log.warn({ signal: sig }, 'second signal: exiting now; the next start resumes from the last checkpoint');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   const inspector = opts.inspectUrl === undefined ? undefined : await liveInspector(opts.inspectUrl);
   if (opts.inspectUrl !== undefined) log.info({ inspector: opts.inspectUrl }, 'streaming the actor system to the XState inspector');
   log.info({ pipeline: config.pipeline, mysql: redactUrl(config.mysql.url), mongo: redactUrl(config.mongo.url), include: config.mysql.include }, 'starting');
@@ -40,7 +57,6 @@ export async function run(config: Config, opts: { inspectUrl?: string } = {}): P
   let lease: Lease | undefined;
   const owner = leaseOwner();
   const fence = new WriteFence(config.leaseTtlMs);
-  const stopping = new AbortController();
   const io = committerIO({ client, db, config, serverId, log, metrics: m, caps: () => caps, term: () => lease?.term, fence: () => fence.check() });
 
   const prepare = fromPromise<Prepared, void>(() =>
@@ -130,22 +146,10 @@ export async function run(config: Config, opts: { inspectUrl?: string } = {}): P
     throw err;
   });
 
-  let signals = 0;
-  const onSignal = (sig: NodeJS.Signals): void => {
-    signals++;
-    if (signals === 1) {
-      log.info({ signal: sig }, 'stopping: flushing the open batch and checkpointing');
-      stopping.abort();
-      actor.send({ type: 'STOP' });
-    } else {
-      log.warn({ signal: sig }, 'second signal: exiting now; the next start resumes from the last checkpoint');
-      process.exit(1);
-    }
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
 
   actor.start();
+  running.actor = actor;
+  if (signals > 0) actor.send({ type: 'STOP' });
   const output = await toPromise(actor);
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
