@@ -8,6 +8,7 @@ import { IncludeFilter } from '../mysql/include-filter.js';
 import { preflight } from '../mysql/preflight.js';
 import { assertResumable } from '../mysql/retention.js';
 import { sourceIdentity, streamEpoch } from '../mysql/source-identity.js';
+import { repairTableMapCharsets } from '../mysql/zongji-charset-fix.js';
 import { tableMapColumns } from '../mysql/table-map.js';
 import { unsupportedColumn, unsupportedReason } from '../mysql/table-schema.js';
 import { absentColumns } from '../mysql/row-image.js';
@@ -126,6 +127,7 @@ export const binlogStream = fromCallback<BinlogStreamCommand, BinlogStreamInput,
     };
 
     const collations = await serverCollations(ctrl);
+    await repairTableMapCharsets();
     const z = new ZongJi(exactOptions(input.url));
     zongji = z;
     z.on('error', fail);
