@@ -18,6 +18,9 @@ Commands:
 
 Options:
   --config FILE   YAML or JSON configuration (SDL_* environment variables override it)
+  --resnapshot    run only: drop the pipeline's checkpoint and copy every included table
+                  again, then stream (the recovery when the binlog was purged past the
+                  checkpoint; an interrupted re-snapshot resumes on a start without it)
   --help          this text
 
 Exit codes: 0 clean stop, 1 runtime failure, 2 configuration or prerequisite error.
@@ -26,7 +29,7 @@ Exit codes: 0 clean stop, 1 runtime failure, 2 configuration or prerequisite err
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, resnapshot: { type: 'boolean' } },
     allowPositionals: true,
     strict: true,
   });
@@ -42,7 +45,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'run': {
       const { run } = await import('./run.js');
-      return run(config());
+      return run(config(), { resnapshot: values.resnapshot === true });
     }
     case 'check': {
       const { check } = await import('./check.js');

@@ -11,8 +11,10 @@ import { batchFrom, batcherMachine } from '../machines/batcher.js';
 import { committerMachine } from '../machines/committer.js';
 import { supervisorMachine, type Prepared } from '../machines/supervisor.js';
 import { probeCapabilities, type Capabilities } from '../mongo/capabilities.js';
-import { readCheckpoint } from '../mongo/offsets.js';
-import { acquireLease, leaseOwner, type Lease } from '../mongo/lease.js';
+import { offsetsCollection, readCheckpoint } from '../mongo/offsets.js';
+import { acquireLease, leaseOwner, renewLease, type Lease } from '../mongo/lease.js';
+import { dropSnapshotProgress } from '../mongo/snapshot-progress.js';
+import { initialSnapshot } from '../snapshot/initial-snapshot.js';
 import { leaseKeeper } from '../actors/lease-keeper.js';
 import { COLLECTIONS, ensureIndexes } from '../mongo/layout.js';
 import { checkMirrorNames } from '../mongo/names-check.js';
@@ -24,7 +26,12 @@ import type { Part } from '../pipeline/batching.js';
 import { mongoStep } from '../actors/mongo-step.js';
 
 /** `sdl run`: the supervisor tree until SIGTERM/SIGINT (exit 0) or a permanent failure (1, or 2 for prerequisites). */
-export async function run(config: Config): Promise<number> {
+export interface RunOptions {
+  /** Drop the pipeline's checkpoint and copy every table again (the way back from a purged binlog). */
+  resnapshot?: boolean;
+}
+
+export async function run(config: Config, opts: RunOptions = {}): Promise<number> {
   const log = createLogger(config.log.level);
   log.info({ pipeline: config.pipeline, mysql: redactUrl(config.mysql.url), mongo: redactUrl(config.mongo.url), include: config.mysql.include }, 'starting');
   const m = pipelineMetrics();
@@ -36,6 +43,9 @@ export async function run(config: Config): Promise<number> {
   let lease: Lease | undefined;
   const owner = leaseOwner();
   const stopping = new AbortController();
+  let resnapshot = opts.resnapshot === true;
+  /** The snapshot in flight, so a stop waits for its current chunk before closing the clients. */
+  let snapshotting: Promise<unknown> = Promise.resolve();
   const io = committerIO({ client, db, config, serverId, log, metrics: m, caps: () => caps, term: () => lease?.term });
 
   const prepare = fromPromise<Prepared, void>(() =>
@@ -51,10 +61,35 @@ export async function run(config: Config): Promise<number> {
       await ensureIndexes(db);
       await checkNames();
       lease ??= await takeLease();
+      if (resnapshot) {
+        const old = await readCheckpoint(db, config.pipeline);
+        log.warn({ checkpoint: old?.position ?? null }, '--resnapshot: dropping this pipeline\'s checkpoint and copying every included table again');
+        await offsetsCollection(db).deleteOne({ _id: config.pipeline });
+        await dropSnapshotProgress(db, config.pipeline);
+        // Once only: a retry of prepare (or a later restart without the flag) resumes this snapshot.
+        resnapshot = false;
+      }
       const cp = await readCheckpoint(db, config.pipeline);
-      if (cp === null) log.warn('no checkpoint: streaming the whole retained binlog from its start');
-      else log.info({ checkpoint: cp.position }, 'resuming from checkpoint');
-      return { start: cp?.position, lease };
+      if (cp !== null) {
+        log.info({ checkpoint: cp.position }, 'resuming from checkpoint');
+        return { start: cp.position, lease };
+      }
+      const held = lease;
+      const snapshot = initialSnapshot({
+        mysqlUrl: config.mysql.url,
+        include: config.mysql.include,
+        db,
+        commit: io.context(),
+        decoder,
+        chunkRows: config.snapshot.chunkRows,
+        log,
+        metrics: m.snapshot,
+        renewLease: () => renewLease(db, config.pipeline, held, config.leaseTtlMs),
+        leaseRenewMs: Math.max(250, Math.floor(config.leaseTtlMs / 3)),
+        signal: stopping.signal,
+      });
+      snapshotting = snapshot.catch(() => undefined);
+      return { start: await snapshot, lease };
     }),
   );
 
@@ -144,6 +179,7 @@ export async function run(config: Config): Promise<number> {
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
   http?.close();
+  await snapshotting;
   // Hand the pipeline over at once instead of making a standby wait for the lease to expire.
   if (lease !== undefined) await db.collection(COLLECTIONS.leases).updateOne({ _id: config.pipeline as never, owner: lease.owner }, { $set: { expiresAt: new Date(0) } }).catch(() => undefined);
   await decoder?.close();

@@ -12,6 +12,8 @@ export interface SdlOptions {
   workers?: number;
   env?: Record<string, string>;
   name?: string;
+  /** Extra `sdl run` arguments (e.g. `--resnapshot`). */
+  args?: string[];
 }
 
 /** `sdl run` as a child process against the stack, the way an operator runs it. */
@@ -25,7 +27,7 @@ export class SdlProcess {
     this.proc = new Managed(scratch, {
       name,
       command: process.execPath,
-      args: [CLI, 'run'],
+      args: [CLI, 'run', ...(opts.args ?? [])],
       logFile: this.logFile,
       env: sdlEnv(stack, {
         SDL_PIPELINE: opts.pipeline ?? 'test',
