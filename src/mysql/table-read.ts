@@ -1,4 +1,5 @@
 import type { Connection } from 'mysql2/promise';
+import { SdlError } from '../errors.js';
 import type { RawRow, RawValue, TableSchema } from '../pipeline/types.js';
 
 /** A quoted MySQL identifier. */
@@ -42,4 +43,24 @@ export async function readChunk(conn: Connection, schema: TableSchema, after: re
 /** The key values of a row read by `readChunk`, to continue after it. */
 export function keyOf(schema: TableSchema, row: RawRow): RawValue[] {
   return schema.key.map((k) => row[k] ?? null);
+}
+
+/**
+ * Keyset pagination needs `WHERE k > ?` and `ORDER BY k` to agree. They do for every column
+ * kind but ENUM and SET, which sort by their index number and compare with a string as text:
+ * pages would skip or repeat rows. Such a key is refused loudly rather than copied wrong.
+ */
+export async function assertKeysetOrder(conn: Connection, schema: TableSchema): Promise<void> {
+  const [rows] = await conn.query(
+    "SELECT COLUMN_NAME AS name, COLUMN_TYPE AS type FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND DATA_TYPE IN ('enum', 'set')",
+    [schema.db, schema.table],
+  );
+  const bad = (rows as { name: string; type: string }[]).find((r) => schema.key.includes(r.name));
+  if (bad === undefined) return;
+  throw new SdlError(
+    'SNAPSHOT_KEY',
+    `${schema.db}.${schema.table}.${bad.name}: the key contains a ${bad.type} column, which MySQL orders by index but compares as text, so the initial snapshot cannot page through it exactly`,
+    'permanent',
+    `leave \`${schema.db}.${schema.table}\` out of mysql.include (SDL_INCLUDE) for the snapshot, or give the table a primary key without ENUM/SET columns`,
+  );
 }

@@ -15,7 +15,7 @@ import { IncludeFilter } from '../mysql/include-filter.js';
 import { currentSchema, listTables } from '../mysql/information-schema.js';
 import { preflight } from '../mysql/preflight.js';
 import { openSnapshotView } from '../mysql/snapshot-view.js';
-import { keyOf, readChunk } from '../mysql/table-read.js';
+import { assertKeysetOrder, keyOf, readChunk } from '../mysql/table-read.js';
 import { snapshotSeq } from '../pipeline/snapshot-seq.js';
 import type { Batch, DecodedChange, RowChange, SourcePosition, TableSchema } from '../pipeline/types.js';
 import { SnapshotPace } from './progress-report.js';
@@ -33,6 +33,7 @@ export interface SnapshotDeps {
   metrics?: PipelineMetrics['snapshot'];
   /** Renews the single-writer lease; false when another instance took it. */
   renewLease: () => Promise<boolean>;
+  /** How often to renew it (a third of its TTL): on a timer, since one chunk may outlast the lease. */
   leaseRenewMs: number;
   /** Aborted on SIGTERM: the snapshot stops after its current chunk (the next start resumes). */
   signal: AbortSignal;
@@ -52,6 +53,7 @@ export interface SnapshotDeps {
  */
 export async function initialSnapshot(deps: SnapshotDeps): Promise<SourcePosition> {
   let conn: Connection | undefined;
+  const lease = new LeaseRenewal(deps);
   try {
     conn = await connectExact(deps.mysqlUrl);
     const server = await preflight(conn);
@@ -67,7 +69,7 @@ export async function initialSnapshot(deps: SnapshotDeps): Promise<SourcePositio
     const filter = new IncludeFilter(deps.include);
     const tables = await listTables(conn, (d) => filter.includesDb(d), (d, t) => filter.includes(d, t));
     const pace = new SnapshotPace(deps.log, deps.metrics, await estimates(conn, tables), progress.rows);
-    const copy = new TableCopy(deps, conn, progress, view, pace);
+    const copy = new TableCopy(deps, conn, progress, view, pace, lease);
     for (const { db, table } of tables) {
       if (progress.done.includes(`${db}.${table}`)) continue;
       await copy.table(await currentSchema(conn, db, table));
@@ -89,7 +91,33 @@ export async function initialSnapshot(deps: SnapshotDeps): Promise<SourcePositio
     const info = classifyMysqlError(err);
     throw new SdlError(info.code, `MySQL (initial snapshot): ${info.message}`, info.errorClass, info.hint, { cause: err });
   } finally {
+    lease.stop();
     await conn?.end().catch(() => undefined);
+  }
+}
+
+/** Keeps the single-writer lease alive while the snapshot runs; remembers a loss for the next chunk. */
+class LeaseRenewal {
+  private lost = false;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly deps: SnapshotDeps) {
+    this.timer = setInterval(() => {
+      deps.renewLease().then(
+        (held) => {
+          if (!held) this.lost = true;
+        },
+        (err: unknown) => deps.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'lease renewal failed during the snapshot; retrying'),
+      );
+    }, deps.leaseRenewMs);
+  }
+
+  assertHeld(): void {
+    if (this.lost) throw new SdlError('LEASE_LOST', `another sdl instance took over pipeline ${this.deps.commit.pipeline} during its initial snapshot`, 'permanent', 'expected after a failover to a standby, which resumes the snapshot; otherwise check that the MongoDB clocks and the leaseTtlMs of both instances agree');
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
   }
 }
 
@@ -98,7 +126,6 @@ class TableCopy {
   private readonly seq: string;
   private readonly startSeq: string;
   private readonly viewTs = Date.now();
-  private lastRenewal = Date.now();
 
   constructor(
     private readonly deps: SnapshotDeps,
@@ -106,6 +133,7 @@ class TableCopy {
     private readonly progress: SnapshotProgressDoc,
     private readonly view: SourcePosition,
     private readonly pace: SnapshotPace,
+    private readonly lease: LeaseRenewal,
   ) {
     this.seq = snapshotSeq(view);
     this.startSeq = snapshotSeq(progress.start);
@@ -118,6 +146,7 @@ class TableCopy {
       await this.tableDone(name);
       return;
     }
+    await assertKeysetOrder(this.conn, schema);
     const cur = this.progress.current;
     const resumed = cur !== null && cur.db === schema.db && cur.table === schema.table ? cur : null;
     let after = resumed?.after ?? null;
@@ -125,7 +154,7 @@ class TableCopy {
     this.pace.startTable(name, rows);
     for (;;) {
       if (this.deps.signal.aborted) throw new SdlError('STOPPED', `stopped during the initial snapshot of ${name}; the next start resumes after row ${rows}`, 'permanent');
-      await this.keepLease();
+      this.lease.assertHeld();
       const chunk = await readChunk(this.conn, schema, after, this.deps.chunkRows);
       if (chunk.length === 0) break;
       await this.commit(schema, chunk.map((row, i): RowChange => ({ op: 'insert', schema: 0, before: null, after: row, id: `${i}`, seq: this.seq })));
@@ -158,14 +187,6 @@ class TableCopy {
     const reads: DecodedChange[] = decoded.map((c) => ({ ...c, op: 'r', id: base + keyIdentity(c.key) }));
     const batch: Batch = { id: reads[0]?.id ?? `${base}empty`, end: undefined, lastTs: this.viewTs, changes: reads, ddl: [], rows: reads.length, bytes: 0 };
     await commitBatch({ ...this.deps.commit, stagingEnabled: false }, batch);
-  }
-
-  private async keepLease(): Promise<void> {
-    if (Date.now() - this.lastRenewal < this.deps.leaseRenewMs) return;
-    if (!(await this.deps.renewLease())) {
-      throw new SdlError('LEASE_LOST', `another sdl instance took over pipeline ${this.deps.commit.pipeline} during its initial snapshot`, 'permanent', 'expected after a failover to a standby; it resumes the snapshot');
-    }
-    this.lastRenewal = Date.now();
   }
 }
 

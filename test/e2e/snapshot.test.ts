@@ -248,6 +248,49 @@ describe('sdl run: initial snapshot', () => {
     }
   });
 
+  it('SIGTERM during the snapshot: exits 0 after its current chunk without a binlog checkpoint; the next start resumes and ends equal', async () => {
+    const conn = await stack.mariadb.connect();
+    await conn.query('CREATE DATABASE termsnap');
+    await bulkTable(conn, 'termsnap.t', 6000);
+    const env = { SDL_SNAPSHOT_CHUNK_ROWS: '200' };
+    const first = new SdlProcess(stack.scratch, stack, { pipeline: 'termsnap', include: 'termsnap', name: 'termsnap-1', env });
+    first.start();
+    const snapshots = client.db('sdl').collection<{ _id: string; rows: number }>('snapshots');
+    for (;;) {
+      if (((await snapshots.findOne({ _id: 'termsnap' }))?.rows ?? 0) >= 1000) break;
+      assert.ok(first.running, first.logs().slice(-3000));
+      await sleep(20);
+    }
+    assert.equal(await first.stop(), 0, first.logs().slice(-3000));
+    const saved = await snapshots.findOne({ _id: 'termsnap' });
+    assert.ok(saved !== null && saved.rows >= 1000 && saved.rows < 6000, `stopped mid-snapshot (${saved?.rows ?? 0} rows)`);
+    assert.equal(await client.db('sdl').collection('offsets').countDocuments({ _id: 'termsnap' as never }), 0, 'no binlog checkpoint for an unfinished snapshot');
+    const second = new SdlProcess(stack.scratch, stack, { pipeline: 'termsnap', include: 'termsnap', name: 'termsnap-2', env });
+    second.start();
+    try {
+      await waitForLine(second, new RegExp(`^snapshot: resuming termsnap\\.t after ${saved.rows} rows$`));
+      await waitForLine(second, /^initial snapshot complete/);
+      await waitForCatchUp(stack, 'termsnap', 120_000, second);
+      await assertMirrorsEqual(stack, ['termsnap']);
+      assert.deepEqual(await eventCounts(stack, 'termsnap', 't'), { r: 6000 });
+    } finally {
+      assert.equal(await second.stop(), 0, second.logs().slice(-3000));
+      await conn.end();
+    }
+  });
+
+  it('a key with an ENUM column (ordered by index, compared as text) stops the snapshot loudly instead of paging it wrong', async () => {
+    const conn = await stack.mariadb.connect();
+    await conn.query("CREATE DATABASE enumkey; CREATE TABLE enumkey.t (e ENUM('zz', 'aa') NOT NULL, n INT NOT NULL, PRIMARY KEY (e, n)); INSERT INTO enumkey.t VALUES ('zz', 1), ('aa', 1)");
+    await conn.end();
+    const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'enumkey', include: 'enumkey', name: 'enumkey', env: { SDL_SNAPSHOT_CHUNK_ROWS: '1' } });
+    sdl.start();
+    assert.equal(await sdl.exited(), 1, sdl.logs().slice(-3000));
+    const fatal = sdl.lines().find((l) => l['level'] === 60);
+    assert.match(String(fatal?.['msg']), /enumkey\.t\.e: the key contains a enum\('zz','aa'\) column/);
+    assert.match(String(fatal?.['msg']), /mysql\.include/);
+  });
+
   it('binlog purged past the checkpoint: exits 1 naming --resnapshot; with it, re-copies and ends equal', async () => {
     const conn = await stack.mariadb.connect();
     await conn.query('CREATE DATABASE resnap');
