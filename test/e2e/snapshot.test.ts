@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { MongoClient } from 'mongodb';
 import type { Connection } from 'mysql2/promise';
-import { purgeBinlogs } from '../support/binlog.js';
+import { canonical } from '../../src/verify/verify.js';
+import { purgeBinlogs, streamWholeBinlog } from '../support/binlog.js';
 import { shopEventCounts, shopWorkload, sleep } from '../support/fault-run.js';
 import { freePort } from '../support/ports.js';
 import { SdlProcess, waitForCatchUp } from '../support/sdl-process.js';
@@ -187,6 +189,54 @@ describe('sdl run: initial snapshot', () => {
       assert.equal(await sdl.stop(), 0, sdl.logs().slice(-3000));
       await conn.end();
     }
+  });
+
+  it('a copied document is identical to the streamed one (fields, BSON types, _id, _sdl.h and _sdl.raw)', async () => {
+    // Left out: the values zongji decodes wrong today (YEAR 0000 as 1900, an invalid ENUM '' as
+    // null, latin1 bytes 0x81/0x8D/0x8F/0x90/0x9D as U+FFFD; NOTES.md). The snapshot reads the
+    // server's own values there, so the two differ until the streaming decoder is fixed.
+    const conn = await stack.mariadb.connect();
+    await conn.query(`CREATE DATABASE same;
+      CREATE TABLE same.t (
+        id INT PRIMARY KEY, y YEAR, bu BIGINT UNSIGNED, dec1 DECIMAL(30,10), f FLOAT, d DOUBLE, e ENUM('red','green'), s SET('x','y','z'),
+        bt BIT(12), da DATE, dt6 DATETIME(6), ts TIMESTAMP(6) NULL, tm TIME(6), js JSON, l1 VARCHAR(10) CHARACTER SET latin1, bl BLOB, tx TEXT
+      ) CHARSET utf8mb4;
+      SET time_zone = '+00:00';
+      SET SESSION sql_mode = '';
+      INSERT INTO same.t VALUES
+        (1, 1901, 18446744073709551615, -12345678901234567890.0123456789, 0.1, 1e308, 'red', 'x,z', b'101', '0000-00-00', '0000-00-00 00:00:00.000000', '1970-01-01 00:00:01.000001', '-838:59:59.000000', '{"big": 12345678901234567890, "a": [[1]]}', 'Ñandú', X'00FF', 'ü ✓ 😀'),
+        (2, 2155, 0, 0, -0, -2.5e-300, 'green', '', b'0', '2024-02-29', '2024-02-00 10:00:00.5', '2038-01-19 03:14:07.999999', '00:00:00.000001', '[]', 'café', X'', ''),
+        (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);`);
+    const file = stack.scratch.path('same-streamed.yaml');
+    writeFileSync(file, 'mongo:\n  databaseMap:\n    same: same_streamed\n');
+    await streamWholeBinlog(stack, 'same-streamed');
+    const streamed = new SdlProcess(stack.scratch, stack, { pipeline: 'same-streamed', include: 'same', name: 'same-streamed', args: ['--config', file] });
+    streamed.start();
+    try {
+      await waitForCatchUp(stack, 'same-streamed', 120_000, streamed);
+    } finally {
+      assert.equal(await streamed.stop(), 0, streamed.logs().slice(-3000));
+    }
+    const copied = new SdlProcess(stack.scratch, stack, { pipeline: 'same-copied', include: 'same', name: 'same-copied' });
+    copied.start();
+    try {
+      await waitForLine(copied, /^initial snapshot complete/);
+    } finally {
+      assert.equal(await copied.stop(), 0, copied.logs().slice(-3000));
+    }
+    await conn.end();
+    const read = async (db: string): Promise<Map<string, string>> => {
+      const docs = await client.db(db).collection('t').find({}, { promoteValues: false, promoteLongs: false, promoteBuffers: false }).toArray();
+      // Everything but where each came from (position, op, gtid, time).
+      return new Map(docs.map((d) => {
+        const { _sdl, ...rest } = d as unknown as { _sdl: { h: unknown; raw?: unknown } } & Record<string, unknown>;
+        return [canonical(d['_id']), canonical({ ...rest, h: _sdl.h, raw: _sdl.raw ?? null })];
+      }));
+    };
+    const fromBinlog = await read('same_streamed');
+    const fromSnapshot = await read('same');
+    assert.equal(fromBinlog.size, 3);
+    assert.deepEqual(fromSnapshot, fromBinlog);
   });
 
   it('kill -9 at random points of the snapshot: each start resumes after its last committed chunk; ends equal', async () => {
