@@ -9,7 +9,10 @@ const USAGE = `sdl — MySQL/MariaDB binlog → MongoDB, lossless
 Usage: sdl <command> [--config FILE]
 
 Commands:
-  run        stream changes until SIGTERM/SIGINT (flushes, checkpoints, exits 0)
+  run        stream changes until SIGTERM/SIGINT (flushes, checkpoints, exits 0); a pipeline
+             without a checkpoint first takes the initial snapshot
+  snapshot   take the initial snapshot of a pipeline without a checkpoint, save the
+             checkpoint at its position and exit (\`sdl run\` then streams from there)
   check      verify the source and target meet sdl's prerequisites
   status     print the pipeline's checkpoint, pending staged batches and dead letters
   verify     compare every mirrored table with MySQL and report differences
@@ -18,7 +21,7 @@ Commands:
 
 Options:
   --config FILE   YAML or JSON configuration (SDL_* environment variables override it)
-  --resnapshot    run only: drop the pipeline's checkpoint and copy every included table
+  --resnapshot    run, snapshot: drop the pipeline's checkpoint and copy every included table
                   again, then stream (the recovery when the binlog was purged past the
                   checkpoint; an interrupted re-snapshot resumes on a start without it)
   --help          this text
@@ -46,6 +49,10 @@ async function main(argv: string[]): Promise<number> {
     case 'run': {
       const { run } = await import('./run.js');
       return run(config(), { resnapshot: values.resnapshot === true });
+    }
+    case 'snapshot': {
+      const { run } = await import('./run.js');
+      return run(config(), { resnapshot: values.resnapshot === true, snapshotOnly: true });
     }
     case 'check': {
       const { check } = await import('./check.js');

@@ -8,7 +8,7 @@ import { startHttp } from '../http/server.js';
 import { pipelineMetrics } from '../http/metrics.js';
 import { createLogger, transitionLogger } from '../log.js';
 import { batchFrom, batcherMachine } from '../machines/batcher.js';
-import { committerMachine } from '../machines/committer.js';
+import { committerMachine, StepError } from '../machines/committer.js';
 import { supervisorMachine, type Prepared } from '../machines/supervisor.js';
 import { probeCapabilities, type Capabilities } from '../mongo/capabilities.js';
 import { offsetsCollection, readCheckpoint } from '../mongo/offsets.js';
@@ -29,6 +29,8 @@ import { mongoStep } from '../actors/mongo-step.js';
 export interface RunOptions {
   /** Drop the pipeline's checkpoint and copy every table again (the way back from a purged binlog). */
   resnapshot?: boolean;
+  /** `sdl snapshot`: take the initial snapshot, write its checkpoint and exit instead of streaming. */
+  snapshotOnly?: boolean;
 }
 
 export async function run(config: Config, opts: RunOptions = {}): Promise<number> {
@@ -48,7 +50,7 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
   let snapshotting: Promise<unknown> = Promise.resolve();
   const io = committerIO({ client, db, config, serverId, log, metrics: m, caps: () => caps, term: () => lease?.term });
 
-  const prepare = fromPromise<Prepared, void>(() =>
+  const preparePipeline = (): Promise<Prepared> =>
     mongoStep(async () => {
       await client.connect();
       caps = await probeCapabilities(client, db);
@@ -70,6 +72,9 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
         resnapshot = false;
       }
       const cp = await readCheckpoint(db, config.pipeline);
+      if (cp !== null && opts.snapshotOnly === true) {
+        throw new SdlError('HAS_CHECKPOINT', `pipeline ${config.pipeline} already has a checkpoint (${cp.gtid ?? `${cp.file}:${cp.pos}`}): nothing to snapshot`, 'config', '`sdl run` resumes from it; `sdl snapshot --resnapshot` (or `sdl run --resnapshot`) drops it and copies every table again');
+      }
       if (cp !== null) {
         log.info({ checkpoint: cp.position }, 'resuming from checkpoint');
         return { start: cp.position, lease };
@@ -90,8 +95,15 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
       });
       snapshotting = snapshot.catch(() => undefined);
       return { start: await snapshot, lease };
-    }),
-  );
+    });
+  const prepare = fromPromise<Prepared, void>(() => preparePipeline());
+
+  /** Hands the pipeline over at once (no standby waits for the lease to expire) and closes the clients. */
+  const release = async (): Promise<void> => {
+    if (lease !== undefined) await db.collection(COLLECTIONS.leases).updateOne({ _id: config.pipeline as never, owner: lease.owner }, { $set: { expiresAt: new Date(0) } }).catch(() => undefined);
+    await decoder?.close();
+    await client.close().catch(() => undefined);
+  };
 
   /** Refuses to start (exit 2) when two mirror databases would differ only by case or two tables share a mirror. */
   const checkNames = async (): Promise<void> => {
@@ -120,6 +132,30 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
     log.info({ owner, term: got.term }, 'lease acquired: this instance writes the pipeline');
     return got;
   };
+
+  if (opts.snapshotOnly === true) {
+    // A stop lets the current chunk finish; the next start resumes after it.
+    const onStop = (): void => stopping.abort();
+    process.on('SIGTERM', onStop);
+    process.on('SIGINT', onStop);
+    try {
+      const prepared = await preparePipeline();
+      log.info({ start: prepared.start }, 'snapshot taken: `sdl run` streams from its position');
+      return 0;
+    } catch (err) {
+      if (stopping.signal.aborted) {
+        log.info('stopped during the snapshot; the next `sdl snapshot` or `sdl run` resumes it');
+        return 0;
+      }
+      const info = err instanceof StepError ? err.info : { code: 'UNEXPECTED', errorClass: 'permanent' as const, message: err instanceof Error ? err.message : String(err) };
+      log.fatal({ error: info }, `${info.message}${info.hint !== undefined ? ` — ${info.hint}` : ''}`);
+      return info.errorClass === 'config' ? 2 : 1;
+    } finally {
+      process.off('SIGTERM', onStop);
+      process.off('SIGINT', onStop);
+      await release();
+    }
+  }
 
   const decodeBatch = fromPromise<ReturnType<typeof batchFrom>, { parts: Part[] }>(async ({ input }) => {
     if (decoder === undefined) throw new Error('decoder used before prepare');
@@ -180,10 +216,7 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
   process.off('SIGINT', onSignal);
   http?.close();
   await snapshotting;
-  // Hand the pipeline over at once instead of making a standby wait for the lease to expire.
-  if (lease !== undefined) await db.collection(COLLECTIONS.leases).updateOne({ _id: config.pipeline as never, owner: lease.owner }, { $set: { expiresAt: new Date(0) } }).catch(() => undefined);
-  await decoder?.close();
-  await client.close().catch(() => undefined);
+  await release();
   if (output.error !== undefined) {
     log.fatal({ error: output.error }, `${output.error.message}${output.error.hint !== undefined ? ` — ${output.error.hint}` : ''}`);
     return output.error.errorClass === 'config' ? 2 : 1;

@@ -341,6 +341,33 @@ describe('sdl run: initial snapshot', () => {
     assert.match(String(fatal?.['msg']), /mysql\.include/);
   });
 
+  it('sdl snapshot: copies, saves the checkpoint at the view and exits 0; refuses (exit 2) once there is a checkpoint; sdl run streams from there', async () => {
+    const conn = await stack.mariadb.connect();
+    await conn.query('CREATE DATABASE cmdsnap');
+    await bulkTable(conn, 'cmdsnap.t', 3000);
+    const snap = new SdlProcess(stack.scratch, stack, { pipeline: 'cmdsnap', include: 'cmdsnap', name: 'cmdsnap-1', command: 'snapshot' });
+    snap.start();
+    assert.equal(await snap.exited(), 0, snap.logs().slice(-3000));
+    assert.ok(snap.lines().some((l) => l['msg'] === 'snapshot taken: `sdl run` streams from its position'));
+    assert.equal(await client.db('sdl').collection('offsets').countDocuments({ _id: 'cmdsnap' as never }), 1, 'checkpoint saved');
+    await assertMirrorsEqual(stack, ['cmdsnap']);
+    const again = new SdlProcess(stack.scratch, stack, { pipeline: 'cmdsnap', include: 'cmdsnap', name: 'cmdsnap-2', command: 'snapshot' });
+    again.start();
+    assert.equal(await again.exited(), 2, again.logs().slice(-3000));
+    assert.match(String(again.lines().find((l) => l['level'] === 60)?.['msg']), /already has a checkpoint.*--resnapshot/);
+    await conn.query("UPDATE cmdsnap.t SET note = 'after' WHERE id = 5");
+    const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'cmdsnap', include: 'cmdsnap', name: 'cmdsnap-3' });
+    sdl.start();
+    try {
+      await waitForCatchUp(stack, 'cmdsnap', 120_000, sdl);
+      await assertMirrorsEqual(stack, ['cmdsnap']);
+      assert.deepEqual(await eventCounts(stack, 'cmdsnap', 't'), { r: 3000, update: 1 });
+    } finally {
+      assert.equal(await sdl.stop(), 0, sdl.logs().slice(-3000));
+      await conn.end();
+    }
+  });
+
   it('binlog purged past the checkpoint: exits 1 naming --resnapshot; with it, re-copies and ends equal', async () => {
     const conn = await stack.mariadb.connect();
     await conn.query('CREATE DATABASE resnap');
