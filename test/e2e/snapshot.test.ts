@@ -315,6 +315,11 @@ describe('sdl run: initial snapshot', () => {
     const saved = await snapshots.findOne({ _id: 'termsnap' });
     assert.ok(saved !== null && saved.rows >= 1000 && saved.rows < 6000, `stopped mid-snapshot (${saved?.rows ?? 0} rows)`);
     assert.equal(await client.db('sdl').collection('offsets').countDocuments({ _id: 'termsnap' as never }), 0, 'no binlog checkpoint for an unfinished snapshot');
+    const status = new SdlProcess(stack.scratch, stack, { pipeline: 'termsnap', name: 'termsnap-status', command: 'status' });
+    status.start();
+    assert.equal(await status.exited(), 0);
+    const shown = JSON.parse(status.logs()) as { checkpoint: unknown; snapshot: { rows: number; current: { table: string } } };
+    assert.deepEqual([shown.checkpoint, shown.snapshot.rows, shown.snapshot.current.table], [null, saved.rows, 't'], 'sdl status shows the unfinished snapshot');
     const second = new SdlProcess(stack.scratch, stack, { pipeline: 'termsnap', include: 'termsnap', name: 'termsnap-2', env });
     second.start();
     try {
