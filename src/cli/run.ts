@@ -87,6 +87,7 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
         commit: io.context(),
         decoder,
         chunkRows: config.snapshot.chunkRows,
+        chunkBytes: config.batch.maxBytes,
         log,
         metrics: m.snapshot,
         renewLease: () => renewLease(db, config.pipeline, held, config.leaseTtlMs),

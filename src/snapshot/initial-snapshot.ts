@@ -18,6 +18,7 @@ import { openSnapshotView } from '../mysql/snapshot-view.js';
 import { assertKeysetOrder, keyOf, readChunk } from '../mysql/table-read.js';
 import { snapshotSeq } from '../pipeline/snapshot-seq.js';
 import type { Batch, DecodedChange, RowChange, SourcePosition, TableSchema } from '../pipeline/types.js';
+import { averageRowBytes, chunkRowsFor } from './chunk-size.js';
 import { SnapshotPace } from './progress-report.js';
 
 export interface SnapshotDeps {
@@ -29,6 +30,8 @@ export interface SnapshotDeps {
   commit: CommitContext;
   decoder: Decoder;
   chunkRows: number;
+  /** Bytes of row data per chunk at most (about): large rows make chunks of fewer rows. */
+  chunkBytes: number;
   log: Logger;
   metrics?: PipelineMetrics['snapshot'];
   /** Renews the single-writer lease; false when another instance took it. */
@@ -68,11 +71,12 @@ export async function initialSnapshot(deps: SnapshotDeps): Promise<SourcePositio
 
     const filter = new IncludeFilter(deps.include);
     const tables = await listTables(conn, (d) => filter.includesDb(d), (d, t) => filter.includes(d, t));
-    const pace = new SnapshotPace(deps.log, deps.metrics, await estimates(conn, tables), progress.rows);
+    const stats = await estimates(conn, tables);
+    const pace = new SnapshotPace(deps.log, deps.metrics, stats, progress.rows);
     const copy = new TableCopy(deps, conn, progress, view, pace, lease);
-    for (const { db, table } of tables) {
+    for (const [i, { db, table }] of tables.entries()) {
       if (progress.done.includes(`${db}.${table}`)) continue;
-      await copy.table(await currentSchema(conn, db, table));
+      await copy.table(await currentSchema(conn, db, table), stats[i]?.rowBytes ?? 0);
     }
     pace.finish();
     await conn.query('COMMIT');
@@ -139,7 +143,8 @@ class TableCopy {
     this.startSeq = snapshotSeq(progress.start);
   }
 
-  async table(schema: TableSchema): Promise<void> {
+  /** `rowBytes`: the source's average row length, for the first chunk's size (later ones use what was read). */
+  async table(schema: TableSchema, rowBytes: number): Promise<void> {
     const name = `${schema.db}.${schema.table}`;
     if (schema.key.length === 0) {
       this.deps.log.warn({ table: name }, `snapshot: ${name} has no primary or unique NOT NULL key: not copied (its later changes go to the event log only)`);
@@ -151,12 +156,14 @@ class TableCopy {
     const resumed = cur !== null && cur.db === schema.db && cur.table === schema.table ? cur : null;
     let after = resumed?.after ?? null;
     let rows = resumed?.rows ?? 0;
+    let limit = chunkRowsFor(this.deps.chunkRows, this.deps.chunkBytes, rowBytes);
     this.pace.startTable(name, rows);
     for (;;) {
       if (this.deps.signal.aborted) throw new SdlError('STOPPED', `stopped during the initial snapshot of ${name}; the next start resumes after row ${rows}`, 'permanent');
       this.lease.assertHeld();
-      const chunk = await readChunk(this.conn, schema, after, this.deps.chunkRows);
+      const chunk = await readChunk(this.conn, schema, after, limit);
       if (chunk.length === 0) break;
+      limit = chunkRowsFor(this.deps.chunkRows, this.deps.chunkBytes, averageRowBytes(chunk));
       await this.commit(schema, chunk.map((row, i): RowChange => ({ op: 'insert', schema: 0, before: null, after: row, id: `${i}`, seq: this.seq })));
       after = keyOf(schema, chunk[chunk.length - 1] ?? {});
       rows += chunk.length;
@@ -190,9 +197,9 @@ class TableCopy {
   }
 }
 
-/** The source's row estimates (InnoDB statistics), for progress and ETA only. */
-async function estimates(conn: Connection, tables: readonly { db: string; table: string }[]): Promise<{ name: string; rows: number }[]> {
-  const [rows] = await conn.query('SELECT TABLE_SCHEMA AS db, TABLE_NAME AS t, TABLE_ROWS AS n FROM information_schema.TABLES');
-  const byName = new Map((rows as { db: string; t: string; n: number | string | null }[]).map((r) => [`${r.db}.${r.t}`, Number(r.n ?? 0)]));
-  return tables.map(({ db, table }) => ({ name: `${db}.${table}`, rows: byName.get(`${db}.${table}`) ?? 0 }));
+/** The source's estimates (InnoDB statistics) of row counts, for progress and ETA, and of row lengths, for chunk sizes. */
+async function estimates(conn: Connection, tables: readonly { db: string; table: string }[]): Promise<{ name: string; rows: number; rowBytes: number }[]> {
+  const [rows] = await conn.query('SELECT TABLE_SCHEMA AS db, TABLE_NAME AS t, TABLE_ROWS AS n, AVG_ROW_LENGTH AS len FROM information_schema.TABLES');
+  const byName = new Map((rows as { db: string; t: string; n: number | string | null; len: number | string | null }[]).map((r) => [`${r.db}.${r.t}`, { rows: Number(r.n ?? 0), rowBytes: Number(r.len ?? 0) }]));
+  return tables.map(({ db, table }) => ({ name: `${db}.${table}`, rows: byName.get(`${db}.${table}`)?.rows ?? 0, rowBytes: byName.get(`${db}.${table}`)?.rowBytes ?? 0 }));
 }
