@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { MongoClient } from 'mongodb';
 import type { Connection } from 'mysql2/promise';
 import { canonical } from '../../src/verify/verify.js';
-import { purgeBinlogs, streamWholeBinlog } from '../support/binlog.js';
+import { purgeBinlogs, streamFromHere } from '../support/binlog.js';
 import { shopEventCounts, shopWorkload, sleep } from '../support/fault-run.js';
 import { freePort } from '../support/ports.js';
 import { SdlProcess, waitForCatchUp } from '../support/sdl-process.js';
@@ -195,6 +195,8 @@ describe('sdl run: initial snapshot', () => {
     // Left out: the values zongji decodes wrong today (YEAR 0000 as 1900, an invalid ENUM '' as
     // null, latin1 bytes 0x81/0x8D/0x8F/0x90/0x9D as U+FFFD; NOTES.md). The snapshot reads the
     // server's own values there, so the two differ until the streaming decoder is fixed.
+    // The streamed copy reads the binlog from here (the first test purged what came before).
+    await streamFromHere(stack, 'same-streamed');
     const conn = await stack.mariadb.connect();
     await conn.query(`CREATE DATABASE same;
       CREATE TABLE same.t (
@@ -209,7 +211,6 @@ describe('sdl run: initial snapshot', () => {
         (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);`);
     const file = stack.scratch.path('same-streamed.yaml');
     writeFileSync(file, 'mongo:\n  databaseMap:\n    same: same_streamed\n');
-    await streamWholeBinlog(stack, 'same-streamed');
     const streamed = new SdlProcess(stack.scratch, stack, { pipeline: 'same-streamed', include: 'same', name: 'same-streamed', args: ['--config', file] });
     streamed.start();
     try {

@@ -38,3 +38,20 @@ export async function streamWholeBinlog(stack: Pick<Stack, 'mariadb' | 'mongo'>,
     await client.close();
   }
 }
+
+/** Gives a new pipeline a checkpoint at the source's current binlog position: it streams what is written from now on. */
+export async function streamFromHere(stack: Pick<Stack, 'mariadb' | 'mongo'>, pipeline: string): Promise<void> {
+  const conn = await stack.mariadb.connect();
+  const client = new MongoClient(stack.mongo.url);
+  try {
+    const [rows] = await conn.query('SHOW MASTER STATUS');
+    const [g] = await conn.query('SELECT @@gtid_binlog_pos AS gtid');
+    const at = (rows as { File: string; Position: number }[])[0];
+    assert.ok(at !== undefined, 'the source has a binary log');
+    const written = await writeCheckpoint(client.db('sdl'), pipeline, { file: at.File, pos: Number(at.Position), gtid: String((g as { gtid: string }[])[0]?.gtid ?? '') });
+    assert.ok(written.written, `pipeline ${pipeline} has no newer checkpoint`);
+  } finally {
+    await conn.end();
+    await client.close();
+  }
+}
