@@ -68,7 +68,7 @@ export function classifyMysqlError(err: unknown): ErrorInfo {
       code: 'BINLOG_PURGED',
       errorClass: 'permanent',
       message: `the source no longer has the binlog needed to resume: ${message}`,
-      hint: 'the checkpoint in `offsets` names the GTID/file needed; restore that binlog, or re-snapshot: drop the pipeline checkpoint (`sdl snapshot`) so sdl reloads all rows',
+      hint: 'the checkpoint in `offsets` names the GTID/file needed; restore that binlog on the source, or re-snapshot: start once with `sdl run --resnapshot` (drops this pipeline\'s checkpoint, copies every included table again, then streams)',
     };
   }
   if (e.errno === 1045 || e.errno === 1044 || e.errno === 1227 || code === 'ER_ACCESS_DENIED_ERROR' || code === 'ER_SPECIFIC_ACCESS_DENIED_ERROR') {

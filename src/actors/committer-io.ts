@@ -78,6 +78,8 @@ export function committerIO(deps: CommitterIODeps) {
   };
 
   return {
+    /** The commit context the committer uses (also the initial snapshot's, so both write alike). */
+    context,
     actors: {
       recover: fromPromise<unknown, void>(() =>
         mongoStep(async () => {

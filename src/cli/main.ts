@@ -9,7 +9,10 @@ const USAGE = `sdl — MySQL/MariaDB binlog → MongoDB, lossless
 Usage: sdl <command> [--config FILE]
 
 Commands:
-  run        stream changes until SIGTERM/SIGINT (flushes, checkpoints, exits 0)
+  run        stream changes until SIGTERM/SIGINT (flushes, checkpoints, exits 0); a pipeline
+             without a checkpoint first takes the initial snapshot
+  snapshot   take the initial snapshot of a pipeline without a checkpoint, save the
+             checkpoint at its position and exit (\`sdl run\` then streams from there)
   check      verify the source and target meet sdl's prerequisites
   status     print the pipeline's checkpoint, pending staged batches and dead letters
   verify     compare every mirrored table with MySQL and report differences
@@ -20,6 +23,9 @@ Options:
   --config FILE   YAML or JSON configuration (SDL_* environment variables override it)
   --inspect[=URL] run: stream the live actor system to an XState inspector over WebSocket
                   (default ws://127.0.0.1:8080; nothing is sent unless this is given)
+  --resnapshot    run, snapshot: drop the pipeline's checkpoint and copy every included table
+                  again, then stream (the recovery when the binlog was purged past the
+                  checkpoint; an interrupted re-snapshot resumes on a start without it)
   --help          this text
 
 Exit codes: 0 clean stop, 1 runtime failure, 2 configuration or prerequisite error.
@@ -31,7 +37,7 @@ export const DEFAULT_INSPECT_URL = 'ws://127.0.0.1:8080';
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv.map((a) => (a === '--inspect' ? `--inspect=${DEFAULT_INSPECT_URL}` : a)),
-    options: { config: { type: 'string', short: 'c' }, inspect: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { config: { type: 'string', short: 'c' }, inspect: { type: 'string' }, help: { type: 'boolean', short: 'h' }, resnapshot: { type: 'boolean' } },
     allowPositionals: true,
     strict: true,
   });
@@ -47,7 +53,11 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'run': {
       const { run } = await import('./run.js');
-      return run(config(), values.inspect === undefined ? {} : { inspectUrl: values.inspect });
+      return run(config(), { resnapshot: values.resnapshot === true, ...(values.inspect === undefined ? {} : { inspectUrl: values.inspect }) });
+    }
+    case 'snapshot': {
+      const { run } = await import('./run.js');
+      return run(config(), { resnapshot: values.resnapshot === true, snapshotOnly: true });
     }
     case 'check': {
       const { check } = await import('./check.js');

@@ -8,11 +8,13 @@ import { startHttp } from '../http/server.js';
 import { pipelineMetrics } from '../http/metrics.js';
 import { createLogger, transitionLogger } from '../log.js';
 import { batchFrom, batcherMachine } from '../machines/batcher.js';
-import { committerMachine } from '../machines/committer.js';
+import { committerMachine, StepError } from '../machines/committer.js';
 import { supervisorMachine, type Prepared } from '../machines/supervisor.js';
 import { probeCapabilities, type Capabilities } from '../mongo/capabilities.js';
-import { readCheckpoint } from '../mongo/offsets.js';
-import { acquireLease, leaseOwner, WriteFence, type Lease } from '../mongo/lease.js';
+import { offsetsCollection, readCheckpoint } from '../mongo/offsets.js';
+import { acquireLease, leaseOwner, renewLease, WriteFence, type Lease } from '../mongo/lease.js';
+import { dropSnapshotProgress } from '../mongo/snapshot-progress.js';
+import { initialSnapshot } from '../snapshot/initial-snapshot.js';
 import { leaseKeeper } from '../actors/lease-keeper.js';
 import { COLLECTIONS, ensureIndexes } from '../mongo/layout.js';
 import { checkMirrorNames } from '../mongo/names-check.js';
@@ -24,7 +26,16 @@ import type { Part } from '../pipeline/batching.js';
 import { mongoStep } from '../actors/mongo-step.js';
 
 /** `sdl run`: the supervisor tree until SIGTERM/SIGINT (exit 0) or a permanent failure (1, or 2 for prerequisites). */
-export async function run(config: Config, opts: { inspectUrl?: string } = {}): Promise<number> {
+export interface RunOptions {
+  /** Drop the pipeline's checkpoint and copy every table again (the way back from a purged binlog). */
+  resnapshot?: boolean;
+  /** `sdl snapshot`: take the initial snapshot, write its checkpoint and exit instead of streaming. */
+  snapshotOnly?: boolean;
+  /** Stream the actor system to an XState inspector at this WebSocket URL. */
+  inspectUrl?: string;
+}
+
+export async function run(config: Config, opts: RunOptions = {}): Promise<number> {
   const log = createLogger(config.log.level);
   // Handlers first: a signal that comes while sdl is still setting up must stop it cleanly too.
   let signals = 0;
@@ -57,9 +68,13 @@ export async function run(config: Config, opts: { inspectUrl?: string } = {}): P
   let lease: Lease | undefined;
   const owner = leaseOwner();
   const fence = new WriteFence(config.leaseTtlMs);
+  let resnapshot = opts.resnapshot === true;
+  let snapshotEpoch = 0;
+  /** The snapshot in flight, so a stop waits for its current chunk before closing the clients. */
+  let snapshotting: Promise<unknown> = Promise.resolve();
   const io = committerIO({ client, db, config, serverId, log, metrics: m, caps: () => caps, term: () => lease?.term, fence: () => fence.check() });
 
-  const prepare = fromPromise<Prepared, void>(() =>
+  const preparePipeline = (): Promise<Prepared> =>
     mongoStep(async () => {
       await client.connect();
       caps = await probeCapabilities(client, db);
@@ -72,12 +87,56 @@ export async function run(config: Config, opts: { inspectUrl?: string } = {}): P
       await ensureIndexes(db);
       await checkNames();
       lease ??= await takeLease();
+      if (resnapshot) {
+        const old = await readCheckpoint(db, config.pipeline);
+        log.warn({ checkpoint: old?.position ?? null }, '--resnapshot: dropping this pipeline\'s checkpoint and copying every included table again');
+        await offsetsCollection(db).deleteOne({ _id: config.pipeline });
+        snapshotEpoch = old === null ? 0 : (old.position.epoch ?? 0) + 1;
+        await dropSnapshotProgress(db, config.pipeline);
+        // Once only: a retry of prepare (or a later restart without the flag) resumes this snapshot.
+        resnapshot = false;
+      }
       const cp = await readCheckpoint(db, config.pipeline);
-      if (cp === null) log.warn('no checkpoint: streaming the whole retained binlog from its start');
-      else log.info({ checkpoint: cp.position }, 'resuming from checkpoint');
-      return { start: cp?.position, lease };
-    }),
-  );
+      if (cp !== null && opts.snapshotOnly === true) {
+        throw new SdlError('HAS_CHECKPOINT', `pipeline ${config.pipeline} already has a checkpoint (${cp.gtid ?? `${cp.file}:${cp.pos}`}): nothing to snapshot`, 'config', '`sdl run` resumes from it; `sdl snapshot --resnapshot` (or `sdl run --resnapshot`) drops it and copies every table again');
+      }
+      if (cp !== null) {
+        log.info({ checkpoint: cp.position }, 'resuming from checkpoint');
+        return { start: cp.position, lease };
+      }
+      const held = lease;
+      const snapshot = initialSnapshot({
+        mysqlUrl: config.mysql.url,
+        include: config.mysql.include,
+        db,
+        commit: io.context(),
+        decoder,
+        chunkRows: config.snapshot.chunkRows,
+        chunkBytes: config.batch.maxBytes,
+        log,
+        metrics: m.snapshot,
+        renewLease: async () => {
+          const sentAt = Date.now();
+          const kept = await renewLease(db, config.pipeline, held, config.leaseTtlMs);
+          if (kept) fence.renewed(sentAt);
+          return kept;
+        },
+        leaseRenewMs: Math.max(250, Math.floor(config.leaseTtlMs / 3)),
+        signal: stopping.signal,
+        epoch: snapshotEpoch,
+      });
+      snapshotting = snapshot.catch(() => undefined);
+      return { start: await snapshot, lease };
+    });
+  const prepare = fromPromise<Prepared, void>(() => preparePipeline());
+
+  /** Hands the pipeline over at once (no standby waits for the lease to expire) and closes the clients. */
+  const release = async (): Promise<void> => {
+    if (lease !== undefined) await db.collection(COLLECTIONS.leases).updateOne({ _id: config.pipeline as never, owner: lease.owner }, { $set: { expiresAt: new Date(0) } }).catch(() => undefined);
+    await decoder?.close();
+    await client.close().catch(() => undefined);
+    inspector?.stop();
+  };
 
   /** Refuses to start (exit 2) when two mirror databases would differ only by case or two tables share a mirror. */
   const checkNames = async (): Promise<void> => {
@@ -107,6 +166,27 @@ export async function run(config: Config, opts: { inspectUrl?: string } = {}): P
     fence.renewed(got.sentAt);
     return got;
   };
+
+  if (opts.snapshotOnly === true) {
+    // A stop (the handlers above abort `stopping`) lets the current chunk finish; the next start resumes after it.
+    try {
+      const prepared = await preparePipeline();
+      log.info({ start: prepared.start }, 'snapshot taken: `sdl run` streams from its position');
+      return 0;
+    } catch (err) {
+      if (stopping.signal.aborted) {
+        log.info('stopped during the snapshot; the next `sdl snapshot` or `sdl run` resumes it');
+        return 0;
+      }
+      const info = err instanceof StepError ? err.info : { code: 'UNEXPECTED', errorClass: 'permanent' as const, message: err instanceof Error ? err.message : String(err) };
+      log.fatal({ error: info }, `${info.message}${info.hint !== undefined ? ` — ${info.hint}` : ''}`);
+      return info.errorClass === 'config' ? 2 : 1;
+    } finally {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      await release();
+    }
+  }
 
   const decodeBatch = fromPromise<ReturnType<typeof batchFrom>, { parts: Part[] }>(async ({ input }) => {
     if (decoder === undefined) throw new Error('decoder used before prepare');
@@ -154,11 +234,8 @@ export async function run(config: Config, opts: { inspectUrl?: string } = {}): P
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
   http?.close();
-  // Hand the pipeline over at once instead of making a standby wait for the lease to expire.
-  if (lease !== undefined) await db.collection(COLLECTIONS.leases).updateOne({ _id: config.pipeline as never, owner: lease.owner }, { $set: { expiresAt: new Date(0) } }).catch(() => undefined);
-  await decoder?.close();
-  await client.close().catch(() => undefined);
-  inspector?.stop();
+  await snapshotting;
+  await release();
   if (output.error !== undefined) {
     log.fatal({ error: output.error }, `${output.error.message}${output.error.hint !== undefined ? ` — ${output.error.hint}` : ''}`);
     return output.error.errorClass === 'config' ? 2 : 1;

@@ -8,6 +8,8 @@ export interface Config {
   mysql: { url: string; serverId: number; include: string[]; heartbeatMs: number };
   mongo: { url: string; database: string; databaseMap: Record<string, string> };
   batch: { maxRows: number; maxBytes: number; maxDelayMs: number };
+  /** Initial snapshot: rows read, decoded and committed per chunk (one snapshot checkpoint each). */
+  snapshot: { chunkRows: number };
   /** Bytes of row data held between the binlog and MongoDB before reading pauses. */
   maxInFlightBytes: number;
   /** Decoder pool threads; 0 decodes on the main thread. */
@@ -25,6 +27,7 @@ export const DEFAULTS: Config = {
   mysql: { url: '', serverId: 0, include: [], heartbeatMs: 5000 },
   mongo: { url: '', database: 'sdl', databaseMap: {} },
   batch: { maxRows: 5000, maxBytes: 8 * 1024 * 1024, maxDelayMs: 200 },
+  snapshot: { chunkRows: 2000 },
   maxInFlightBytes: 64 * 1024 * 1024,
   workers: 1,
   staging: true,
@@ -86,6 +89,7 @@ function mergeEnv(file: Record<string, unknown>, env: Env): Record<string, unkno
   set('SDL_WORKERS', (v) => (out['workers'] = v));
   set('SDL_LEASE_TTL_MS', (v) => (out['leaseTtlMs'] = v));
   set('SDL_STAGING', (v) => (out['staging'] = v));
+  set('SDL_SNAPSHOT_CHUNK_ROWS', (v) => (section('snapshot')['chunkRows'] = v));
   return out;
 }
 
@@ -95,6 +99,7 @@ function validate(raw: Record<string, unknown>): Config {
   const mysql = sub(raw, 'mysql');
   const mongo = sub(raw, 'mongo');
   const batch = sub(raw, 'batch');
+  const snapshot = sub(raw, 'snapshot');
   const http = sub(raw, 'http');
   const log = sub(raw, 'log');
   const cfg: Config = {
@@ -115,6 +120,7 @@ function validate(raw: Record<string, unknown>): Config {
       maxBytes: int(batch, 'batch.maxBytes', DEFAULTS.batch.maxBytes, 1024, 1024 ** 3),
       maxDelayMs: int(batch, 'batch.maxDelayMs', DEFAULTS.batch.maxDelayMs, 0, 600_000),
     },
+    snapshot: { chunkRows: int(snapshot, 'snapshot.chunkRows', DEFAULTS.snapshot.chunkRows, 1, 100_000) },
     maxInFlightBytes: int(raw, 'maxInFlightBytes', DEFAULTS.maxInFlightBytes, 1024 * 1024, 16 * 1024 ** 3),
     workers: int(raw, 'workers', DEFAULTS.workers, 0, 64),
     staging: bool(raw, 'staging', DEFAULTS.staging),

@@ -15,6 +15,11 @@ export function pipelineMetrics(registry: Registry = new Registry()) {
   const lag = gauge('sdl_lag_seconds', 'Source commit time of the last committed transaction, seconds behind now');
   const degraded = gauge('sdl_degraded', '1 while a child of the supervisor retries a transient failure');
   const state = gauge('sdl_machine_state', '1 for the state each machine is in now (top-level state name)', ['machine', 'state']);
+  const snapshotRows = gauge('sdl_snapshot_rows', 'Initial snapshot: rows copied, by table', ['table']);
+  const snapshotEstimated = gauge('sdl_snapshot_rows_estimated', 'Initial snapshot: rows the source estimates, by table (information_schema.TABLES.TABLE_ROWS)', ['table']);
+  const snapshotRate = gauge('sdl_snapshot_rows_per_second', 'Initial snapshot: copy rate over the last progress interval');
+  const snapshotEta = gauge('sdl_snapshot_eta_seconds', 'Initial snapshot: estimated seconds until every table is copied');
+  const snapshotActive = gauge('sdl_snapshot_running', '1 while the initial snapshot copies tables');
   return {
     registry,
     rowsCommitted: (by = 1): void => rows.inc(by),
@@ -22,6 +27,17 @@ export function pipelineMetrics(registry: Registry = new Registry()) {
     duplicatesIgnored: (by = 1): void => duplicates.inc(by),
     deadLetters: (by = 1): void => deadLetters.inc(by),
     lagSeconds: (v: number): void => lag.set(v),
+    snapshot: {
+      table: (table: string, rows: number, estimated: number): void => {
+        snapshotRows.set({ table }, rows);
+        snapshotEstimated.set({ table }, estimated);
+      },
+      pace: (rowsPerSecond: number, etaSeconds: number): void => {
+        snapshotRate.set(rowsPerSecond);
+        snapshotEta.set(etaSeconds);
+      },
+      running: (on: boolean): void => snapshotActive.set(on ? 1 : 0),
+    },
     /** Fed with the actor system's inspection events: machine states, degraded, and retries. */
     observe: machineObserver(retries, degraded, state),
   };

@@ -10,6 +10,7 @@ export const COLLECTIONS = {
   schemaHistory: 'schema_history',
   deadLetters: 'dead_letters',
   leases: 'leases',
+  snapshots: 'snapshots',
 } as const;
 
 export const DEFAULT_SDL_DATABASE = 'sdl';

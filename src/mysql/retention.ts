@@ -41,11 +41,14 @@ function parseGtids(text: string): Map<string, bigint> {
   return out;
 }
 
+/** The two ways back from a purged binlog; `sdl run --resnapshot` is never automatic. */
+export const RESNAPSHOT_HINT = 'restore the purged binlogs on the source, or re-snapshot: start once with `sdl run --resnapshot` (drops this pipeline\'s checkpoint, copies every included table again under a consistent view, then streams from there)';
+
 function purged(start: SourcePosition, detail: string): SdlError {
   return new SdlError(
     'BINLOG_PURGED',
     `the source no longer has the binlog needed to resume from ${start.gtid ?? `${start.file}:${start.pos}`}: ${detail}`,
     'permanent',
-    'restore the purged binlogs, or re-snapshot: drop this pipeline\'s document in sdl.offsets so sdl reads everything again',
+    RESNAPSHOT_HINT,
   );
 }

@@ -14,7 +14,24 @@ export function positionOrder(pos: SourcePosition): string {
 
 /** `_sdl.pos` of the n-th row change of the group that starts at `startPos` in `file`. */
 export function changeSeq(epoch: number, fileSeq: number, startPos: number, n: number): string {
-  return `e${pad(epoch, 6)}:${pad(fileSeq, 10)}:${pad(startPos, 12)}:${pad(n, 8)}`;
+  return `${groupSeq(epoch, fileSeq, startPos)}${pad(n, 8)}`;
+}
+
+/**
+ * `_sdl.pos` of every row a snapshot view at `pos` read. A transaction the view contains ended
+ * at or before `pos`, so it started before it; one it does not contain starts at or after
+ * `pos`, and its changes' seqs extend this prefix or sort after it. So the bare prefix sorts
+ * after every change the view holds and before every change it does not: the mirror's position
+ * guard keeps a snapshot image from overwriting a newer binlog image and lets every later
+ * binlog change overwrite it (test/unit/snapshot-seq.test.ts checks it against the assembler).
+ */
+export function snapshotSeq(pos: SourcePosition): string {
+  const m = /\.(\d+)$/.exec(pos.file);
+  return groupSeq(pos.epoch ?? 0, m === null ? 0 : Number(m[1]), pos.pos);
+}
+
+function groupSeq(epoch: number, fileSeq: number, startPos: number): string {
+  return `e${pad(epoch, 6)}:${pad(fileSeq, 10)}:${pad(startPos, 12)}:`;
 }
 
 function pad(n: number, width: number): string {

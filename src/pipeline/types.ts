@@ -80,6 +80,11 @@ export type RawValue = null | string | number | boolean | Uint8Array | Date | Ra
 export type RawRow = Record<string, RawValue>;
 
 export type Op = 'insert' | 'update' | 'delete';
+/**
+ * What a decoded change records: a binlog row change, or `r` (read) for a row copied by the
+ * initial snapshot. `r` is not a change of the source and is never counted as one.
+ */
+export type EventOp = Op | 'r';
 
 /** One row change inside a source transaction. */
 export interface RowChange {
@@ -135,7 +140,7 @@ export type MappedDoc = Record<string, unknown>;
 export interface DecodedChange {
   id: string;
   seq: string;
-  op: Op;
+  op: EventOp;
   db: string;
   table: string;
   /** Mirror `_id`: the key value, an object for composite keys; null when the table has no key. */

@@ -9,6 +9,7 @@ import { mirrorNamespace, type DatabaseMap } from '../mongo/layout.js';
 import { connectExact } from '../mysql/connection.js';
 import { IncludeFilter } from '../mysql/include-filter.js';
 import { currentSchema, listTables } from '../mysql/information-schema.js';
+import { selectAll } from '../mysql/table-read.js';
 import type { DecodedChange, RawRow, RowChange, TableSchema } from '../pipeline/types.js';
 
 export interface TableReport {
@@ -112,8 +113,7 @@ export interface SourceDocs {
 async function sourceDocs(conn: Awaited<ReturnType<typeof connectExact>>, schema: TableSchema, caps: DecodeCapabilities): Promise<SourceDocs> {
   // The binary protocol (a prepared statement) carries FLOAT and DOUBLE as their exact bits, as
   // the binlog does; the text protocol prints decimals that do not always round-trip.
-  const select = schema.columns.map((c) => ident(c.name)).join(', ');
-  const [rows] = await conn.execute(`SELECT ${select} FROM ${ident(schema.db)}.${ident(schema.table)}`);
+  const [rows] = await conn.execute(selectAll(schema));
   const changes: RowChange[] = (rows as RawRow[]).map((row, i) => ({ op: 'insert', schema: 0, before: null, after: row, id: `verify#${i}`, seq: '' }));
   return indexSource(schema, rehydrate(decodeBatch({ transactions: [{ gtid: undefined, ts: 0, schemas: [schema], changes }], caps })));
 }
@@ -168,8 +168,4 @@ function sortKeys(v: unknown): unknown {
     return Object.fromEntries(Object.keys(o).sort().map((k) => [k, sortKeys(o[k])]));
   }
   return v;
-}
-
-function ident(name: string): string {
-  return '`' + name.replace(/`/g, '``') + '`';
 }

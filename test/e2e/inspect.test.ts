@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { WebSocketServer } from 'ws';
+import { streamFromHere } from '../support/binlog.js';
 import { sleep } from '../support/fault-run.js';
 import { freePort } from '../support/ports.js';
 import { SdlProcess, waitForCatchUp } from '../support/sdl-process.js';
@@ -32,6 +33,8 @@ describe('sdl run --inspect', () => {
     try {
       await conn.query("CREATE USER 'watched'@'127.0.0.1' IDENTIFIED BY 'pw-s3cret-9'; GRANT ALL ON *.* TO 'watched'@'127.0.0.1'");
       await conn.query("CREATE DATABASE insp; CREATE TABLE insp.t (id INT PRIMARY KEY, secret_note VARCHAR(40))");
+      // Rows must arrive as binlog transactions (TXN events), not as snapshot copies.
+      await streamFromHere(stack, 'insp');
       const sdl = new SdlProcess(stack.scratch, stack, {
         pipeline: 'insp',
         include: 'insp',

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MongoClient } from 'mongodb';
 import type { Connection } from 'mysql2/promise';
+import { streamWholeBinlog } from '../support/binlog.js';
 import { sleep } from '../support/fault-run.js';
 import { SdlProcess, waitForCatchUp } from '../support/sdl-process.js';
 import { startStack, type Stack } from '../support/stack.js';
@@ -63,6 +64,8 @@ describe('sdl run: mirror keys', () => {
       UPDATE exact.vb SET v = 30 WHERE b = 9007199254740993;
       DELETE FROM exact.vb WHERE b = 9007199254740992;`);
 
+    // Streams the rows written before it started (not the initial snapshot): see streamWholeBinlog.
+    await streamWholeBinlog(stack, 'exact');
     const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'exact', include: 'exact' });
     sdl.start();
     let report;
@@ -139,6 +142,8 @@ describe('sdl run: mirror keys', () => {
         await sleep(2);
       }
     })();
+    // Streams the rows written before it started (not the initial snapshot): see streamWholeBinlog.
+    await streamWholeBinlog(stack, 'kv');
     for (let k = 0; k < 5; k++) {
       const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'kv', include: 'kv', name: `kv-${k}` });
       sdl.start();

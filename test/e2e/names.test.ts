@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MongoClient } from 'mongodb';
+import { streamWholeBinlog } from '../support/binlog.js';
 import { SdlProcess, waitForCatchUp } from '../support/sdl-process.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { assertMirrorsEqual, eventCounts } from '../support/verify.js';
@@ -33,6 +34,8 @@ describe('sdl run: names MongoDB refuses', () => {
       INSERT INTO \`${LONG_DB}\`.\`${LONG_TABLE}\` VALUES (1, 1), (2, 2);
       INSERT INTO \`my-db\`.\`x-y\` VALUES (1, 1);`);
     const include = `names,${LONG_DB},my-db,d$*b`;
+    // Streams the rows written before it started (not the initial snapshot): see streamWholeBinlog.
+    await streamWholeBinlog(stack, 'names');
     const first = new SdlProcess(stack.scratch, stack, { pipeline: 'names', include, name: 'names-1' });
     first.start();
     try {

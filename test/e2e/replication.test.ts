@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Binary, Double, Int32, Long, MongoClient } from 'mongodb';
+import { streamWholeBinlog } from '../support/binlog.js';
 import { shopEventCounts } from '../support/fault-run.js';
 import { SdlProcess, waitForCatchUp } from '../support/sdl-process.js';
 import { startStack, type Stack } from '../support/stack.js';
@@ -45,6 +46,8 @@ describe('sdl run: streaming replication', () => {
       DELETE FROM types.t WHERE id = 2;`);
     await conn.end();
 
+    // Streams the rows written before it started (not the initial snapshot): see streamWholeBinlog.
+    await streamWholeBinlog(stack, 'types');
     const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'types', include: 'types' });
     sdl.start();
     try {
@@ -94,6 +97,8 @@ describe('sdl run: streaming replication', () => {
     await conn.query('CREATE DATABASE hidden; CREATE TABLE hidden.secret (id INT PRIMARY KEY, v TEXT); INSERT INTO hidden.secret VALUES (1, "x")');
     const workload = new Workload(conn, 7);
     await workload.run(150);
+    // Streams the rows written before it started (not the initial snapshot): see streamWholeBinlog.
+    await streamWholeBinlog(stack, 'shop');
     const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'shop', include: 'shop' });
     sdl.start();
     try {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { MongoClient } from 'mongodb';
+import { streamWholeBinlog } from '../support/binlog.js';
 import { shopWorkload, sleep, assertLossless } from '../support/fault-run.js';
 import { SdlProcess, waitForCatchUp } from '../support/sdl-process.js';
 import { startStack, type Stack } from '../support/stack.js';
@@ -27,6 +28,8 @@ describe('a dead source connection', () => {
 
   it('silent replication connection: the reader notices within a few heartbeats, reconnects and loses nothing', async () => {
     const { conn, workload } = await shopWorkload(stack, 41);
+    // Streams the rows written before it started (not the initial snapshot): see streamWholeBinlog.
+    await streamWholeBinlog(stack, 'silent');
     const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'silent', include: 'shop', env: { SDL_MYSQL_URL: viaProxy(), SDL_MYSQL_HEARTBEAT_MS: '500' } });
     sdl.start();
     try {
@@ -49,6 +52,8 @@ describe('a dead source connection', () => {
 
   it('SIGTERM while the source is unreachable and silent: stops within 30 s with its checkpoint, the next run catches up', async () => {
     const { conn, workload } = await shopWorkload(stack, 43);
+    // Streams the rows written before it started (not the initial snapshot): see streamWholeBinlog.
+    await streamWholeBinlog(stack, 'stop-dead');
     const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'stop-dead', include: 'shop', name: 'stop-dead-1', env: { SDL_MYSQL_URL: viaProxy(), SDL_MYSQL_HEARTBEAT_MS: '500' } });
     sdl.start();
     try {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Connection } from 'mysql2/promise';
+import { streamWholeBinlog } from '../support/binlog.js';
 import { sleep } from '../support/fault-run.js';
 import { SdlProcess, waitForCatchUp } from '../support/sdl-process.js';
 import { startSecondSource, startStack, type Stack } from '../support/stack.js';
@@ -42,6 +43,8 @@ describe('source failover to a replica', () => {
       await a.query('CREATE DATABASE fo; CREATE TABLE fo.t (id INT PRIMARY KEY, v INT, note VARCHAR(20))');
       for (let i = 1; i <= 30; i++) await a.query('INSERT INTO fo.t VALUES (?, 0, ?)', [i, 'primary']);
       counts.insert += 30;
+      // Every row change counts as a change here: stream the binlog, not an initial snapshot.
+      await streamWholeBinlog(stack, 'fo');
       const sdlA = new SdlProcess(stack.scratch, stack, { pipeline: 'fo', include: 'fo', name: 'fo-primary' });
       sdlA.start();
       await a.query('UPDATE fo.t SET v = v + 1 WHERE id <= 20');

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MongoClient } from 'mongodb';
+import { streamWholeBinlog } from '../support/binlog.js';
 import { assertLossless, shopWorkload, sleep } from '../support/fault-run.js';
 import { SdlProcess, waitForCatchUp } from '../support/sdl-process.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
@@ -22,6 +23,8 @@ describe('single writer', () => {
   it('two instances started at once: one writes, the other waits; kill -9 the writer and the standby takes over', async () => {
     const { conn, workload } = await shopWorkload(stack, 61);
     const env = { SDL_LEASE_TTL_MS: '3000' };
+    // Streams the rows written before it started (not the initial snapshot): see streamWholeBinlog.
+    await streamWholeBinlog(stack, 'lease');
     const a = new SdlProcess(stack.scratch, stack, { pipeline: 'lease', include: 'shop', name: 'lease-a', env });
     const b = new SdlProcess(stack.scratch, stack, { pipeline: 'lease', include: 'shop', name: 'lease-b', env });
     a.start();

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { MongoClient } from 'mongodb';
+import { streamWholeBinlog } from '../support/binlog.js';
 import { assertLossless, shopWorkload, sleep } from '../support/fault-run.js';
 import { freePort } from '../support/ports.js';
 import { SdlProcess, waitForCatchUp } from '../support/sdl-process.js';
@@ -23,10 +24,17 @@ describe('outages of MongoDB and MariaDB under load', () => {
     if (!stack.mongo.controllable) return t.skip('SDL_TEST_MONGO_URL server cannot be killed by the harness');
     const { conn, workload } = await shopWorkload(stack, 31);
     await workload.run(300);
+    // Streams the rows written before it started (not the initial snapshot): see streamWholeBinlog.
+    await streamWholeBinlog(stack, 'reset');
     const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'reset', include: 'shop' });
     sdl.start();
     const bg = new BackgroundWorkload(workload);
-    await sleep(1200);
+    // Mid-batch: once the committer is writing (on a loaded machine start-up alone can take longer than a fixed sleep).
+    const deadline = Date.now() + 60_000;
+    while (!sdl.lines().some((l) => l['machine'] === 'committer' && l['to'] === 'writing')) {
+      assert.ok(Date.now() < deadline && sdl.running, `sdl never started writing:\n${sdl.logs().slice(-2000)}`);
+      await sleep(50);
+    }
     await stack.mongo.kill9();
     await sleep(3000);
     await stack.mongo.start();
@@ -44,6 +52,8 @@ describe('outages of MongoDB and MariaDB under load', () => {
     const { conn, workload } = await shopWorkload(stack, 37);
     const port = await freePort();
     const http = `http://127.0.0.1:${port}`;
+    // Streams the rows written before it started (not the initial snapshot): see streamWholeBinlog.
+    await streamWholeBinlog(stack, 'outage');
     const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'outage', include: 'shop', env: { SDL_LOG_LEVEL: 'info', SDL_HTTP_ADDR: `127.0.0.1:${port}` } });
     sdl.start();
     const bg = new BackgroundWorkload(workload, 10);
@@ -79,6 +89,8 @@ describe('outages of MongoDB and MariaDB under load', () => {
   it('MariaDB restarted under load and binlogs rotated many times: the reader resumes where it stopped', async () => {
     const { conn, workload } = await shopWorkload(stack, 41);
     await workload.run(400);
+    // Streams the rows written before it started (not the initial snapshot): see streamWholeBinlog.
+    await streamWholeBinlog(stack, 'source');
     const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'source', include: 'shop' });
     sdl.start();
     await sleep(800);

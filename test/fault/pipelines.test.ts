@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MongoClient } from 'mongodb';
 import type { Connection } from 'mysql2/promise';
+import { streamWholeBinlog } from '../support/binlog.js';
 import { sleep } from '../support/fault-run.js';
 import { SdlProcess, waitForCatchUp } from '../support/sdl-process.js';
 import { startSecondSource, startStack, type Stack } from '../support/stack.js';
@@ -44,6 +45,9 @@ describe('two pipelines sharing one sdl database', () => {
     const pb = (name: string, env: Record<string, string> = {}): SdlProcess => new SdlProcess(stack.scratch, stack, { pipeline: 'pb', include: 'beta', name, env: { SDL_MYSQL_URL: stackB.mariadb.url, ...env } });
 
     for (let r = 0; r < 10; r++) await write(r);
+    // Streams the rows written before it started (not the initial snapshot): see streamWholeBinlog.
+    await streamWholeBinlog(stack, 'pa');
+    await streamWholeBinlog(stackB, 'pb');
     // pa dies right after staging a batch: its pending batch must be re-applied by pa alone.
     const crashing = pa('pa-crash', { SDL_FAULT: 'after-stage' });
     crashing.start();

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { streamWholeBinlog } from '../support/binlog.js';
 import { assertLossless, shopWorkload, sleep } from '../support/fault-run.js';
 import { SdlProcess } from '../support/sdl-process.js';
 import { startStack, type Stack } from '../support/stack.js';
@@ -21,6 +22,8 @@ describe('stopping and killing sdl mid-stream', () => {
     const { conn, workload } = await shopWorkload(stack, 11);
     await workload.run(200);
     const bg = new BackgroundWorkload(workload);
+    // Streams the rows written before it started (not the initial snapshot): see streamWholeBinlog.
+    await streamWholeBinlog(stack, 'term');
     for (let round = 0; round < 3; round++) {
       const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'term', include: 'shop', name: `term-${round}` });
       sdl.start();
@@ -39,6 +42,8 @@ describe('stopping and killing sdl mid-stream', () => {
     const random = rng(5);
     await workload.run(100);
     const bg = new BackgroundWorkload(workload);
+    // Streams the rows written before it started (not the initial snapshot): see streamWholeBinlog.
+    await streamWholeBinlog(stack, 'kill');
     for (let k = 0; k < KILLS; k++) {
       const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'kill', include: 'shop', name: `kill-${k}` });
       sdl.start();

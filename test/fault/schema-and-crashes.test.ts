@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { MongoClient } from 'mongodb';
+import { streamWholeBinlog } from '../support/binlog.js';
 import { assertLossless, shopWorkload } from '../support/fault-run.js';
 import { SdlProcess, waitForCatchUp } from '../support/sdl-process.js';
 import { startStack, type Stack } from '../support/stack.js';
@@ -18,6 +19,8 @@ describe('schema changes mid-stream and crashes inside the commit protocol', () 
   it('DDL of each kind interleaved with writes: rows decode with their own schema, mirrors follow', async () => {
     const conn = await stack.mariadb.connect();
     await conn.query('CREATE DATABASE ddl; CREATE TABLE ddl.a (id INT PRIMARY KEY, v VARCHAR(10)); INSERT INTO ddl.a VALUES (1, "one"), (2, "two")');
+    // Streams the rows written before it started (not the initial snapshot): see streamWholeBinlog.
+    await streamWholeBinlog(stack, 'ddl');
     const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'ddl', include: 'ddl' });
     sdl.start();
     const steps = [
@@ -71,6 +74,8 @@ describe('schema changes mid-stream and crashes inside the commit protocol', () 
     it(`a crash ${point.replace('-', ' ')} is repaired on the next start`, async () => {
       const { conn, workload } = await shopWorkload(stack, point === 'after-stage' ? 53 : 59);
       await workload.run(60);
+      // Streams the rows written before it started (not the initial snapshot): see streamWholeBinlog.
+      await streamWholeBinlog(stack, point);
       const crashing = new SdlProcess(stack.scratch, stack, { pipeline: point, include: 'shop', name: `${point}-crash`, env: { SDL_FAULT: point } });
       crashing.start();
       assert.equal(await crashing.exited(), 137, crashing.logs().slice(-2000));

@@ -12,8 +12,10 @@ export interface SdlOptions {
   workers?: number;
   env?: Record<string, string>;
   name?: string;
-  /** Extra `sdl run` flags. */
+  /** Extra arguments (e.g. `--resnapshot`). */
   args?: string[];
+  /** The sdl command; `run` unless told. */
+  command?: string;
 }
 
 /** `sdl run` as a child process against the stack, the way an operator runs it. */
@@ -27,7 +29,7 @@ export class SdlProcess {
     this.proc = new Managed(scratch, {
       name,
       command: process.execPath,
-      args: [CLI, 'run', ...(opts.args ?? [])],
+      args: [CLI, opts.command ?? 'run', ...(opts.args ?? [])],
       logFile: this.logFile,
       env: sdlEnv(stack, {
         SDL_PIPELINE: opts.pipeline ?? 'test',

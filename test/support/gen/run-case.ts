@@ -7,6 +7,7 @@ import type { Stack } from '../stack.js';
 import { assertMirrorsEqual, eventCountsByTable } from '../verify.js';
 import type { CaseChoice, FaultChoice, FaultKind } from './choices.js';
 import { Interpreter, OTHER_DB, type Program, type Statement } from './program.js';
+import { streamFromHere } from '../binlog.js';
 import { ident } from './sql.js';
 
 /** What one case did, for the soak summary. */
@@ -69,6 +70,8 @@ export async function runCase(stack: Stack, c: CaseChoice, db: string, stats: Ca
   if (!stack.mariadb.running) await stack.mariadb.start();
   let conn = await session(stack);
   await conn.query(`CREATE DATABASE IF NOT EXISTS ${ident(OTHER_DB)}`);
+  // The oracle counts every row change as a change: stream from here, not an initial snapshot.
+  await streamFromHere(stack, pipeline, sdlDb);
   let sdl = spawn();
   let mongoDown = false;
   const where = (i: number, st: Statement): string => `${db} step ${i}: ${st.sql.slice(0, 300)}`;
@@ -207,6 +210,7 @@ export async function runRefusalCase(stack: Stack, c: CaseChoice, db: string, st
   const refusal = program.refusal;
   if (refusal === undefined) return;
   const sdlDb = `sdl_${db}`;
+  await streamFromHere(stack, db, sdlDb);
   const sdl = new SdlProcess(stack.scratch, stack, { pipeline: db, include: db, name: db, env: { SDL_MONGO_DATABASE: sdlDb } });
   sdl.start();
   const conn = await session(stack);

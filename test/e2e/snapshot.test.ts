@@ -1,0 +1,412 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { MongoClient } from 'mongodb';
+import type { Connection } from 'mysql2/promise';
+import { canonical } from '../../src/verify/verify.js';
+import { purgeBinlogs, streamFromHere } from '../support/binlog.js';
+import { shopEventCounts, shopWorkload, sleep } from '../support/fault-run.js';
+import { freePort } from '../support/ports.js';
+import { SdlProcess, waitForCatchUp } from '../support/sdl-process.js';
+import { startStack, type Stack } from '../support/stack.js';
+import { assertMirrorsEqual, eventCounts } from '../support/verify.js';
+import { BackgroundWorkload, rng } from '../support/workload.js';
+
+const BULK_ROWS = 20_000;
+
+/** A table of `rows` rows with several column kinds, filled by the server itself. */
+async function bulkTable(conn: Connection, name: string, rows: number): Promise<void> {
+  await conn.query(`CREATE TABLE ${name} (
+      id INT PRIMARY KEY, v INT NOT NULL, note VARCHAR(40), amount DECIMAL(20,6), at DATETIME(6), raw VARBINARY(8), f DOUBLE
+    ) CHARSET utf8mb4`);
+  await conn.query(`INSERT INTO ${name}
+      SELECT seq, 0, CONCAT('row ', seq, ' ✓'), seq / 7, TIMESTAMPADD(MICROSECOND, seq * 1001, '2024-01-01'), UNHEX(LPAD(HEX(seq), 8, '0')), seq / 3
+        FROM ${name.split('.')[0] ?? ''}.seq_1_to_${rows}`);
+}
+
+/** Source writes by kind, counted only once committed. */
+interface Counts {
+  insert: number;
+  update: number;
+  delete: number;
+}
+
+/** Random single-row writes to a bulk table until stopped; counts what each changed. */
+class BulkWriter {
+  readonly counts: Counts = { insert: 0, update: 0, delete: 0 };
+  private running = true;
+  private readonly done: Promise<void>;
+
+  constructor(conn: Connection, table: string, seed: number, kinds: readonly (keyof Counts)[]) {
+    const random = rng(seed);
+    let nextId = BULK_ROWS * 10;
+    this.done = (async () => {
+      while (this.running) {
+        const kind = kinds[Math.floor(random() * kinds.length)] ?? 'update';
+        const id = 1 + Math.floor(random() * BULK_ROWS);
+        let res: unknown;
+        if (kind === 'insert') [res] = await conn.query(`INSERT INTO ${table} VALUES (?, 1, 'new', 1.5, NOW(6), NULL, 0.1)`, [nextId++]);
+        else if (kind === 'update') [res] = await conn.query(`UPDATE ${table} SET v = v + 1, note = CONCAT('updated ', v + 1), at = NOW(6) WHERE id = ?`, [id]);
+        else [res] = await conn.query(`DELETE FROM ${table} WHERE id = ?`, [id]);
+        this.counts[kind] += (res as { affectedRows: number }).affectedRows;
+        await sleep(50);
+      }
+    })();
+  }
+
+  async stop(): Promise<Counts> {
+    this.running = false;
+    await this.done;
+    return this.counts;
+  }
+}
+
+async function waitForLine(sdl: SdlProcess, msg: RegExp, timeoutMs = 180_000): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const line = sdl.lines().find((l) => msg.test(String(l['msg'])));
+    if (line !== undefined) return line;
+    if (!sdl.running) throw new Error(`sdl exited before logging ${msg}:\n${sdl.logs().slice(-3000)}`);
+    if (Date.now() > deadline) throw new Error(`sdl did not log ${msg}:\n${sdl.logs().slice(-3000)}`);
+    await sleep(50);
+  }
+}
+
+function changes(c: Record<string, number>): Counts {
+  return { insert: c['insert'] ?? 0, update: c['update'] ?? 0, delete: c['delete'] ?? 0 };
+}
+
+async function count(conn: Connection, sql: string): Promise<number> {
+  const [rows] = await conn.query(sql);
+  return Number((rows as { n: number | string }[])[0]?.n);
+}
+
+/** `/metrics` as series → value. */
+async function scrape(base: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const at = line.lastIndexOf(' ');
+    out.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return out;
+}
+
+describe('sdl run: initial snapshot', () => {
+  let stack: Stack;
+  let client: MongoClient;
+  before(async () => {
+    stack = await startStack();
+    client = new MongoClient(stack.mongo.url);
+  });
+  after(async () => {
+    await client?.close();
+    await stack?.stop();
+  });
+
+  it('on a server whose binlogs were purged: copies every table under one view while writes go on, then streams; mirrors equal, events exact', async (t) => {
+    const conn = await stack.mariadb.connect();
+    await conn.query(`CREATE DATABASE types;
+      CREATE TABLE types.t (
+        id INT PRIMARY KEY, ti TINYINT, si SMALLINT UNSIGNED, i INT, iu INT UNSIGNED, y YEAR,
+        b BIGINT, bu BIGINT UNSIGNED, dec1 DECIMAL(10,2), dec2 DECIMAL(65,30),
+        f FLOAT, d DOUBLE, c CHAR(3), v VARCHAR(20), tx TEXT, e ENUM('red','green'), s SET('x','y','z'),
+        bin BINARY(3), vb VARBINARY(8), bl BLOB, bt BIT(12), da DATE, dt DATETIME, dt6 DATETIME(6), ts TIMESTAMP(3) NULL,
+        tm TIME(6), js JSON, l1 VARCHAR(10) CHARACTER SET latin1
+      ) CHARSET utf8mb4;
+      SET time_zone = '+00:00';
+      INSERT INTO types.t VALUES
+        (1, -128, 65535, -2147483648, 4294967295, 2024, -9223372036854775808, 18446744073709551615,
+         12345678.91, '12345678901234567890123456789012345.123456789012345678901234567891',
+         1.5, 2.25, 'abc', 'héllo wörld ✓ 😀', 'long text', 'green', 'x,z',
+         X'000102', X'FF', X'DEADBEEF', b'101000000001', '2024-02-29', '2024-01-02 03:04:05', '2024-01-02 03:04:05.123456', '2024-01-02 03:04:05.123',
+         '-838:59:59.000000', '{"a": [1, {"b": null}], "big": 12345678901234567890, "s": "ü"}', 'café'),
+        (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+         NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+        (3, 0, 0, 0, 0, 1901, 9223372036854775807, 9223372036854775807, 0, 0, 1, 1, '', '', '', 'red', '',
+         X'000000', X'', X'', b'0', '1000-01-01', '9999-12-31 23:59:59', '2024-01-02 03:04:05.000001', '2038-01-19 03:14:07.999',
+         '00:00:00', '[[1,2],[3]]', '');
+      SET SESSION sql_mode = '';
+      INSERT INTO types.t (id, da, dt, dt6) VALUES (4, '0000-00-00', '0000-00-00 00:00:00', '2024-00-00 00:00:00');
+      SET SESSION sql_mode = DEFAULT;
+      CREATE DATABASE snap;
+      CREATE TABLE snap.ck (k VARCHAR(10) NOT NULL, n BIGINT UNSIGNED NOT NULL, at DATETIME(6) NOT NULL, v INT, PRIMARY KEY (k, n, at)) CHARSET utf8mb4;
+      INSERT INTO snap.ck SELECT CHAR(97 + seq % 5), 18446744073709551615 - seq % 7, TIMESTAMPADD(MICROSECOND, seq, '2024-01-01'), seq FROM snap.seq_1_to_3000;`);
+    await bulkTable(conn, 'snap.bulk', BULK_ROWS);
+    // Rows from before the oldest retained binlog: only a snapshot can bring them.
+    const { workload: before } = await shopWorkload(stack, 1);
+    await before.run(100);
+    await purgeBinlogs(conn);
+
+    const port = await freePort();
+    const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'snap', include: 'shop,types,snap', env: { SDL_SNAPSHOT_CHUNK_ROWS: '500', SDL_HTTP_ADDR: `127.0.0.1:${port}` } });
+    sdl.start();
+    let writer: BulkWriter | undefined;
+    let shop: BackgroundWorkload | undefined;
+    try {
+      await waitForLine(sdl, /^no checkpoint: initial snapshot/);
+      // Everything written from here on is after the view's position: it must arrive by the binlog.
+      const writerConn = await stack.mariadb.connect();
+      writer = new BulkWriter(writerConn, 'snap.bulk', 7, ['insert', 'update', 'update', 'delete']);
+      const { workload: during } = await shopWorkload(stack, 2);
+      shop = new BackgroundWorkload(during, 400);
+      await waitForLine(sdl, /^snapshot: snap\.bulk \d+ of ~\d+ rows, \d+ rows\/s, ETA/);
+      const metrics = await scrape(`http://127.0.0.1:${port}`);
+      assert.ok((metrics.get('sdl_snapshot_rows{table="snap.bulk"}') ?? 0) > 0, 'snapshot rows in /metrics');
+      assert.ok((metrics.get('sdl_snapshot_rows_estimated{table="snap.bulk"}') ?? 0) > 0, 'estimate in /metrics');
+      assert.equal(metrics.get('sdl_snapshot_running'), 1);
+      await waitForLine(sdl, /^initial snapshot complete/);
+      const writesDuring = writer.counts.insert + writer.counts.update + writer.counts.delete;
+      assert.ok(writesDuring > 20, `writes ran during the snapshot (${writesDuring})`);
+      await sleep(1000);
+      const bulkChanges = await writer.stop();
+      const shopChanges = await shop.stop();
+      writer = undefined;
+      shop = undefined;
+      await writerConn.end();
+      await waitForCatchUp(stack, 'snap', 180_000, sdl);
+      await assertMirrorsEqual(stack, ['shop', 'types', 'snap']);
+      assert.equal((await scrape(`http://127.0.0.1:${port}`)).get('sdl_snapshot_running'), 0);
+      assert.ok(!sdl.logs().includes('BINLOG_PURGED'));
+
+      // Changes are exactly the writes after the view; reads (`r`) are one per row the view held.
+      const bulk = await eventCounts(stack, 'snap', 'bulk');
+      assert.deepEqual(changes(bulk), bulkChanges, 'snap.bulk: each change after the view exactly once');
+      assert.equal(bulk['r'], BULK_ROWS, 'snap.bulk: one read per row of the view');
+      assert.deepEqual(await shopEventCounts(stack), { insert: shopChanges.inserts, update: shopChanges.updates, delete: shopChanges.deletes });
+      // The first workload's rows (ids below 2,000,000) are the ones the view held; shop.audit has no key: not copied.
+      assert.equal((await eventCounts(stack, 'shop', 'customers'))['r'], await count(conn, 'SELECT COUNT(*) AS n FROM shop.customers WHERE id < 2000000'));
+      assert.equal((await eventCounts(stack, 'shop', 'orders'))['r'], await count(conn, 'SELECT COUNT(*) AS n FROM shop.orders WHERE customer_id < 2000000'));
+      assert.equal((await eventCounts(stack, 'shop', 'audit'))['r'], undefined);
+      assert.deepEqual(await eventCounts(stack, 'types', 't'), { r: 4 });
+      assert.deepEqual(await eventCounts(stack, 'snap', 'ck'), { r: 3000 });
+      assert.equal(await client.db('sdl').collection('snapshots').countDocuments({ _id: 'snap' as never }), 0, 'snapshot progress dropped once complete');
+    } finally {
+      for (const l of sdl.lines()) if (/^(snapshot|initial snapshot)/.test(String(l['msg'])) || l['level'] === 60) t.diagnostic(`${new Date(Number(l['time'])).toISOString()} ${String(l['msg'])}`);
+      await writer?.stop();
+      await shop?.stop();
+      assert.equal(await sdl.stop(), 0, sdl.logs().slice(-3000));
+      await conn.end();
+    }
+  });
+
+  it('a copied document is identical to the streamed one (fields, BSON types, _id, _sdl.h and _sdl.raw)', async () => {
+    // Left out: the values zongji decodes wrong today (YEAR 0000 as 1900, an invalid ENUM '' as
+    // null, latin1 bytes 0x81/0x8D/0x8F/0x90/0x9D as U+FFFD; NOTES.md). The snapshot reads the
+    // server's own values there, so the two differ until the streaming decoder is fixed.
+    // The streamed copy reads the binlog from here (the first test purged what came before).
+    await streamFromHere(stack, 'same-streamed');
+    const conn = await stack.mariadb.connect();
+    await conn.query(`CREATE DATABASE same;
+      CREATE TABLE same.t (
+        id INT PRIMARY KEY, y YEAR, bu BIGINT UNSIGNED, dec1 DECIMAL(30,10), f FLOAT, d DOUBLE, e ENUM('red','green'), s SET('x','y','z'),
+        bt BIT(12), da DATE, dt6 DATETIME(6), ts TIMESTAMP(6) NULL, tm TIME(6), js JSON, l1 VARCHAR(10) CHARACTER SET latin1, bl BLOB, tx TEXT
+      ) CHARSET utf8mb4;
+      SET time_zone = '+00:00';
+      SET SESSION sql_mode = '';
+      INSERT INTO same.t VALUES
+        (1, 1901, 18446744073709551615, -12345678901234567890.0123456789, 0.1, 1e308, 'red', 'x,z', b'101', '0000-00-00', '0000-00-00 00:00:00.000000', '1970-01-01 00:00:01.000001', '-838:59:59.000000', '{"big": 12345678901234567890, "a": [[1]]}', 'Ñandú', X'00FF', 'ü ✓ 😀'),
+        (2, 2155, 0, 0, -0, -2.5e-300, 'green', '', b'0', '2024-02-29', '2024-02-00 10:00:00.5', '2038-01-19 03:14:07.999999', '00:00:00.000001', '[]', 'café', X'', ''),
+        (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);`);
+    const file = stack.scratch.path('same-streamed.yaml');
+    writeFileSync(file, 'mongo:\n  databaseMap:\n    same: same_streamed\n');
+    const streamed = new SdlProcess(stack.scratch, stack, { pipeline: 'same-streamed', include: 'same', name: 'same-streamed', args: ['--config', file] });
+    streamed.start();
+    try {
+      await waitForCatchUp(stack, 'same-streamed', 120_000, streamed);
+    } finally {
+      assert.equal(await streamed.stop(), 0, streamed.logs().slice(-3000));
+    }
+    const copied = new SdlProcess(stack.scratch, stack, { pipeline: 'same-copied', include: 'same', name: 'same-copied' });
+    copied.start();
+    try {
+      await waitForLine(copied, /^initial snapshot complete/);
+    } finally {
+      assert.equal(await copied.stop(), 0, copied.logs().slice(-3000));
+    }
+    await conn.end();
+    const read = async (db: string): Promise<Map<string, string>> => {
+      const docs = await client.db(db).collection('t').find({}, { promoteValues: false, promoteLongs: false, promoteBuffers: false }).toArray();
+      // Everything but where each came from (position, op, gtid, time).
+      return new Map(docs.map((d) => {
+        const { _sdl, ...rest } = d as unknown as { _sdl: { h: unknown; raw?: unknown } } & Record<string, unknown>;
+        return [canonical(d['_id']), canonical({ ...rest, h: _sdl.h, raw: _sdl.raw ?? null })];
+      }));
+    };
+    const fromBinlog = await read('same_streamed');
+    const fromSnapshot = await read('same');
+    assert.equal(fromBinlog.size, 3);
+    assert.deepEqual(fromSnapshot, fromBinlog);
+  });
+
+  it('kill -9 at random points of the snapshot: each start resumes after its last committed chunk; ends equal', async () => {
+    const conn = await stack.mariadb.connect();
+    await conn.query('CREATE DATABASE killsnap');
+    await bulkTable(conn, 'killsnap.a', 4000);
+    await bulkTable(conn, 'killsnap.b', BULK_ROWS);
+    const progressDoc = async (): Promise<{ rows: number; done: string[]; current: { table: string; rows: number } | null } | null> =>
+      client.db('sdl').collection<{ _id: string; rows: number; done: string[]; current: { table: string; rows: number } | null }>('snapshots').findOne({ _id: 'killsnap' });
+    const random = rng(99);
+    const env = { SDL_SNAPSHOT_CHUNK_ROWS: '300' };
+    let writer: BulkWriter | undefined;
+    const writerConn = await stack.mariadb.connect();
+    let atKill: Awaited<ReturnType<typeof progressDoc>> = null;
+    try {
+      for (let round = 0; round < 3; round++) {
+        const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'killsnap', include: 'killsnap', name: `killsnap-${round}`, env });
+        sdl.start();
+        await waitForLine(sdl, round === 0 ? /^no checkpoint: initial snapshot/ : /^resuming the initial snapshot/);
+        // Updates only, so every row exists in every view: one read per row, whatever view copied it.
+        writer ??= new BulkWriter(writerConn, 'killsnap.b', 11, ['update']);
+        if (atKill !== null) {
+          const cur = atKill.current;
+          // The exact rows of the last saved chunk: not zero, not a chunk before it.
+          if (cur !== null) await waitForLine(sdl, new RegExp(`^snapshot: resuming killsnap\\.${cur.table} after ${cur.rows} rows$`), 60_000);
+          for (const t of atKill.done) assert.ok(!sdl.lines().some((l) => l['msg'] === `snapshot: copying ${t}`), `round ${round}: ${t} was complete and is not copied again`);
+        }
+        // Kill somewhere in the next 300 – 6,000 rows.
+        const target = (atKill?.rows ?? 0) + 300 + Math.floor(random() * 5700);
+        for (;;) {
+          const p = await progressDoc();
+          if ((p?.rows ?? 0) >= target) break;
+          assert.ok(sdl.running, sdl.logs().slice(-3000));
+          await sleep(20 + Math.floor(random() * 50));
+        }
+        await sdl.kill9();
+        atKill = await progressDoc();
+        assert.ok(atKill !== null && atKill.rows > 0, 'progress was checkpointed before the kill');
+        assert.equal(await client.db('sdl').collection('offsets').countDocuments({ _id: 'killsnap' as never }), 0, 'no binlog checkpoint before the snapshot is complete');
+      }
+      const last = new SdlProcess(stack.scratch, stack, { pipeline: 'killsnap', include: 'killsnap', name: 'killsnap-final', env });
+      last.start();
+      try {
+        await waitForLine(last, /^initial snapshot complete/);
+        const updates = (await writer?.stop())?.update ?? 0;
+        writer = undefined;
+        await waitForCatchUp(stack, 'killsnap', 180_000, last);
+        await assertMirrorsEqual(stack, ['killsnap']);
+        assert.deepEqual(await eventCounts(stack, 'killsnap', 'a'), { r: 4000 });
+        const b = await eventCounts(stack, 'killsnap', 'b');
+        assert.deepEqual(b, { r: BULK_ROWS, update: updates }, 'one read per row and every update after the first view exactly once');
+      } finally {
+        assert.equal(await last.stop(), 0, last.logs().slice(-3000));
+      }
+    } finally {
+      await writer?.stop();
+      await writerConn.end();
+      await conn.end();
+    }
+  });
+
+  it('SIGTERM during the snapshot: exits 0 after its current chunk without a binlog checkpoint; the next start resumes and ends equal', async () => {
+    const conn = await stack.mariadb.connect();
+    await conn.query('CREATE DATABASE termsnap');
+    await bulkTable(conn, 'termsnap.t', 6000);
+    const env = { SDL_SNAPSHOT_CHUNK_ROWS: '200' };
+    const first = new SdlProcess(stack.scratch, stack, { pipeline: 'termsnap', include: 'termsnap', name: 'termsnap-1', env });
+    first.start();
+    const snapshots = client.db('sdl').collection<{ _id: string; rows: number }>('snapshots');
+    for (;;) {
+      if (((await snapshots.findOne({ _id: 'termsnap' }))?.rows ?? 0) >= 1000) break;
+      assert.ok(first.running, first.logs().slice(-3000));
+      await sleep(20);
+    }
+    assert.equal(await first.stop(), 0, first.logs().slice(-3000));
+    const saved = await snapshots.findOne({ _id: 'termsnap' });
+    assert.ok(saved !== null && saved.rows >= 1000 && saved.rows < 6000, `stopped mid-snapshot (${saved?.rows ?? 0} rows)`);
+    assert.equal(await client.db('sdl').collection('offsets').countDocuments({ _id: 'termsnap' as never }), 0, 'no binlog checkpoint for an unfinished snapshot');
+    const status = new SdlProcess(stack.scratch, stack, { pipeline: 'termsnap', name: 'termsnap-status', command: 'status' });
+    status.start();
+    assert.equal(await status.exited(), 0);
+    const shown = JSON.parse(status.logs()) as { checkpoint: unknown; snapshot: { rows: number; current: { table: string } } };
+    assert.deepEqual([shown.checkpoint, shown.snapshot.rows, shown.snapshot.current.table], [null, saved.rows, 't'], 'sdl status shows the unfinished snapshot');
+    const second = new SdlProcess(stack.scratch, stack, { pipeline: 'termsnap', include: 'termsnap', name: 'termsnap-2', env });
+    second.start();
+    try {
+      await waitForLine(second, new RegExp(`^snapshot: resuming termsnap\\.t after ${saved.rows} rows$`));
+      await waitForLine(second, /^initial snapshot complete/);
+      await waitForCatchUp(stack, 'termsnap', 120_000, second);
+      await assertMirrorsEqual(stack, ['termsnap']);
+      assert.deepEqual(await eventCounts(stack, 'termsnap', 't'), { r: 6000 });
+    } finally {
+      assert.equal(await second.stop(), 0, second.logs().slice(-3000));
+      await conn.end();
+    }
+  });
+
+  it('a key with an ENUM column (ordered by index, compared as text) stops the snapshot loudly instead of paging it wrong', async () => {
+    const conn = await stack.mariadb.connect();
+    await conn.query("CREATE DATABASE enumkey; CREATE TABLE enumkey.t (e ENUM('zz', 'aa') NOT NULL, n INT NOT NULL, PRIMARY KEY (e, n)); INSERT INTO enumkey.t VALUES ('zz', 1), ('aa', 1)");
+    await conn.end();
+    const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'enumkey', include: 'enumkey', name: 'enumkey', env: { SDL_SNAPSHOT_CHUNK_ROWS: '1' } });
+    sdl.start();
+    assert.equal(await sdl.exited(), 1, sdl.logs().slice(-3000));
+    const fatal = sdl.lines().find((l) => l['level'] === 60);
+    assert.match(String(fatal?.['msg']), /enumkey\.t\.e: the key contains a enum\('zz','aa'\) column/);
+    assert.match(String(fatal?.['msg']), /mysql\.include/);
+  });
+
+  it('sdl snapshot: copies, saves the checkpoint at the view and exits 0; refuses (exit 2) once there is a checkpoint; sdl run streams from there', async () => {
+    const conn = await stack.mariadb.connect();
+    await conn.query('CREATE DATABASE cmdsnap');
+    await bulkTable(conn, 'cmdsnap.t', 3000);
+    const snap = new SdlProcess(stack.scratch, stack, { pipeline: 'cmdsnap', include: 'cmdsnap', name: 'cmdsnap-1', command: 'snapshot' });
+    snap.start();
+    assert.equal(await snap.exited(), 0, snap.logs().slice(-3000));
+    assert.ok(snap.lines().some((l) => l['msg'] === 'snapshot taken: `sdl run` streams from its position'));
+    assert.equal(await client.db('sdl').collection('offsets').countDocuments({ _id: 'cmdsnap' as never }), 1, 'checkpoint saved');
+    await assertMirrorsEqual(stack, ['cmdsnap']);
+    const again = new SdlProcess(stack.scratch, stack, { pipeline: 'cmdsnap', include: 'cmdsnap', name: 'cmdsnap-2', command: 'snapshot' });
+    again.start();
+    assert.equal(await again.exited(), 2, again.logs().slice(-3000));
+    assert.match(String(again.lines().find((l) => l['level'] === 60)?.['msg']), /already has a checkpoint.*--resnapshot/);
+    await conn.query("UPDATE cmdsnap.t SET note = 'after' WHERE id = 5");
+    const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'cmdsnap', include: 'cmdsnap', name: 'cmdsnap-3' });
+    sdl.start();
+    try {
+      await waitForCatchUp(stack, 'cmdsnap', 120_000, sdl);
+      await assertMirrorsEqual(stack, ['cmdsnap']);
+      assert.deepEqual(await eventCounts(stack, 'cmdsnap', 't'), { r: 3000, update: 1 });
+    } finally {
+      assert.equal(await sdl.stop(), 0, sdl.logs().slice(-3000));
+      await conn.end();
+    }
+  });
+
+  it('binlog purged past the checkpoint: exits 1 naming --resnapshot; with it, re-copies and ends equal', async () => {
+    const conn = await stack.mariadb.connect();
+    await conn.query('CREATE DATABASE resnap');
+    await bulkTable(conn, 'resnap.t', 2000);
+    const first = new SdlProcess(stack.scratch, stack, { pipeline: 'resnap', include: 'resnap', name: 'resnap-1' });
+    first.start();
+    await waitForCatchUp(stack, 'resnap', 120_000, first);
+    assert.equal(await first.stop(), 0, first.logs().slice(-3000));
+    // Changes the stopped pipeline will never read: deletes leave documents only a re-snapshot removes.
+    await conn.query('DELETE FROM resnap.t WHERE id % 10 = 0');
+    await conn.query("UPDATE resnap.t SET note = 'changed while purged', v = v + 1 WHERE id % 10 = 1");
+    await conn.query("INSERT INTO resnap.t VALUES (50001, 1, 'new while purged', 1, NOW(6), NULL, 2)");
+    await purgeBinlogs(conn);
+
+    const refused = new SdlProcess(stack.scratch, stack, { pipeline: 'resnap', include: 'resnap', name: 'resnap-2' });
+    refused.start();
+    assert.equal(await refused.exited(), 1, refused.logs().slice(-3000));
+    const fatal = refused.lines().find((l) => l['level'] === 60);
+    assert.ok(fatal, 'one fatal line');
+    assert.match(String(fatal['msg']), /no longer has the binlog/);
+    assert.match(String(fatal['msg']), /sdl run --resnapshot/);
+
+    const again = new SdlProcess(stack.scratch, stack, { pipeline: 'resnap', include: 'resnap', name: 'resnap-3', args: ['--resnapshot'] });
+    again.start();
+    try {
+      await waitForLine(again, /^initial snapshot complete/);
+      await conn.query("UPDATE resnap.t SET note = 'after the re-snapshot' WHERE id = 3");
+      await waitForCatchUp(stack, 'resnap', 120_000, again);
+      await assertMirrorsEqual(stack, ['resnap']);
+      assert.ok(again.lines().some((l) => l['msg'] === 'snapshot: deleted 200 mirror documents of resnap.t whose rows no longer exist'), again.logs().slice(-3000));
+    } finally {
+      assert.equal(await again.stop(), 0, again.logs().slice(-3000));
+      await conn.end();
+    }
+  });
+});
