@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { streamWholeBinlog } from '../support/binlog.js';
 import { SdlProcess, waitForCatchUp } from '../support/sdl-process.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { assertMirrorsEqual } from '../support/verify.js';
@@ -27,6 +28,8 @@ describe('negative TIME values', () => {
     await conn.query("UPDATE nt.t SET t6 = '-02:00:00' WHERE k = '-01:00:00'");
     await conn.query("DELETE FROM nt.t WHERE k = '-10:00:00'");
     await conn.end();
+    // The carry is lost in zongji's binlog decoding: stream the binlog, not an initial snapshot.
+    await streamWholeBinlog(stack, 'nt');
     const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'nt', include: 'nt' });
     sdl.start();
     try {

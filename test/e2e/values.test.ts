@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Binary, MongoClient } from 'mongodb';
+import { streamWholeBinlog } from '../support/binlog.js';
 import { SdlProcess, waitForCatchUp } from '../support/sdl-process.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { assertMirrorsEqual } from '../support/verify.js';
@@ -31,6 +32,8 @@ describe('sdl run: values exactly as the server returns them', () => {
       UPDATE vals.t SET y = 0, e = 'bad', l = UNHEX('9D') WHERE id = 2;`);
     await conn.end();
 
+    // This test is about the binlog: stream it, not an initial snapshot.
+    await streamWholeBinlog(stack, 'vals');
     const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'vals', include: 'vals' });
     sdl.start();
     try {
@@ -75,6 +78,8 @@ describe('sdl run: values exactly as the server returns them', () => {
       UPDATE comp.t SET tc = REPEAT('ü', 300) WHERE id = 2;`);
     await conn.end();
 
+    // This test is about the binlog: stream it, not an initial snapshot.
+    await streamWholeBinlog(stack, 'comp');
     const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'comp', include: 'comp', name: 'sdl-comp' });
     sdl.start();
     try {
@@ -112,6 +117,8 @@ describe('sdl run: values exactly as the server returns them', () => {
     const [hex] = await conn.query('SELECT id, HEX(CAST(u AS BINARY)) AS u, HEX(CAST(i4 AS BINARY)) AS i4, HEX(CAST(i6 AS BINARY)) AS i6 FROM addr.t ORDER BY id');
     await conn.end();
 
+    // This test is about the binlog: stream it, not an initial snapshot.
+    await streamWholeBinlog(stack, 'addr');
     const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'addr', include: 'addr', name: 'sdl-addr' });
     sdl.start();
     try {
@@ -139,6 +146,8 @@ describe('sdl run: values exactly as the server returns them', () => {
       CREATE TABLE refused.t (id INT PRIMARY KEY, v VARCHAR(20) CHARACTER SET big5);
       INSERT INTO refused.t VALUES (1, CONVERT('中文' USING big5));`);
     await conn.end();
+    // This test is about the binlog: stream it, not an initial snapshot.
+    await streamWholeBinlog(stack, 'refused');
     const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'refused', include: 'refused', name: 'sdl-refused' });
     sdl.start();
     let timer: NodeJS.Timeout | undefined;

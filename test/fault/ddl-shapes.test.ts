@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Binary, MongoClient, type Document } from 'mongodb';
 import type { Connection } from 'mysql2/promise';
+import { streamWholeBinlog } from '../support/binlog.js';
 import { SdlProcess, waitForCatchUp } from '../support/sdl-process.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { assertMirrorsEqual, eventCounts } from '../support/verify.js';
@@ -40,6 +41,8 @@ ${sdl.logs().slice(-2000)}`);
 
 /** Runs sdl over `steps`, then expects it caught up with every mirror equal to MySQL. */
 async function replicate(stack: Stack, pipeline: string, include: string, steps: (conn: Connection) => Promise<void>): Promise<SdlProcess> {
+  // These tests are about the binlog: stream it, not an initial snapshot.
+  await streamWholeBinlog(stack, pipeline);
   const sdl = new SdlProcess(stack.scratch, stack, { pipeline, include, name: pipeline });
   sdl.start();
   const conn = await stack.mariadb.connect();
@@ -160,6 +163,8 @@ describe('DDL shapes: applied exactly or a loud stop', () => {
     await conn.query(`CREATE DATABASE pk; CREATE TABLE pk.t (id INT PRIMARY KEY, v VARCHAR(10) NOT NULL); INSERT INTO pk.t VALUES (1, 'a');
       USE other; ALTER TABLE pk.t DROP PRIMARY KEY, ADD PRIMARY KEY (v); INSERT INTO pk.t VALUES (2, 'b')`);
     await conn.end();
+    // This test is about the binlog: stream it, not an initial snapshot.
+    await streamWholeBinlog(stack, 'pk');
     const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'pk', include: 'pk', name: 'pk' });
     sdl.start();
     assert.equal(await exitWithin(sdl, 90_000), 1, sdl.logs().slice(-3000));
@@ -171,6 +176,8 @@ describe('DDL shapes: applied exactly or a loud stop', () => {
   it('a unique key that becomes the key of a table without a primary key stops sdl when its next rows arrive', async () => {
     const conn = await stack.mariadb.connect();
     await conn.query('CREATE DATABASE uk; CREATE TABLE uk.t (a INT NOT NULL, b INT NOT NULL, UNIQUE KEY ua (a)); INSERT INTO uk.t VALUES (1, 1)');
+    // This test is about the binlog: stream it, not an initial snapshot.
+    await streamWholeBinlog(stack, 'uk');
     const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'uk', include: 'uk', name: 'uk' });
     sdl.start();
     try {

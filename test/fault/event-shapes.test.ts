@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { MongoClient } from 'mongodb';
+import { streamWholeBinlog } from '../support/binlog.js';
 import { sleep } from '../support/fault-run.js';
 import { SdlProcess, waitForCatchUp } from '../support/sdl-process.js';
 import { startStack, type Stack } from '../support/stack.js';
@@ -23,6 +24,8 @@ describe('binlog transaction shapes', () => {
   it('XA: prepared rows survive a kill -9 between PREPARE and COMMIT and are applied once at the commit', async () => {
     const conn = await stack.mariadb.connect();
     await conn.query('CREATE DATABASE xa; CREATE TABLE xa.t (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB; INSERT INTO xa.t VALUES (1, "one"), (2, "two")');
+    // This test is about the binlog: stream it, not an initial snapshot.
+    await streamWholeBinlog(stack, 'xa');
     const first = new SdlProcess(stack.scratch, stack, { pipeline: 'xa', include: 'xa', name: 'xa-1' });
     first.start();
     await waitForCatchUp(stack, 'xa', 120_000, first);
@@ -66,6 +69,8 @@ describe('binlog transaction shapes', () => {
   it('statement-format DML: excluded tables pass, an included table stops with STATEMENT_FORMAT_DML', async () => {
     const conn = await stack.mariadb.connect();
     await conn.query('CREATE DATABASE st; CREATE DATABASE other; CREATE TABLE st.t (id INT PRIMARY KEY, v INT); CREATE TABLE other.e (id INT PRIMARY KEY, v INT); INSERT INTO st.t VALUES (1, 1)');
+    // This test is about the binlog: stream it, not an initial snapshot.
+    await streamWholeBinlog(stack, 'st');
     const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'st', include: 'st', name: 'st' });
     sdl.start();
     const stmt = await stack.mariadb.connect();
@@ -84,6 +89,8 @@ describe('binlog transaction shapes', () => {
   it('a multi-table statement-format DELETE stops even on excluded tables: its targets cannot be read', async () => {
     const conn = await stack.mariadb.connect();
     await conn.query('CREATE DATABASE mt; CREATE DATABASE other; CREATE TABLE mt.t (id INT PRIMARY KEY); CREATE TABLE other.a (id INT PRIMARY KEY); CREATE TABLE other.b (id INT PRIMARY KEY); INSERT INTO other.a VALUES (1), (2); INSERT INTO other.b VALUES (1)');
+    // This test is about the binlog: stream it, not an initial snapshot.
+    await streamWholeBinlog(stack, 'mt');
     const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'mt', include: 'mt', name: 'mt' });
     sdl.start();
     await waitForCatchUp(stack, 'mt', 120_000, sdl);
@@ -97,6 +104,8 @@ describe('binlog transaction shapes', () => {
     await conn.query('CREATE DATABASE ld; CREATE TABLE ld.t (id INT PRIMARY KEY, v VARCHAR(10))');
     const file = stack.scratch.path('rows.tsv');
     writeFileSync(file, '1\tone\n2\ttwo\n');
+    // This test is about the binlog: stream it, not an initial snapshot.
+    await streamWholeBinlog(stack, 'ld');
     const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'ld', include: 'ld', name: 'ld' });
     sdl.start();
     await waitForCatchUp(stack, 'ld', 120_000, sdl);
@@ -108,6 +117,8 @@ describe('binlog transaction shapes', () => {
   it('partial row images (MINIMAL, NOBLOB) stop with PARTIAL_ROW_IMAGE on included tables only', async () => {
     const conn = await stack.mariadb.connect();
     await conn.query('CREATE DATABASE pi; CREATE DATABASE other; CREATE TABLE pi.t (id INT PRIMARY KEY, v VARCHAR(10), b BLOB); CREATE TABLE other.e (id INT PRIMARY KEY, v INT, b BLOB); INSERT INTO pi.t VALUES (1, "a", "x"); INSERT INTO other.e VALUES (1, 1, "x")');
+    // This test is about the binlog: stream it, not an initial snapshot.
+    await streamWholeBinlog(stack, 'pi');
     const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'pi', include: 'pi', name: 'pi' });
     sdl.start();
     await conn.query('SET SESSION binlog_row_image = MINIMAL; UPDATE other.e SET v = 2; SET SESSION binlog_row_image = FULL; INSERT INTO pi.t VALUES (2, "b", "y")');
@@ -129,6 +140,8 @@ describe('binlog transaction shapes', () => {
       CREATE TABLE other.i (id INT PRIMARY KEY) ENGINE=InnoDB;
       CREATE TABLE other.log (id INT) ENGINE=MyISAM;
       CREATE TRIGGER other.ti AFTER INSERT ON other.i FOR EACH ROW INSERT INTO other.log VALUES (NEW.id)`);
+    // This test is about the binlog: stream it, not an initial snapshot.
+    await streamWholeBinlog(stack, 'nt');
     const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'nt', include: 'nt', name: 'nt' });
     sdl.start();
     // InnoDB + MyISAM + Aria, then ROLLBACK: the MyISAM and Aria rows stay (each logged as its own group).
