@@ -25,7 +25,6 @@ import { listTables } from '../mysql/information-schema.js';
 import type { Part } from '../pipeline/batching.js';
 import { mongoStep } from '../actors/mongo-step.js';
 
-/** `sdl run`: the supervisor tree until SIGTERM/SIGINT (exit 0) or a permanent failure (1, or 2 for prerequisites). */
 export interface RunOptions {
   /** Drop the pipeline's checkpoint and copy every table again (the way back from a purged binlog). */
   resnapshot?: boolean;
@@ -35,6 +34,7 @@ export interface RunOptions {
   inspectUrl?: string;
 }
 
+/** `sdl run`: the supervisor tree until SIGTERM/SIGINT (exit 0) or a permanent failure (1, or 2 for prerequisites). */
 export async function run(config: Config, opts: RunOptions = {}): Promise<number> {
   const log = createLogger(config.log.level);
   // Handlers first: a signal that comes while sdl is still setting up must stop it cleanly too.
