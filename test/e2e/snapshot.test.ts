@@ -4,6 +4,8 @@ import { after, before, describe, it } from 'node:test';
 import { MongoClient } from 'mongodb';
 import type { Connection } from 'mysql2/promise';
 import { canonical } from '../../src/verify/verify.js';
+import { ALL_TYPES_SQL } from '../support/all-types.js';
+import { scrape } from '../support/metrics.js';
 import { purgeBinlogs, streamFromHere } from '../support/binlog.js';
 import { shopEventCounts, shopWorkload, sleep } from '../support/fault-run.js';
 import { freePort } from '../support/ports.js';
@@ -81,17 +83,6 @@ async function count(conn: Connection, sql: string): Promise<number> {
   return Number((rows as { n: number | string }[])[0]?.n);
 }
 
-/** `/metrics` as series → value. */
-async function scrape(base: string): Promise<Map<string, number>> {
-  const text = await (await fetch(`${base}/metrics`)).text();
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    out.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return out;
-}
 
 describe('sdl run: initial snapshot', () => {
   let stack: Stack;
@@ -107,28 +98,7 @@ describe('sdl run: initial snapshot', () => {
 
   it('on a server whose binlogs were purged: copies every table under one view while writes go on, then streams; mirrors equal, events exact', async (t) => {
     const conn = await stack.mariadb.connect();
-    await conn.query(`CREATE DATABASE types;
-      CREATE TABLE types.t (
-        id INT PRIMARY KEY, ti TINYINT, si SMALLINT UNSIGNED, i INT, iu INT UNSIGNED, y YEAR,
-        b BIGINT, bu BIGINT UNSIGNED, dec1 DECIMAL(10,2), dec2 DECIMAL(65,30),
-        f FLOAT, d DOUBLE, c CHAR(3), v VARCHAR(20), tx TEXT, e ENUM('red','green'), s SET('x','y','z'),
-        bin BINARY(3), vb VARBINARY(8), bl BLOB, bt BIT(12), da DATE, dt DATETIME, dt6 DATETIME(6), ts TIMESTAMP(3) NULL,
-        tm TIME(6), js JSON, l1 VARCHAR(10) CHARACTER SET latin1
-      ) CHARSET utf8mb4;
-      SET time_zone = '+00:00';
-      INSERT INTO types.t VALUES
-        (1, -128, 65535, -2147483648, 4294967295, 2024, -9223372036854775808, 18446744073709551615,
-         12345678.91, '12345678901234567890123456789012345.123456789012345678901234567891',
-         1.5, 2.25, 'abc', 'héllo wörld ✓ 😀', 'long text', 'green', 'x,z',
-         X'000102', X'FF', X'DEADBEEF', b'101000000001', '2024-02-29', '2024-01-02 03:04:05', '2024-01-02 03:04:05.123456', '2024-01-02 03:04:05.123',
-         '-838:59:59.000000', '{"a": [1, {"b": null}], "big": 12345678901234567890, "s": "ü"}', 'café'),
-        (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-         NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
-        (3, 0, 0, 0, 0, 1901, 9223372036854775807, 9223372036854775807, 0, 0, 1, 1, '', '', '', 'red', '',
-         X'000000', X'', X'', b'0', '1000-01-01', '9999-12-31 23:59:59', '2024-01-02 03:04:05.000001', '2038-01-19 03:14:07.999',
-         '00:00:00', '[[1,2],[3]]', '');
-      SET SESSION sql_mode = '';
-      INSERT INTO types.t (id, da, dt, dt6) VALUES (4, '0000-00-00', '0000-00-00 00:00:00', '2024-00-00 00:00:00');
+    await conn.query(`${ALL_TYPES_SQL}
       SET SESSION sql_mode = DEFAULT;
       CREATE DATABASE snap;
       CREATE TABLE snap.ck (k VARCHAR(10) NOT NULL, n BIGINT UNSIGNED NOT NULL, at DATETIME(6) NOT NULL, v INT, PRIMARY KEY (k, n, at)) CHARSET utf8mb4;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { MongoClient } from 'mongodb';
+import { scrape } from '../support/metrics.js';
 import { streamWholeBinlog } from '../support/binlog.js';
 import { assertLossless, shopWorkload, sleep } from '../support/fault-run.js';
 import { freePort } from '../support/ports.js';
@@ -158,17 +159,6 @@ function rssKb(pid: number | undefined): number {
   }
 }
 
-/** `/metrics` as series → value (the series text includes its labels). */
-async function scrape(base: string): Promise<Map<string, number>> {
-  const text = await (await fetch(`${base}/metrics`)).text();
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    out.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return out;
-}
 
 function sum(m: Map<string, number>, prefix: string): number {
   let total = 0;
