@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: holds signals that come while the rest loads (see signals.ts).
+import { defaultSignals } from './signals.js';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { SdlError } from '../errors.js';
@@ -47,6 +49,8 @@ async function main(argv: string[]): Promise<number> {
     return command === undefined && values.help !== true ? 2 : 0;
   }
   const config = (): Config => loadConfig(values.config);
+  // `run` and `snapshot` take the signals over (flush, checkpoint); the rest end as usual.
+  if (command !== 'run' && command !== 'snapshot') defaultSignals();
   switch (command) {
     case 'machines':
       process.stdout.write(JSON.stringify(machineDefinitions(), null, 2) + '\n');

@@ -24,6 +24,7 @@ import { IncludeFilter } from '../mysql/include-filter.js';
 import { listTables } from '../mysql/information-schema.js';
 import type { Part } from '../pipeline/batching.js';
 import { mongoStep } from '../actors/mongo-step.js';
+import { takeOverSignals } from './signals.js';
 
 export interface RunOptions {
   /** Drop the pipeline's checkpoint and copy every table again (the way back from a purged binlog). */
@@ -52,8 +53,7 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
       process.exit(1);
     }
   };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  takeOverSignals(onSignal);
   const inspector = opts.inspectUrl === undefined ? undefined : await liveInspector(opts.inspectUrl);
   if (opts.inspectUrl !== undefined) log.info({ inspector: opts.inspectUrl }, 'streaming the actor system to the XState inspector');
   log.info({ pipeline: config.pipeline, mysql: redactUrl(config.mysql.url), mongo: redactUrl(config.mongo.url), include: config.mysql.include }, 'starting');

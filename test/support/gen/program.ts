@@ -110,7 +110,8 @@ export class Interpreter {
       }
       case 'primaryKeyChange': {
         const keys = t.spec.keys.map((k) => ident(k.name));
-        const next = keys.length > 1 ? keys.slice(0, -1) : [...keys, '`sdl_v`'];
+        // A superset of a unique key is unique whatever the rows: this ALTER always succeeds.
+        const next = [...keys, '`sdl_v`'];
         this.emit(`ALTER TABLE ${ident(t.name)} DROP PRIMARY KEY, ADD PRIMARY KEY (${next.join(', ')})`);
         return 'PRIMARY_KEY_CHANGED';
       }
