@@ -14,7 +14,9 @@ import { unsupportedColumn, unsupportedReason } from '../mysql/table-schema.js';
 import { absentColumns } from '../mysql/row-image.js';
 import { type AssemblerEvent, TransactionAssembler } from '../mysql/transaction-assembler.js';
 import { xidOf } from '../mysql/txn-statements.js';
-import type { SourcePosition, SourceTransaction } from '../pipeline/types.js';
+import { JsonColumns, jsonValidColumn } from '../mysql/json-columns.js';
+import { positionKey } from '../mongo/position.js';
+import type { JsonColumnsState, SourcePosition, SourceTransaction } from '../pipeline/types.js';
 
 export interface BinlogStreamInput {
   url: string;
@@ -53,8 +55,15 @@ export const binlogStream = fromCallback<BinlogStreamCommand, BinlogStreamInput,
   /** When the stream last showed it is alive; undefined until it is streaming and while paused. */
   let lastSeen: number | undefined;
   let watchdog: NodeJS.Timeout | undefined;
-  const jsonColumns = new Map<string, ReadonlySet<string>>();
+  /** JSON columns at the position of the last event read; set once connected. */
+  let json: JsonColumns | undefined;
+  /** The JSON state last sent on a position: later positions carry one only when it changed. */
+  let sentJson: JsonColumnsState | undefined = input.start?.json;
+  /** Text columns of blob types (the only ones MariaDB JSON can be) per table, from its last TableMap. */
+  const longText = new Map<string, string[]>();
   let chain: Promise<void> = Promise.resolve();
+  let chainIdle = true;
+  let pending = 0;
 
   const fail = (err: unknown): void => {
     if (stopped || failed) return;
@@ -62,46 +71,79 @@ export const binlogStream = fromCallback<BinlogStreamCommand, BinlogStreamInput,
     sendBack({ type: 'STREAM_ERROR', error: errorInfo(err, classifyMysqlError) });
   };
 
-  // Bumped at every DDL: a lookup that started before it may have read the old checks.
+  // Bumped at every DDL: an answer asked for before it may describe the table after it.
   let generation = 0;
-  const lookupJson = async (key: string): Promise<ReadonlySet<string>> => {
+  /** Today's JSON columns of a table the stream could not follow; undefined when it no longer exists. */
+  const askServer = async (db: string, table: string): Promise<ReadonlySet<string> | undefined> => {
     if (ctrl === undefined) return new Set();
-    const started = generation;
-    const [db, table] = splitKey(key);
-    const [rows] = await ctrl.query('SELECT CHECK_CLAUSE AS c FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ?', [db, table]);
+    const [rows] = await ctrl.query(
+      'SELECT c.CHECK_CLAUSE AS c FROM information_schema.TABLES t LEFT JOIN information_schema.CHECK_CONSTRAINTS c ON c.CONSTRAINT_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME WHERE t.TABLE_SCHEMA = ? AND t.TABLE_NAME = ?',
+      [db, table]);
+    const found = rows as { c: string | null }[];
+    if (found.length === 0) return undefined;
     const cols = new Set<string>();
-    for (const r of rows as { c: string }[]) {
-      const m = /^json_valid\(`((?:[^`]|``)+)`\)$/i.exec(r.c.trim());
-      if (m?.[1] !== undefined) cols.add(m[1].replace(/``/g, '`'));
+    for (const r of found) {
+      const col = r.c === null ? undefined : jsonValidColumn(r.c);
+      if (col !== undefined) cols.add(col.toLowerCase());
     }
-    if (started === generation) jsonColumns.set(key, cols);
     return cols;
   };
 
-  const emit = (txn: SourceTransaction, lookups: ReadonlySet<string>): void => {
-    if (lookups.size === 0 && chainIdle) {
-      sendBack({ type: 'TXN', txn });
+  /** Positions the stream hands on carry the JSON state where it changed (the checkpoint saves it). */
+  const withJson = (pos: SourcePosition, state: JsonColumnsState | undefined): SourcePosition => {
+    if (state === undefined || state === sentJson) return pos;
+    sentJson = state;
+    return { ...pos, json: state };
+  };
+
+  /** Events leave in stream order: one waiting for a server answer holds back those after it. */
+  const send = (event: BinlogStreamEvent, work?: () => Promise<void>): void => {
+    if (work === undefined && chainIdle) {
+      sendBack(event);
       return;
     }
     chainIdle = false;
     pending++;
     chain = chain
       .then(async () => {
-        const found = new Map<string, ReadonlySet<string>>();
-        for (const key of lookups) found.set(key, jsonColumns.get(key) ?? await lookupJson(key));
-        for (const s of txn.schemas) {
-          const json = found.get(`${s.db}.${s.table}`) ?? jsonColumns.get(`${s.db}.${s.table}`);
-          if (json !== undefined) for (const c of s.columns) if (c.kind === 'string' && json.has(c.name)) c.kind = 'json';
-        }
-        if (!stopped && !failed) sendBack({ type: 'TXN', txn });
+        await work?.();
+        if (!stopped && !failed) sendBack(event);
       })
       .catch(fail)
       .finally(() => {
         if (--pending === 0) chainIdle = true;
       });
   };
-  let chainIdle = true;
-  let pending = 0;
+
+  const emit = (txn: SourceTransaction, lookups: ReadonlySet<string>): void => {
+    const state = json?.state();
+    const out: SourceTransaction = { ...txn, end: withJson(txn.end, state) };
+    if (lookups.size === 0) {
+      send({ type: 'TXN', txn: out });
+      return;
+    }
+    const asked = generation;
+    send({ type: 'TXN', txn: out }, async () => {
+      for (const k of lookups) {
+        const [db, table] = splitKey(k);
+        const cols = await askServer(db, table);
+        if (cols === undefined) {
+          const candidates = longText.get(k) ?? [];
+          if (candidates.length > 0) {
+            throw new SdlError('SCHEMA_UNKNOWN',
+              `cannot tell whether columns ${candidates.join(', ')} of ${db}.${table} were JSON before ${positionKey(txn.end)}: the table no longer exists on the source and sdl did not see it created or changed`,
+              'permanent', `re-snapshot the pipeline (\`sdl run --resnapshot\`); keeping sdl running (its checkpoint holds which columns are JSON) avoids it`);
+          }
+        }
+        const found = cols ?? new Set<string>();
+        if (asked === generation) json?.learned(db, table, found);
+        for (const s of txn.schemas) {
+          if (`${s.db}.${s.table}` !== k) continue;
+          for (const c of s.columns) if (c.kind === 'string' && found.has(c.name.toLowerCase())) c.kind = 'json';
+        }
+      }
+    });
+  };
 
   const start = async (): Promise<void> => {
     ctrl = await connectExact(input.url);
@@ -113,16 +155,18 @@ export const binlogStream = fromCallback<BinlogStreamCommand, BinlogStreamInput,
     const epoch = streamEpoch(input.start, source);
     // With lower_case_table_names=1 the binlog names every table in lower case.
     const include = new IncludeFilter(server.lowerCaseNames ? input.include.map((n) => n.toLowerCase()) : input.include);
+    const tracker = input.start?.json !== undefined ? JsonColumns.fromState(input.start.json) : await JsonColumns.read(ctrl);
+    json = tracker;
     const assembler = new TransactionAssembler(input.start, include, gtids, {
       transaction: emit,
-      heartbeat: (pos) => sendBack({ type: 'HEARTBEAT', pos }),
-    }, (db, table) => jsonColumns.get(`${db}.${table}`), { lowerCaseNames: server.lowerCaseNames, identity: { epoch, source } });
+      heartbeat: (pos) => send({ type: 'HEARTBEAT', pos: withJson(pos, tracker.state()) }),
+    }, (db, table) => tracker.get(db, table), { lowerCaseNames: server.lowerCaseNames, identity: { epoch, source } });
 
     // DDL can add or remove a json_valid check. MariaDB logs DDL after a GTID event, so it
-    // arrives inside an open group: forget what we knew at every statement but BEGIN/COMMIT,
-    // in stream order, so rows after it are typed by the checks after it.
-    const onDdl = (): void => {
-      jsonColumns.clear();
+    // arrives inside an open group: follow every statement but BEGIN/COMMIT in stream order,
+    // so rows after it are typed by the table after it.
+    const onDdl = (statement: string, db: string): void => {
+      tracker.applyDdl(statement, db, server.lowerCaseNames);
       generation++;
     };
 
@@ -141,7 +185,8 @@ export const binlogStream = fromCallback<BinlogStreamCommand, BinlogStreamInput,
       try {
         const ev = translate(e, { collations, include, at: () => `binlog ${z.options.filename ?? '?'}:${z.options.position ?? '?'}` });
         if (ev === undefined) return;
-        if (ev.kind === 'query' && !/^\s*(?:BEGIN|COMMIT)\b/i.test(ev.statement)) onDdl();
+        if (ev.kind === 'query' && !/^\s*(?:BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|XA)\b/i.test(ev.statement)) onDdl(ev.statement, ev.db);
+        else if (ev.kind === 'tablemap') longText.set(`${ev.db}.${ev.table}`, ev.columns.filter((c) => LONG_TEXT_TYPES.has(c.type) && c.charset !== null).map((c) => c.name));
         assembler.push(ev);
       } catch (err) {
         fail(err);
@@ -195,6 +240,9 @@ export const binlogStream = fromCallback<BinlogStreamCommand, BinlogStreamInput,
     void ctrl?.end().catch(() => undefined);
   };
 });
+
+/** Blob types: a MariaDB JSON column is a LONGTEXT, logged as one of them with a charset. */
+const LONG_TEXT_TYPES = new Set([249, 250, 251, 252, 140]);
 
 function splitKey(key: string): [string, string] {
   const dot = key.indexOf('.');

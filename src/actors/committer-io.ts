@@ -1,3 +1,4 @@
+import { withoutJson } from '../mongo/position.js';
 import type { Db, MongoClient } from 'mongodb';
 import { fromPromise } from 'xstate';
 import type { Config } from '../config/config.js';
@@ -72,7 +73,7 @@ export function committerIO(deps: CommitterIODeps) {
       const a = ddl.action;
       if (a?.kind !== 'alter' || a.stale.length === 0) continue;
       const name = `${a.table.db}.${a.table.table}`;
-      log.warn({ db: a.table.db, table: a.table.table, changes: a.stale, position: batch.end },
+      log.warn({ db: a.table.db, table: a.table.table, changes: a.stale, position: batch.end === undefined ? undefined : withoutJson(batch.end) },
         `${name}: ${a.stale.join(', ')} may change stored rows without row events; mirror documents of rows not written since keep their old values until re-snapshotted (\`sdl snapshot --tables ${name}\`, once snapshots exist)`);
     }
   };
@@ -112,13 +113,13 @@ export function committerIO(deps: CommitterIODeps) {
           if (written !== null && !written.written) {
             // Only a replay of a batch older than the stored checkpoint gets here; anything else
             // means positions stopped being monotonic, which nobody should learn about by accident.
-            log.warn({ batch: batch.id, end: batch.end, stored: written.stored === undefined ? null : { file: written.stored.file, pos: written.stored.pos, gtid: written.stored.gtid, order: written.stored.order } }, 'checkpoint kept: the stored one is further along than this batch');
+            log.warn({ batch: batch.id, end: batch.end === undefined ? undefined : withoutJson(batch.end), stored: written.stored === undefined ? null : { file: written.stored.file, pos: written.stored.pos, gtid: written.stored.gtid, order: written.stored.order } }, 'checkpoint kept: the stored one is further along than this batch');
           }
           outcomes.delete(batch.id);
           metrics.rowsCommitted(batch.rows);
           metrics.batchesCommitted();
           if (batch.end !== undefined) metrics.lagSeconds(Math.max(0, (Date.now() - batch.lastTs) / 1000));
-          log.debug({ batch: batch.id, rows: batch.rows, end: batch.end }, 'batch committed');
+          log.debug({ batch: batch.id, rows: batch.rows, end: batch.end === undefined ? undefined : withoutJson(batch.end) }, 'batch committed');
           return batch.id;
         }),
       ),

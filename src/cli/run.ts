@@ -1,3 +1,4 @@
+import { withoutJson } from '../mongo/position.js';
 import { MongoClient } from 'mongodb';
 import { createActor, fromPromise, toPromise, type InspectionEvent } from 'xstate';
 import { Decoder } from '../actors/decoder-pool.js';
@@ -89,7 +90,7 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
       lease ??= await takeLease();
       if (resnapshot) {
         const old = await readCheckpoint(db, config.pipeline);
-        log.warn({ checkpoint: old?.position ?? null }, '--resnapshot: dropping this pipeline\'s checkpoint and copying every included table again');
+        log.warn({ checkpoint: old === null ? null : withoutJson(old.position) }, '--resnapshot: dropping this pipeline\'s checkpoint and copying every included table again');
         await offsetsCollection(db).deleteOne({ _id: config.pipeline });
         snapshotEpoch = old === null ? 0 : (old.position.epoch ?? 0) + 1;
         await dropSnapshotProgress(db, config.pipeline);
@@ -101,7 +102,7 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
         throw new SdlError('HAS_CHECKPOINT', `pipeline ${config.pipeline} already has a checkpoint (${cp.gtid ?? `${cp.file}:${cp.pos}`}): nothing to snapshot`, 'config', '`sdl run` resumes from it; `sdl snapshot --resnapshot` (or `sdl run --resnapshot`) drops it and copies every table again');
       }
       if (cp !== null) {
-        log.info({ checkpoint: cp.position }, 'resuming from checkpoint');
+        log.info({ checkpoint: withoutJson(cp.position) }, 'resuming from checkpoint');
         return { start: cp.position, lease };
       }
       const held = lease;

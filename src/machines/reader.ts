@@ -67,13 +67,13 @@ export const readerMachine = setup({
       on: {
         TXN: {
           actions: [
-            assign({ position: ({ event }) => event.txn.end }),
+            assign({ position: ({ context, event }) => carryJson(event.txn.end, context.position) }),
             sendTo(sibling('batcher'), ({ event }) => ({ type: 'TXN' as const, txn: event.txn })),
           ],
         },
         HEARTBEAT: {
           actions: [
-            assign({ position: ({ event }) => event.pos }),
+            assign({ position: ({ context, event }) => carryJson(event.pos, context.position) }),
             sendTo(sibling('batcher'), ({ event }) => ({ type: 'HEARTBEAT' as const, pos: event.pos })),
           ],
         },
@@ -118,3 +118,8 @@ export const readerMachine = setup({
     stopped: { type: 'final' },
   },
 });
+
+/** A reconnect resumes with the JSON columns as they were at its position: the last state sent. */
+function carryJson(pos: SourcePosition, before: SourcePosition | undefined): SourcePosition {
+  return pos.json !== undefined || before?.json === undefined ? pos : { ...pos, json: before.json };
+}

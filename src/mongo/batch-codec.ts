@@ -1,5 +1,5 @@
 import type { Document } from 'mongodb';
-import type { Batch, DecodedChange, Op, SchemaChange, SourcePosition } from '../pipeline/types.js';
+import type { Batch, DecodedChange, JsonColumnsState, Op, SchemaChange, SourcePosition } from '../pipeline/types.js';
 import { decodeParts, encodeParts, num, optNum, PART_BYTES } from './payload.js';
 
 /** A batch as payload parts: a header document, then one document per change. */
@@ -66,5 +66,6 @@ function decodePosition(v: unknown): SourcePosition | undefined {
   if (typeof d['gtid'] === 'string') pos.gtid = d['gtid'];
   if (typeof d['epoch'] === 'number') pos.epoch = d['epoch'];
   if (typeof d['source'] === 'string') pos.source = d['source'];
+  if (d['json'] !== undefined && d['json'] !== null) pos.json = d['json'] as JsonColumnsState;
   return pos;
 }

@@ -5,7 +5,7 @@ import { parseDdl, type DdlAction, type TableRef } from './ddl-parse.js';
 import { SdlError } from '../errors.js';
 import { classifyMongoError } from './errors.js';
 import { COLLECTIONS, mirrorNamespace, type DatabaseMap, type Namespace } from './layout.js';
-import { positionKey, positionOrder } from './position.js';
+import { positionKey, positionOrder, withoutJson } from './position.js';
 
 const NAMESPACE_NOT_FOUND = 26;
 
@@ -80,7 +80,7 @@ function historyDoc(batch: Batch, index: number, ddl: SchemaChange, action: DdlA
     db: ddl.db,
     statement: ddl.statement,
     action: action.kind,
-    position: batch.end === undefined ? null : { ...batch.end, order: positionOrder(batch.end) },
+    position: batch.end === undefined ? null : { ...withoutJson(batch.end), order: positionOrder(batch.end) },
     batch: batch.id,
     ts: new Date(batch.lastTs),
     recordedAt: new Date(),

@@ -1,5 +1,5 @@
 import type { ClientSession, Collection, Db } from 'mongodb';
-import type { SourcePosition } from '../pipeline/types.js';
+import type { JsonColumnsState, SourcePosition } from '../pipeline/types.js';
 import { SdlError } from '../errors.js';
 import { isDuplicateKey } from './errors.js';
 import { COLLECTIONS } from './layout.js';
@@ -21,6 +21,8 @@ export interface CheckpointDoc {
   /** Source commit time of the last transaction covered, ms since epoch (for lag). */
   sourceTs: number | null;
   time: Date;
+  /** MariaDB JSON columns at this position (absent in checkpoints written before sdl saved them). */
+  json?: JsonColumnsState;
 }
 
 export interface CheckpointExtra {
@@ -51,6 +53,7 @@ export async function readCheckpoint(db: Db, pipeline: string, session?: ClientS
   if (doc.gtid !== null) position.gtid = doc.gtid;
   if (typeof doc.epoch === 'number' && doc.epoch > 0) position.epoch = doc.epoch;
   if (typeof doc.source === 'string') position.source = doc.source;
+  if (isJsonState(doc.json)) position.json = doc.json;
   return { ...doc, position };
 }
 
@@ -74,6 +77,8 @@ export async function writeCheckpoint(db: Db, pipeline: string, pos: SourcePosit
     time: new Date(),
   };
   if (extra.term !== undefined) (set as Omit<CheckpointDoc, '_id'> & { term: number }).term = extra.term;
+  // Left as stored unless this position changed it.
+  if (pos.json !== undefined) set.json = pos.json;
   const coll = offsetsCollection(db);
   const fence = extra.term === undefined ? {} : { $or: [{ term: { $exists: false } }, { term: { $lte: extra.term } }] };
   if (extra.session?.inTransaction() === true) {
@@ -93,4 +98,9 @@ export async function writeCheckpoint(db: Db, pipeline: string, pos: SourcePosit
     }
     return stored === null ? { written: false } : { written: false, stored };
   }
+}
+
+function isJsonState(v: unknown): v is JsonColumnsState {
+  const s = v as Partial<JsonColumnsState> | null | undefined;
+  return typeof s?.complete === 'boolean' && Array.isArray(s.tables) && Array.isArray(s.unknown);
 }

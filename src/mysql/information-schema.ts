@@ -1,3 +1,4 @@
+import { jsonValidColumn } from './json-columns.js';
 import type { Connection } from 'mysql2/promise';
 import type { BinaryTextType } from '../decode/binary-text.js';
 import { canDecodeCharset } from '../decode/charsets.js';
@@ -35,11 +36,11 @@ export async function currentSchema(conn: Connection, db: string, table: string)
   );
   const json = new Set<string>();
   for (const r of checks as { c: string }[]) {
-    const m = /^json_valid\(`((?:[^`]|``)+)`\)$/i.exec(r.c.trim());
-    if (m?.[1] !== undefined) json.add(m[1].replace(/``/g, '`'));
+    const col = jsonValidColumn(r.c);
+    if (col !== undefined) json.add(col.toLowerCase());
   }
   const columns: ColumnSpec[] = (cols as { name: string; dataType: string; columnType: string; fsp: unknown; charset: string | null }[]).map((c) => {
-    const kind = json.has(c.name) ? 'json' : KIND_BY_DATA_TYPE[c.dataType.toLowerCase()];
+    const kind = json.has(c.name.toLowerCase()) ? 'json' : KIND_BY_DATA_TYPE[c.dataType.toLowerCase()];
     // The same refusals as the binlog reader's (src/mysql/table-schema.ts), so both sides agree.
     if (kind === undefined) throw unsupportedColumn(db, table, c.name, `column type ${c.columnType} is unknown to sdl`, 'information_schema');
     if (c.charset !== null && !canDecodeCharset(c.charset)) {

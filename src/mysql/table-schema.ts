@@ -52,9 +52,10 @@ export interface BinlogColumn {
 
 function columnKind(db: string, table: string, col: BinlogColumn, jsonColumns: ReadonlySet<string>): ColumnKind {
   const kind = binlogKind(db, table, col);
-  // MariaDB JSON is LONGTEXT with a json_valid check. The check list is today's: a column of the
-  // same name that was not text at this row's position keeps the kind its own TableMap says.
-  return kind === 'string' && jsonColumns.has(col.name) ? 'json' : kind;
+  // MariaDB JSON is LONGTEXT with a json_valid check (names in lower case: column names are
+  // case-insensitive). A column of that name that is not text in this row's own TableMap keeps
+  // the kind the TableMap says.
+  return kind === 'string' && jsonColumns.has(col.name.toLowerCase()) ? 'json' : kind;
 }
 
 function binlogKind(db: string, table: string, col: BinlogColumn): ColumnKind {

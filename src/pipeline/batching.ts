@@ -69,11 +69,19 @@ export function takeBatch(parts: readonly Part[], limits: Limits): { batch: Part
   return { batch: parts.slice(0, i), rest: parts.slice(i) };
 }
 
-/** Where the checkpoint may move once every part of the batch is applied. */
+/**
+ * Where the checkpoint may move once every part of the batch is applied, with the JSON columns
+ * there when a part of this batch changed them (the stored checkpoint keeps its own otherwise).
+ */
 export function batchEnd(parts: readonly Part[]): SourcePosition | undefined {
+  let end: SourcePosition | undefined;
   for (let i = parts.length - 1; i >= 0; i--) {
-    const end = parts[i]?.end;
-    if (end !== undefined) return end;
+    const p = parts[i]?.end;
+    if (p === undefined) continue;
+    if (end === undefined) {
+      end = p;
+      if (end.json !== undefined) return end;
+    } else if (p.json !== undefined) return { ...end, json: p.json };
   }
-  return undefined;
+  return end;
 }

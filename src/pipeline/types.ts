@@ -27,6 +27,21 @@ export interface SourcePosition {
   epoch?: number;
   /** The identity of the server that wrote this position (`server_id/log_bin_basename`). */
   source?: string;
+  /**
+   * Which MariaDB columns are JSON at this position (src/mysql/json-columns.ts), saved with the
+   * checkpoint so a restart types backlog rows by the tables as they were. Set only where it
+   * changed: the reader and the batcher carry the last one forward.
+   */
+  json?: JsonColumnsState;
+}
+
+/** The JSON columns of the source's tables at a position: plain data, saved with the checkpoint. */
+export interface JsonColumnsState {
+  /** True: a table not listed (and not unknown) has no JSON column. False: it must be asked of the server. */
+  complete: boolean;
+  tables: { db: string; table: string; columns: string[] }[];
+  /** Tables whose JSON columns sdl could not follow through a DDL: asked of the server when met. */
+  unknown: { db: string; table: string }[];
 }
 
 /** The column kinds of the type table in DESIGN.md; the decoder maps each to one BSON type. */

@@ -8,13 +8,14 @@ import { commitBatch, type CommitContext } from '../mongo/commit.js';
 import { keyIdentity } from '../mongo/key-identity.js';
 import { mirrorNamespace } from '../mongo/layout.js';
 import { writeCheckpoint } from '../mongo/offsets.js';
-import { positionKey } from '../mongo/position.js';
+import { positionKey, withoutJson } from '../mongo/position.js';
 import { dropSnapshotProgress, readSnapshotProgress, saveSnapshotProgress, type SnapshotProgressDoc } from '../mongo/snapshot-progress.js';
 import { connectExact } from '../mysql/connection.js';
 import { IncludeFilter } from '../mysql/include-filter.js';
 import { currentSchema, listTables } from '../mysql/information-schema.js';
 import { preflight } from '../mysql/preflight.js';
 import { openSnapshotView } from '../mysql/snapshot-view.js';
+import { JsonColumns } from '../mysql/json-columns.js';
 import { assertKeysetOrder, keyOf, readChunk } from '../mysql/table-read.js';
 import { snapshotSeq } from '../pipeline/sequence.js';
 import { sourceIdentity } from '../mysql/source-identity.js';
@@ -70,11 +71,12 @@ export async function initialSnapshot(deps: SnapshotDeps): Promise<SourcePositio
     // Every view of one snapshot, and the stream after it, belong to the first view's epoch.
     const epoch = stored?.start.epoch ?? deps.epoch;
     const view: SourcePosition = { ...(await openSnapshotView(conn, server.mariadb)), ...(epoch > 0 ? { epoch } : {}), source: await sourceIdentity(conn) };
+    // Streaming starts at the first view: which columns are JSON is what the server says then.
     const progress: SnapshotProgressDoc = stored === null
-      ? { _id: deps.commit.pipeline, start: view, startedAt: new Date(), done: [], current: null, rows: 0, views: 1, updatedAt: new Date() }
+      ? { _id: deps.commit.pipeline, start: { ...view, json: (await JsonColumns.read(conn)).state() }, startedAt: new Date(), done: [], current: null, rows: 0, views: 1, updatedAt: new Date() }
       : { ...stored, views: stored.views + 1 };
     if (stored === null) deps.log.warn({ position: view }, 'no checkpoint: initial snapshot of every included table, then streaming from its position');
-    else deps.log.warn({ start: stored.start, view, done: stored.done, current: stored.current }, 'resuming the initial snapshot after its last committed chunk');
+    else deps.log.warn({ start: withoutJson(stored.start), view, done: stored.done, current: stored.current }, 'resuming the initial snapshot after its last committed chunk');
     await saveSnapshotProgress(deps.db, progress);
 
     const filter = new IncludeFilter(deps.include);
@@ -95,7 +97,7 @@ export async function initialSnapshot(deps: SnapshotDeps): Promise<SourcePositio
     });
     if (!cp.written) throw new SdlError('SNAPSHOT_CHECKPOINT', `pipeline ${deps.commit.pipeline} already has a newer checkpoint (${JSON.stringify(cp.stored)}) than its snapshot (${positionKey(progress.start)})`, 'permanent', 'another sdl instance wrote this pipeline meanwhile; run one instance per pipeline, or start again with --resnapshot');
     await dropSnapshotProgress(deps.db, deps.commit.pipeline);
-    deps.log.info({ start: progress.start, rows: progress.rows, views: progress.views }, 'initial snapshot complete: streaming from its position');
+    deps.log.info({ start: withoutJson(progress.start), rows: progress.rows, views: progress.views }, 'initial snapshot complete: streaming from its position');
     return progress.start;
   } catch (err) {
     // MongoDB failures are classified by the caller (mongoStep); everything else here is MySQL.

@@ -158,6 +158,62 @@ describe('DDL shapes: applied exactly or a loud stop', () => {
     assert.ok(sdl.lines().some((l) => l['level'] === 40 && String(l['msg']).includes('jb.b: MODIFY b')), 'a warning names the table whose stored rows changed without row events');
   });
 
+  it('JSON columns of tables renamed, dropped or re-created while sdl was killed are typed as at their rows\' positions', async () => {
+    const conn = await stack.mariadb.connect();
+    const start = (): SdlProcess => {
+      const p = new SdlProcess(stack.scratch, stack, { pipeline: 'jr', include: 'jr', name: 'jr' });
+      p.start();
+      return p;
+    };
+    let sdl: SdlProcess | undefined;
+    try {
+      await conn.query(`CREATE DATABASE jr; CREATE TABLE jr.t (id INT PRIMARY KEY, j JSON, s LONGTEXT); CREATE TABLE jr.d (id INT PRIMARY KEY, j JSON);
+        INSERT INTO jr.t VALUES (1, '{"a":1}', '{"s":1}'); INSERT INTO jr.d VALUES (1, '[1]')`);
+      // A new pipeline: the initial snapshot saves which columns are JSON with its checkpoint.
+      sdl = start();
+      await waitForCatchUp(stack, 'jr', 120_000, sdl);
+      await sdl.kill9();
+      // While sdl is down every table it will read rows of changes name or shape.
+      await conn.query(`INSERT INTO jr.t VALUES (2, '{"a":2}', '{"s":2}'); INSERT INTO jr.d VALUES (2, '{"d":2}');
+        CREATE TABLE jr.n (id INT PRIMARY KEY, J LONGTEXT CHECK (json_valid(j))); INSERT INTO jr.n VALUES (1, '{"n":1}');
+        RENAME TABLE jr.t TO jr.u, jr.n TO jr.n2; DROP TABLE jr.d;
+        CREATE TABLE jr.d (id INT PRIMARY KEY, j LONGTEXT); INSERT INTO jr.d VALUES (3, '{"not":"json"}');
+        INSERT INTO jr.u VALUES (3, '{"a":3}', '{"s":3}')`);
+      sdl = start();
+      await waitForCatchUp(stack, 'jr', 120_000, sdl);
+      await assertMirrorsEqual(stack, ['jr']);
+    } finally {
+      await conn.end();
+      if (sdl !== undefined) assert.equal(await sdl.stop(), 0, sdl.logs().slice(-3000));
+    }
+    const client = new MongoClient(stack.mongo.url);
+    try {
+      const after = async (table: string, id: number): Promise<Document | undefined> =>
+        (await client.db('sdl').collection('row_changes').findOne({ db: 'jr', table, op: 'insert', 'after.id': id }))?.['after'] as Document | undefined;
+      assert.deepEqual((await after('t', 2))?.['j'], { a: 2 }, 'a row of jr.t written before its rename is JSON');
+      assert.equal((await after('t', 2))?.['s'], '{"s":2}', 'a LONGTEXT without the check stays text');
+      assert.deepEqual((await after('d', 2))?.['j'], { d: 2 }, 'a row of a table dropped since is JSON');
+      assert.deepEqual((await after('n', 1))?.['J'], { n: 1 }, 'a table created and renamed while sdl was down is typed by its CREATE');
+      assert.equal((await after('d', 3))?.['j'], '{"not":"json"}', 'the re-created table has no JSON column');
+      assert.deepEqual((await after('u', 3))?.['j'], { a: 3 });
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('rows of a table sdl could not follow and that no longer exists stop it with SCHEMA_UNKNOWN instead of guessing JSON or text', async () => {
+    const conn = await stack.mariadb.connect();
+    // IF NOT EXISTS may have kept an older table: sdl cannot read the columns from the statement.
+    await conn.query(`CREATE DATABASE jq; CREATE TABLE IF NOT EXISTS jq.t (id INT PRIMARY KEY, j JSON, v VARCHAR(10));
+      INSERT INTO jq.t VALUES (1, '{"a":1}', 'x'); DROP TABLE jq.t`);
+    await conn.end();
+    await streamWholeBinlog(stack, 'jq');
+    const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'jq', include: 'jq', name: 'jq' });
+    sdl.start();
+    assert.equal(await exitWithin(sdl, 90_000), 1, sdl.logs().slice(-3000));
+    assert.match(sdl.logs(), /SCHEMA_UNKNOWN.*columns j of jq\.t/);
+  });
+
   it('an ALTER that changes the primary key of an included table stops with exit 1 and PRIMARY_KEY_CHANGED', async () => {
     const conn = await stack.mariadb.connect();
     await conn.query(`CREATE DATABASE pk; CREATE TABLE pk.t (id INT PRIMARY KEY, v VARCHAR(10) NOT NULL); INSERT INTO pk.t VALUES (1, 'a');
