@@ -1,4 +1,3 @@
-import { MongoClient } from 'mongodb';
 import { createActor, fromPromise, toPromise, type InspectionEvent } from 'xstate';
 import { Decoder } from '../actors/decoder-pool.js';
 import { committerIO, mirrorStrategyFor } from '../actors/committer-io.js';
@@ -10,7 +9,9 @@ import { createLogger, transitionLogger } from '../log.js';
 import { batchFrom, batcherMachine } from '../machines/batcher.js';
 import { committerMachine, StepError } from '../machines/committer.js';
 import { supervisorMachine, type Prepared } from '../machines/supervisor.js';
-import { probeCapabilities, type Capabilities } from '../mongo/capabilities.js';
+import type { Capabilities } from '../mongo/capabilities.js';
+import { MongoTarget } from '../mongo/target.js';
+import { describeConcern } from '../mongo/write-concern.js';
 import { offsetsCollection, readCheckpoint } from '../mongo/offsets.js';
 import { acquireLease, leaseOwner, renewLease, WriteFence, type Lease } from '../mongo/lease.js';
 import { dropSnapshotProgress } from '../mongo/snapshot-progress.js';
@@ -60,8 +61,10 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
   const m = pipelineMetrics();
   // A write that passed the lease fence can still wait this long for a server before it is sent:
   // keep it within the third of a lease the fence leaves (see WriteFence), 2 s at the least.
-  const client = new MongoClient(config.mongo.url, { serverSelectionTimeoutMS: Math.max(2000, Math.min(10_000, Math.floor(config.leaseTtlMs / 3))), retryWrites: true });
-  const db = client.db(config.mongo.database);
+  const target = new MongoTarget(
+    { url: config.mongo.url, database: config.mongo.database, allowWeakWriteConcern: config.mongo.allowWeakWriteConcern },
+    { serverSelectionTimeoutMS: Math.max(2000, Math.min(10_000, Math.floor(config.leaseTtlMs / 3))), retryWrites: true },
+  );
   const serverId = effectiveServerId(config);
   let caps: Capabilities | undefined;
   let decoder: Decoder | undefined;
@@ -72,12 +75,19 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
   let snapshotEpoch = 0;
   /** The snapshot in flight, so a stop waits for its current chunk before closing the clients. */
   let snapshotting: Promise<unknown> = Promise.resolve();
-  const io = committerIO({ client, db, config, serverId, log, metrics: m, caps: () => caps, term: () => lease?.term, fence: () => fence.check() });
+  const io = committerIO({ mongo: () => ({ client: target.client, db: target.db }), config, serverId, log, metrics: m, caps: () => caps, term: () => lease?.term, fence: () => fence.check() });
 
   const preparePipeline = (): Promise<Prepared> =>
     mongoStep(async () => {
-      await client.connect();
-      caps = await probeCapabilities(client, db);
+      const connected = await target.connect();
+      const { db, decision } = connected;
+      caps = connected.caps;
+      m.writeConcern(decision.concern);
+      const wc = { writeConcern: decision.concern, source: decision.source, enforcedByServer: decision.enforced, refused: decision.refused };
+      if (decision.strong) log.info(wc, `write concern ${describeConcern(decision.concern)} for every write`);
+      else log.warn(wc, `write concern ${describeConcern(decision.concern)} for every write: weaker than { w: "majority", j: true } (allowed by mongo.allowWeakWriteConcern); a committed batch can be lost with the primary`);
+      if (!decision.enforced) log.warn({ writeConcern: decision.concern }, 'MongoDB acknowledged a write concern no deployment of its shape can satisfy (w: 50): it does not enforce write concerns, so durability is whatever its storage gives');
+      if (caps.topology.kind === 'standalone') log.warn({ topology: caps.topology }, 'MongoDB is a standalone server: no replica set, so no copy of a write survives the loss of this server');
       log.info({ capabilities: caps }, caps.transactions ? 'MongoDB supports transactions: apply and checkpoint commit atomically' : 'MongoDB has no multi-document transactions: using the ordered idempotent protocol');
       log.info({ mirrorStrategy: mirrorStrategyFor(caps) }, 'mirror write strategy');
       if (!caps.decimal128) log.warn('MongoDB cannot store Decimal128: DECIMAL and huge BIGINT UNSIGNED values are stored as exact strings');
@@ -132,9 +142,9 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
 
   /** Hands the pipeline over at once (no standby waits for the lease to expire) and closes the clients. */
   const release = async (): Promise<void> => {
-    if (lease !== undefined) await db.collection(COLLECTIONS.leases).updateOne({ _id: config.pipeline as never, owner: lease.owner }, { $set: { expiresAt: new Date(0) } }).catch(() => undefined);
+    if (lease !== undefined) await target.db.collection(COLLECTIONS.leases).updateOne({ _id: config.pipeline as never, owner: lease.owner }, { $set: { expiresAt: new Date(0) } }).catch(() => undefined);
     await decoder?.close();
-    await client.close().catch(() => undefined);
+    await target.close();
     inspector?.stop();
   };
 
@@ -153,13 +163,13 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
       const info = classifyMysqlError(err);
       throw new SdlError(info.code, `MySQL (listing included tables): ${info.message}`, info.errorClass, info.hint);
     }
-    const listed = await client.db('admin').command({ listDatabases: 1, nameOnly: true, authorizedDatabases: true });
+    const listed = await target.client.db('admin').command({ listDatabases: 1, nameOnly: true, authorizedDatabases: true });
     const existingDatabases = (listed['databases'] as { name: string }[]).map((d) => d.name);
     checkMirrorNames(tables, { databaseMap: config.mongo.databaseMap, sdlDatabase: config.mongo.database, existingDatabases });
   };
 
   const takeLease = async (): Promise<Lease> => {
-    const got = await acquireLease(db, config.pipeline, owner, config.leaseTtlMs, (holder, until) => {
+    const got = await acquireLease(target.db, config.pipeline, owner, config.leaseTtlMs, (holder, until) => {
       log.warn({ holder, until }, 'standby: another sdl instance holds this pipeline; taking over when its lease expires');
     }, stopping.signal);
     log.info({ owner, term: got.term }, 'lease acquired: this instance writes the pipeline');
@@ -199,7 +209,7 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
       prepare,
       batcher: batcherMachine.provide({ actors: { decodeBatch } }),
       committer: committerMachine.provide({ actors: io.actors }),
-      leaseKeeper: leaseKeeper({ db, pipeline: config.pipeline, ttlMs: config.leaseTtlMs, fence, onRenewalError: (err) => log.warn({ err: (err as Error).message }, 'lease renewal failed; retrying') }),
+      leaseKeeper: leaseKeeper({ db: () => target.db, pipeline: config.pipeline, ttlMs: config.leaseTtlMs, fence, onRenewalError: (err) => log.warn({ err: (err as Error).message }, 'lease renewal failed; retrying') }),
     },
   });
   const actor = createActor(machine, {
