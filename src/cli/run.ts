@@ -1,10 +1,12 @@
-import { createActor, fromPromise, toPromise, type InspectionEvent } from 'xstate';
+import { createActor, fromPromise, toPromise, type AnyActorRef, type InspectionEvent } from 'xstate';
 import { Decoder } from '../actors/decoder-pool.js';
 import { committerIO, mirrorStrategyFor } from '../actors/committer-io.js';
 import { effectiveServerId, redactUrl, type Config } from '../config/config.js';
 import { FULL_CAPABILITIES } from '../decode/wire.js';
 import { startHttp } from '../http/server.js';
 import { pipelineMetrics } from '../http/metrics.js';
+import { liveStatus, type MachineSnapshot } from '../http/live-status.js';
+import { readStoredStatus } from '../mongo/stored-status.js';
 import { createLogger, transitionLogger } from '../log.js';
 import { batchFrom, batcherMachine } from '../machines/batcher.js';
 import { committerMachine, StepError } from '../machines/committer.js';
@@ -224,6 +226,17 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
     inspect: inspectAll(transitionLogger(log), m.observe, ...(inspector === undefined ? [] : [inspector.inspect])),
   });
 
+  const status = liveStatus({
+    pipeline: config.pipeline,
+    owner,
+    registry: m.registry,
+    snapshot: (name) => (name === 'supervisor' ? actor.getSnapshot() : (actor.system.get(name) as AnyActorRef | undefined)?.getSnapshot()) as MachineSnapshot | undefined,
+    ready: () => actor.getSnapshot().matches({ active: { running: 'healthy' } }),
+    writeConcern: () => target.decision?.concern,
+    lease: () => lease,
+    // Bounded, so the instance answers while MongoDB is away (the reason goes in `storedError`).
+    stored: () => readStoredStatus(target.db, config.pipeline, 1500),
+  });
   const http = await startHttp(config.http.addr, m.registry, {
     live: () => actor.getSnapshot().status === 'active',
     ready: () => {
@@ -231,7 +244,8 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
       const state = JSON.stringify(s.value);
       return { ready: s.matches({ active: { running: 'healthy' } }), state };
     },
-  }).catch((err: unknown) => {
+  }, status.read).catch((err: unknown) => {
+    status.stop();
     log.error({ err }, `cannot listen on ${config.http.addr}`);
     throw err;
   });
@@ -244,6 +258,7 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
   http?.close();
+  status.stop();
   await snapshotting;
   await release();
   if (output.error !== undefined) {

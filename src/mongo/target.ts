@@ -59,7 +59,7 @@ export class MongoTarget {
 
   /** The writing client; only after connect() has decided its write concern. */
   get client(): MongoClient {
-    if (this.writer === undefined) throw new Error('MongoDB client used before its write concern was decided');
+    if (this.writer === undefined) throw new Error('not connected to MongoDB yet (the client is built once the write concern is decided)');
     return this.writer;
   }
 
