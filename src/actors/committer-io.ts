@@ -13,8 +13,8 @@ import type { Batch } from '../pipeline/types.js';
 import { mongoStep } from './mongo-step.js';
 
 export interface CommitterIODeps {
-  client: MongoClient;
-  db: Db;
+  /** The writing client and sdl's database; known once `prepare` has decided the write concern. */
+  mongo: () => { client: MongoClient; db: Db };
   config: Config;
   serverId: number;
   log: Logger;
@@ -33,12 +33,13 @@ export interface CommitterIODeps {
  * checkpoint. Every failure leaves as a classified StepError.
  */
 export function committerIO(deps: CommitterIODeps) {
-  const { client, db, config, log, metrics } = deps;
+  const { config, log, metrics } = deps;
   let ctx: CommitContext | undefined;
   const outcomes = new Map<string, WriteOutcome>();
   const context = (): CommitContext => {
     const caps = deps.caps();
     if (caps === undefined) throw new Error('committer used before prepare');
+    const { client, db } = deps.mongo();
     ctx ??= {
       client,
       db,

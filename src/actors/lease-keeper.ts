@@ -10,7 +10,8 @@ export interface LeaseKeeperInput {
 export type LeaseKeeperEvent = { type: 'CHILD_FAILED'; child: 'lease'; error: ErrorInfo };
 
 export interface LeaseKeeperDeps {
-  db: Db;
+  /** The writing client's database (known once prepare has decided the write concern). */
+  db: () => Db;
   pipeline: string;
   ttlMs: number;
   /** Told of every successful renewal, so writes stop when renewals do. */
@@ -31,7 +32,7 @@ export function leaseKeeper(deps: LeaseKeeperDeps) {
     let done = false;
     const timer = setInterval(() => {
       const sentAt = Date.now();
-      renewLease(deps.db, deps.pipeline, lease, deps.ttlMs).then(
+      renewLease(deps.db(), deps.pipeline, lease, deps.ttlMs).then(
         (held) => {
           if (held) deps.fence.renewed(sentAt);
           if (held || done) return;

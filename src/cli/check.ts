@@ -1,12 +1,16 @@
 import { MongoClient } from 'mongodb';
 import { redactUrl, type Config } from '../config/config.js';
 import { probeCapabilities } from '../mongo/capabilities.js';
+import { replicaSetFinding, writeConcernFinding } from '../mongo/target-findings.js';
 import { connectExact } from '../mysql/connection.js';
 import { preflight } from '../mysql/preflight.js';
 import { privilegeFinding, retentionFinding, serverIdFinding } from '../mysql/source-checks.js';
 import { effectiveServerId } from '../config/config.js';
 
-/** `sdl check`: source prerequisites and target capabilities; exit 2 when something is missing. */
+/**
+ * `sdl check`: source prerequisites and target capabilities, the write concern `sdl run` would
+ * use and the replica set state; exit 2 when something is missing.
+ */
 export async function check(config: Config): Promise<number> {
   const report: Record<string, unknown> = { mysql: redactUrl(config.mysql.url), mongo: redactUrl(config.mongo.url) };
   let ok = true;
@@ -28,7 +32,11 @@ export async function check(config: Config): Promise<number> {
   const client = new MongoClient(config.mongo.url, { serverSelectionTimeoutMS: 10_000 });
   try {
     await client.connect();
-    report['target'] = { ok: true, ...(await probeCapabilities(client, client.db(config.mongo.database))) };
+    // A client of the URL's own options: its write concern (if any) is what the probe tries.
+    const caps = await probeCapabilities(client, client.db(config.mongo.database));
+    const findings = [writeConcernFinding(caps, config.mongo.allowWeakWriteConcern), replicaSetFinding(caps)];
+    report['target'] = { ok: findings.every((f) => f.ok), findings, ...caps };
+    if (findings.some((f) => !f.ok)) ok = false;
   } catch (err) {
     ok = false;
     report['target'] = { ok: false, error: (err as Error).message };

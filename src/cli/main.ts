@@ -16,7 +16,9 @@ Commands:
   snapshot   take the initial snapshot of a pipeline without a checkpoint, save the
              checkpoint at its position and exit (\`sdl run\` then streams from there)
   check      verify the source and target meet sdl's prerequisites
-  status     print the pipeline's checkpoint, pending staged batches and dead letters
+  status     ask the running instance (http.addr) for its live state: machines, lag, rows/s,
+             the last error, the lease; when none answers, read MongoDB: checkpoint, snapshot
+             progress, pending staged batches, dead letters, lease
   verify     compare every mirrored table with MySQL and report differences
   replay     write the rows in dead_letters again, once what MongoDB refused is fixed
   machines   print the statechart definitions as JSON
@@ -28,6 +30,7 @@ Options:
   --resnapshot    run, snapshot: drop the pipeline's checkpoint and copy every included table
                   again, then stream (the recovery when the binlog was purged past the
                   checkpoint; an interrupted re-snapshot resumes on a start without it)
+  --json          status: the answer as JSON (\`source\` says whether the instance or MongoDB gave it)
   --help          this text
 
 Exit codes: 0 clean stop, 1 runtime failure, 2 configuration or prerequisite error.
@@ -39,7 +42,7 @@ export const DEFAULT_INSPECT_URL = 'ws://127.0.0.1:8080';
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv.map((a) => (a === '--inspect' ? `--inspect=${DEFAULT_INSPECT_URL}` : a)),
-    options: { config: { type: 'string', short: 'c' }, inspect: { type: 'string' }, help: { type: 'boolean', short: 'h' }, resnapshot: { type: 'boolean' } },
+    options: { config: { type: 'string', short: 'c' }, inspect: { type: 'string' }, help: { type: 'boolean', short: 'h' }, resnapshot: { type: 'boolean' }, json: { type: 'boolean' } },
     allowPositionals: true,
     strict: true,
   });
@@ -69,7 +72,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'status': {
       const { status } = await import('./status.js');
-      return status(config());
+      return status(config(), { json: values.json === true });
     }
     case 'verify': {
       const { verifyCommand } = await import('./verify.js');

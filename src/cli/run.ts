@@ -1,17 +1,20 @@
 import { withoutJson } from '../mongo/position.js';
-import { MongoClient } from 'mongodb';
-import { createActor, fromPromise, toPromise, type InspectionEvent } from 'xstate';
+import { createActor, fromPromise, toPromise, type AnyActorRef, type InspectionEvent } from 'xstate';
 import { Decoder } from '../actors/decoder-pool.js';
 import { committerIO, mirrorStrategyFor } from '../actors/committer-io.js';
 import { effectiveServerId, redactUrl, type Config } from '../config/config.js';
 import { FULL_CAPABILITIES } from '../decode/wire.js';
 import { startHttp } from '../http/server.js';
 import { pipelineMetrics } from '../http/metrics.js';
+import { liveStatus, type MachineSnapshot } from '../http/live-status.js';
+import { readStoredStatus } from '../mongo/stored-status.js';
 import { createLogger, transitionLogger } from '../log.js';
 import { batchFrom, batcherMachine } from '../machines/batcher.js';
 import { committerMachine, StepError } from '../machines/committer.js';
 import { supervisorMachine, type Prepared } from '../machines/supervisor.js';
-import { probeCapabilities, type Capabilities } from '../mongo/capabilities.js';
+import type { Capabilities } from '../mongo/capabilities.js';
+import { MongoTarget } from '../mongo/target.js';
+import { describeConcern } from '../mongo/write-concern.js';
 import { offsetsCollection, readCheckpoint } from '../mongo/offsets.js';
 import { acquireLease, leaseOwner, renewLease, WriteFence, type Lease } from '../mongo/lease.js';
 import { dropSnapshotProgress } from '../mongo/snapshot-progress.js';
@@ -61,8 +64,10 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
   const m = pipelineMetrics();
   // A write that passed the lease fence can still wait this long for a server before it is sent:
   // keep it within the third of a lease the fence leaves (see WriteFence), 2 s at the least.
-  const client = new MongoClient(config.mongo.url, { serverSelectionTimeoutMS: Math.max(2000, Math.min(10_000, Math.floor(config.leaseTtlMs / 3))), retryWrites: true });
-  const db = client.db(config.mongo.database);
+  const target = new MongoTarget(
+    { url: config.mongo.url, database: config.mongo.database, allowWeakWriteConcern: config.mongo.allowWeakWriteConcern },
+    { serverSelectionTimeoutMS: Math.max(2000, Math.min(10_000, Math.floor(config.leaseTtlMs / 3))), retryWrites: true },
+  );
   const serverId = effectiveServerId(config);
   let caps: Capabilities | undefined;
   let decoder: Decoder | undefined;
@@ -73,12 +78,19 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
   let snapshotEpoch = 0;
   /** The snapshot in flight, so a stop waits for its current chunk before closing the clients. */
   let snapshotting: Promise<unknown> = Promise.resolve();
-  const io = committerIO({ client, db, config, serverId, log, metrics: m, caps: () => caps, term: () => lease?.term, fence: () => fence.check() });
+  const io = committerIO({ mongo: () => ({ client: target.client, db: target.db }), config, serverId, log, metrics: m, caps: () => caps, term: () => lease?.term, fence: () => fence.check() });
 
   const preparePipeline = (): Promise<Prepared> =>
     mongoStep(async () => {
-      await client.connect();
-      caps = await probeCapabilities(client, db);
+      const connected = await target.connect();
+      const { db, decision } = connected;
+      caps = connected.caps;
+      m.writeConcern(decision.concern);
+      const wc = { writeConcern: decision.concern, source: decision.source, enforcedByServer: decision.enforced, refused: decision.refused };
+      if (decision.strong) log.info(wc, `write concern ${describeConcern(decision.concern)} for every write`);
+      else log.warn(wc, `write concern ${describeConcern(decision.concern)} for every write: weaker than { w: "majority", j: true } (allowed by mongo.allowWeakWriteConcern); a committed batch can be lost with the primary`);
+      if (!decision.enforced) log.warn({ writeConcern: decision.concern }, 'MongoDB acknowledged a write concern no deployment of its shape can satisfy (w: 50): it does not enforce write concerns, so durability is whatever its storage gives');
+      if (caps.topology.kind === 'standalone') log.warn({ topology: caps.topology }, 'MongoDB is a standalone server: no replica set, so no copy of a write survives the loss of this server');
       log.info({ capabilities: caps }, caps.transactions ? 'MongoDB supports transactions: apply and checkpoint commit atomically' : 'MongoDB has no multi-document transactions: using the ordered idempotent protocol');
       log.info({ mirrorStrategy: mirrorStrategyFor(caps) }, 'mirror write strategy');
       if (!caps.decimal128) log.warn('MongoDB cannot store Decimal128: DECIMAL and huge BIGINT UNSIGNED values are stored as exact strings');
@@ -133,9 +145,9 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
 
   /** Hands the pipeline over at once (no standby waits for the lease to expire) and closes the clients. */
   const release = async (): Promise<void> => {
-    if (lease !== undefined) await db.collection(COLLECTIONS.leases).updateOne({ _id: config.pipeline as never, owner: lease.owner }, { $set: { expiresAt: new Date(0) } }).catch(() => undefined);
+    if (lease !== undefined) await target.db.collection(COLLECTIONS.leases).updateOne({ _id: config.pipeline as never, owner: lease.owner }, { $set: { expiresAt: new Date(0) } }).catch(() => undefined);
     await decoder?.close();
-    await client.close().catch(() => undefined);
+    await target.close();
     inspector?.stop();
   };
 
@@ -154,13 +166,13 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
       const info = classifyMysqlError(err);
       throw new SdlError(info.code, `MySQL (listing included tables): ${info.message}`, info.errorClass, info.hint);
     }
-    const listed = await client.db('admin').command({ listDatabases: 1, nameOnly: true, authorizedDatabases: true });
+    const listed = await target.client.db('admin').command({ listDatabases: 1, nameOnly: true, authorizedDatabases: true });
     const existingDatabases = (listed['databases'] as { name: string }[]).map((d) => d.name);
     checkMirrorNames(tables, { databaseMap: config.mongo.databaseMap, sdlDatabase: config.mongo.database, existingDatabases });
   };
 
   const takeLease = async (): Promise<Lease> => {
-    const got = await acquireLease(db, config.pipeline, owner, config.leaseTtlMs, (holder, until) => {
+    const got = await acquireLease(target.db, config.pipeline, owner, config.leaseTtlMs, (holder, until) => {
       log.warn({ holder, until }, 'standby: another sdl instance holds this pipeline; taking over when its lease expires');
     }, stopping.signal);
     log.info({ owner, term: got.term }, 'lease acquired: this instance writes the pipeline');
@@ -200,7 +212,7 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
       prepare,
       batcher: batcherMachine.provide({ actors: { decodeBatch } }),
       committer: committerMachine.provide({ actors: io.actors }),
-      leaseKeeper: leaseKeeper({ db, pipeline: config.pipeline, ttlMs: config.leaseTtlMs, fence, onRenewalError: (err) => log.warn({ err: (err as Error).message }, 'lease renewal failed; retrying') }),
+      leaseKeeper: leaseKeeper({ db: () => target.db, pipeline: config.pipeline, ttlMs: config.leaseTtlMs, fence, onRenewalError: (err) => log.warn({ err: (err as Error).message }, 'lease renewal failed; retrying') }),
     },
   });
   const actor = createActor(machine, {
@@ -215,6 +227,17 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
     inspect: inspectAll(transitionLogger(log), m.observe, ...(inspector === undefined ? [] : [inspector.inspect])),
   });
 
+  const status = liveStatus({
+    pipeline: config.pipeline,
+    owner,
+    registry: m.registry,
+    snapshot: (name) => (name === 'supervisor' ? actor.getSnapshot() : (actor.system.get(name) as AnyActorRef | undefined)?.getSnapshot()) as MachineSnapshot | undefined,
+    ready: () => actor.getSnapshot().matches({ active: { running: 'healthy' } }),
+    writeConcern: () => target.decision?.concern,
+    lease: () => lease,
+    // Bounded, so the instance answers while MongoDB is away (the reason goes in `storedError`).
+    stored: () => readStoredStatus(target.db, config.pipeline, 1500),
+  });
   const http = await startHttp(config.http.addr, m.registry, {
     live: () => actor.getSnapshot().status === 'active',
     ready: () => {
@@ -222,7 +245,8 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
       const state = JSON.stringify(s.value);
       return { ready: s.matches({ active: { running: 'healthy' } }), state };
     },
-  }).catch((err: unknown) => {
+  }, status.read).catch((err: unknown) => {
+    status.stop();
     log.error({ err }, `cannot listen on ${config.http.addr}`);
     throw err;
   });
@@ -235,6 +259,7 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
   http?.close();
+  status.stop();
   await snapshotting;
   await release();
   if (output.error !== undefined) {

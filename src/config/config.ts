@@ -6,7 +6,8 @@ export interface Config {
   /** Names the checkpoint, lease and staging documents: one pipeline per source → target pair. */
   pipeline: string;
   mysql: { url: string; serverId: number; include: string[]; heartbeatMs: number };
-  mongo: { url: string; database: string; databaseMap: Record<string, string> };
+  /** allowWeakWriteConcern: run with a write concern weaker than { w: majority, j: true } (see src/mongo/write-concern.ts). */
+  mongo: { url: string; database: string; databaseMap: Record<string, string>; allowWeakWriteConcern: boolean };
   batch: { maxRows: number; maxBytes: number; maxDelayMs: number };
   /** Initial snapshot: rows read, decoded and committed per chunk (one snapshot checkpoint each). */
   snapshot: { chunkRows: number };
@@ -25,7 +26,7 @@ export interface Config {
 export const DEFAULTS: Config = {
   pipeline: 'default',
   mysql: { url: '', serverId: 0, include: [], heartbeatMs: 5000 },
-  mongo: { url: '', database: 'sdl', databaseMap: {} },
+  mongo: { url: '', database: 'sdl', databaseMap: {}, allowWeakWriteConcern: false },
   batch: { maxRows: 5000, maxBytes: 8 * 1024 * 1024, maxDelayMs: 200 },
   snapshot: { chunkRows: 2000 },
   maxInFlightBytes: 64 * 1024 * 1024,
@@ -83,6 +84,7 @@ function mergeEnv(file: Record<string, unknown>, env: Env): Record<string, unkno
   set('SDL_INCLUDE', (v) => (section('mysql')['include'] = v.split(',').map((s) => s.trim()).filter((s) => s !== '')));
   set('SDL_MONGO_URL', (v) => (section('mongo')['url'] = v));
   set('SDL_MONGO_DATABASE', (v) => (section('mongo')['database'] = v));
+  set('SDL_MONGO_ALLOW_WEAK_WRITE_CONCERN', (v) => (section('mongo')['allowWeakWriteConcern'] = v));
   set('SDL_HTTP_ADDR', (v) => (section('http')['addr'] = v));
   set('SDL_LOG_LEVEL', (v) => (section('log')['level'] = v));
   set('SDL_PIPELINE', (v) => (out['pipeline'] = v));
@@ -114,6 +116,7 @@ function validate(raw: Record<string, unknown>): Config {
       url: url(mongo, 'mongo.url', ['mongodb:', 'mongodb+srv:']),
       database: str(mongo, 'mongo.database', DEFAULTS.mongo.database, /^[^/\\. "$*<>:|?]{1,63}$/),
       databaseMap: strMap(mongo, 'mongo.databaseMap'),
+      allowWeakWriteConcern: bool(mongo, 'mongo.allowWeakWriteConcern', DEFAULTS.mongo.allowWeakWriteConcern),
     },
     batch: {
       maxRows: int(batch, 'batch.maxRows', DEFAULTS.batch.maxRows, 1, 1_000_000),

@@ -20,6 +20,7 @@ export function pipelineMetrics(registry: Registry = new Registry()) {
   const snapshotRate = gauge('sdl_snapshot_rows_per_second', 'Initial snapshot: copy rate over the last progress interval');
   const snapshotEta = gauge('sdl_snapshot_eta_seconds', 'Initial snapshot: estimated seconds until every table is copied');
   const snapshotActive = gauge('sdl_snapshot_running', '1 while the initial snapshot copies tables');
+  const writeConcern = gauge('sdl_write_concern_info', 'The write concern every MongoDB write uses: 1 for the one in use (j is "default" when the server decides)', ['w', 'j']);
   return {
     registry,
     rowsCommitted: (by = 1): void => rows.inc(by),
@@ -27,6 +28,11 @@ export function pipelineMetrics(registry: Registry = new Registry()) {
     duplicatesIgnored: (by = 1): void => duplicates.inc(by),
     deadLetters: (by = 1): void => deadLetters.inc(by),
     lagSeconds: (v: number): void => lag.set(v),
+    /** The write concern decided at start (src/mongo/write-concern.ts). */
+    writeConcern: (c: { w: number | string; j?: boolean }): void => {
+      writeConcern.reset();
+      writeConcern.set({ w: String(c.w), j: c.j === undefined ? 'default' : String(c.j) }, 1);
+    },
     snapshot: {
       table: (table: string, rows: number, estimated: number): void => {
         snapshotRows.set({ table }, rows);

@@ -8,8 +8,11 @@ export interface Health {
   ready(): { ready: boolean; state: string };
 }
 
-/** `/metrics` (Prometheus), `/healthz`, `/readyz`; bound to 127.0.0.1 unless configured otherwise. */
-export async function startHttp(addr: string, registry: Registry, health: Health): Promise<Server | undefined> {
+/**
+ * `/metrics` (Prometheus), `/healthz`, `/readyz`, and `/status` (JSON, what `sdl status` asks a
+ * running instance); bound to 127.0.0.1 unless configured otherwise.
+ */
+export async function startHttp(addr: string, registry: Registry, health: Health, status?: () => Promise<unknown>): Promise<Server | undefined> {
   if (addr === 'off') return undefined;
   const colon = addr.lastIndexOf(':');
   const host = addr.slice(0, colon) || '127.0.0.1';
@@ -27,6 +30,11 @@ export async function startHttp(addr: string, registry: Registry, health: Health
     } else if (path === '/readyz') {
       const r = health.ready();
       res.writeHead(r.ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(r));
+    } else if (path === '/status' && status !== undefined) {
+      status().then(
+        (doc) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(doc)),
+        (err: unknown) => res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: String(err) })),
+      );
     } else {
       res.writeHead(404).end();
     }

@@ -1,4 +1,5 @@
 import { Decimal128, type Db, type Document, type MongoClient } from 'mongodb';
+import { driverConcern, probeWriteConcerns, requestedByClient, type Concern, type WriteConcernProbe } from './write-concern.js';
 
 /** What the connected MongoDB-wire server can do, learned from its own answers. */
 export interface Capabilities {
@@ -14,6 +15,30 @@ export interface Capabilities {
   ferretdb: string | undefined;
   /** The MongoDB version the server reports (FerretDB reports the one it emulates). */
   version: string;
+  /** Standalone, replica set (name, primary, members) or sharded, from `hello`. */
+  topology: Topology;
+  /** Which write concerns the server accepts (the policy is in write-concern.ts). */
+  writeConcern: WriteConcernProbe;
+}
+
+/** The deployment sdl writes to, as `hello` (and `replSetGetStatus`, where allowed) describe it. */
+export interface Topology {
+  kind: 'standalone' | 'replicaSet' | 'sharded';
+  setName?: string;
+  /** The primary's host:port as the set reports it. */
+  primary?: string;
+  /** The member sdl is connected to. */
+  me?: string;
+  /** Data-bearing members (hosts and passives) from `hello`. */
+  hosts?: string[];
+  arbiters?: string[];
+  /** Each member's state and health, when the user may run `replSetGetStatus` (clusterMonitor). */
+  members?: { name: string; state: string; healthy: boolean }[];
+}
+
+export interface ProbeOptions {
+  /** The write concern to try instead of the ladder (default: the one the client was built with). */
+  writeConcern?: Concern | undefined;
 }
 
 const PROBE_COLLECTION = '_sdl_capability_probe';
@@ -23,7 +48,7 @@ const PROBE_COLLECTION = '_sdl_capability_probe';
  * from writing a probe document and reading it back, because servers that accept a type on
  * the wire may still refuse or rewrite it (a version number alone does not say).
  */
-export async function probeCapabilities(client: MongoClient, db: Db): Promise<Capabilities> {
+export async function probeCapabilities(client: MongoClient, db: Db, opts: ProbeOptions = {}): Promise<Capabilities> {
   const admin = client.db('admin');
   const hello = await admin.command({ hello: 1 });
   const build = await admin.command({ buildInfo: 1 });
@@ -37,6 +62,10 @@ export async function probeCapabilities(client: MongoClient, db: Db): Promise<Ca
       dottedKeys: await roundTrips(probe, 'dotted', { 'a.b': 1, $c: 2 }, (v) => JSON.stringify(v) === '{"a.b":1,"$c":2}'),
       ferretdb,
       version: String(build['version']),
+      topology: await topologyOf(client, hello),
+      writeConcern: await probeWriteConcerns(async (c) => {
+        await probe.replaceOne({ _id: 'write-concern' } as Document, { at: new Date() }, { upsert: true, writeConcern: driverConcern(c) });
+      }, 'writeConcern' in opts ? opts.writeConcern : requestedByClient(client)),
     };
   } finally {
     await probe.drop().catch(() => undefined);
@@ -77,4 +106,24 @@ async function roundTrips(
   } catch {
     return false;
   }
+}
+
+async function topologyOf(client: MongoClient, hello: Document): Promise<Topology> {
+  if (hello['msg'] === 'isdbgrid') return { kind: 'sharded' };
+  if (typeof hello['setName'] !== 'string') return { kind: 'standalone' };
+  const list = (k: string): string[] => (Array.isArray(hello[k]) ? (hello[k] as unknown[]).map(String) : []);
+  const t: Topology = {
+    kind: 'replicaSet',
+    setName: hello['setName'],
+    hosts: [...list('hosts'), ...list('passives')],
+    arbiters: list('arbiters'),
+  };
+  if (typeof hello['primary'] === 'string') t.primary = hello['primary'];
+  if (typeof hello['me'] === 'string') t.me = hello['me'];
+  // Needs clusterMonitor; without it hello's view is all there is.
+  const status = await client.db('admin').command({ replSetGetStatus: 1 }).catch(() => undefined);
+  if (status !== undefined && Array.isArray(status['members'])) {
+    t.members = (status['members'] as Document[]).map((m) => ({ name: String(m['name']), state: String(m['stateStr']), healthy: m['health'] === 1 }));
+  }
+  return t;
 }

@@ -1,7 +1,6 @@
-import { Binary, type Collection, type Db, type Document, type WriteConcernSettings } from 'mongodb';
+import { Binary, type Collection, type Db } from 'mongodb';
 import type { Batch } from '../pipeline/types.js';
 import { decodeBatch, encodeBatch } from './batch-codec.js';
-import { classifyMongoError } from './errors.js';
 import { APPLIED_STAGING_TTL_SECONDS, COLLECTIONS } from './layout.js';
 import { PART_BYTES } from './payload.js';
 
@@ -21,29 +20,24 @@ export interface StagingDoc {
   payload?: Binary;
 }
 
-/** Tried in turn: the protocol wants majority + journal; a server that refuses it gets the next. */
-const WRITE_CONCERNS: WriteConcernSettings[] = [{ w: 'majority', j: true }, { w: 1, j: true }, { w: 1 }];
-
 export interface StagingOptions {
   /** False when the server has no TTL index (FerretDB 1.x): applied docs are purged by us. */
   ttl?: boolean;
   partBytes?: number;
 }
 
-/** The `row_changes_staging` collection: batches written before they are applied. */
+/**
+ * The `row_changes_staging` collection: batches written before they are applied. Its writes carry
+ * the client's write concern, decided once at start (src/mongo/target.ts): a server that refuses
+ * it fails the write loudly, and nothing here retries with a weaker one.
+ */
 export class Staging {
   readonly coll: Collection<StagingDoc>;
-  private concern = 0;
   private lastOrder = 0;
   private marks = 0;
 
   constructor(db: Db, private readonly pipeline: string, private readonly opts: StagingOptions = {}) {
     this.coll = db.collection<StagingDoc>(COLLECTIONS.staging);
-  }
-
-  /** The write concern staging writes currently use (after any fallback). */
-  get writeConcern(): WriteConcernSettings {
-    return WRITE_CONCERNS[this.concern] ?? { w: 1 };
   }
 
   /** Writes the batch as `pending`; a re-staged batch (replay) replaces its earlier copy. */
@@ -65,7 +59,7 @@ export class Staging {
         stagedAt,
         payload: new Binary(parts[i]),
       };
-      await this.durably((writeConcern) => this.coll.replaceOne({ _id: doc._id }, doc, { upsert: true, writeConcern }));
+      await this.coll.replaceOne({ _id: doc._id }, doc, { upsert: true });
     }
     // A different earlier encoding of the same batch id may have had more parts.
     await this.coll.deleteMany({ batch: batch.id, pipeline: this.pipeline, part: { $gte: parts.length } });
@@ -109,21 +103,4 @@ export class Staging {
     this.lastOrder = Math.max(this.lastOrder + 1, Date.now() * 1000);
     return this.lastOrder;
   }
-
-  private async durably<T>(write: (wc: WriteConcernSettings) => Promise<T>): Promise<T> {
-    for (;;) {
-      try {
-        return await write(this.writeConcern);
-      } catch (err) {
-        if (classifyMongoError(err) === 'transient' || !refusesWriteConcern(err) || this.concern >= WRITE_CONCERNS.length - 1) throw err;
-        this.concern++;
-      }
-    }
-  }
-}
-
-function refusesWriteConcern(err: unknown): boolean {
-  const e = err as Document;
-  // UnknownReplWriteConcern, UnsatisfiableWriteConcern, CannotSatisfyWriteConcern, or a parse error naming it.
-  return [79, 100, 2, 9].includes(Number(e['code'])) && /write ?concern|majority|journal/i.test(String(e['message']));
 }

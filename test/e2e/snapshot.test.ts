@@ -286,7 +286,7 @@ describe('sdl run: initial snapshot', () => {
     const saved = await snapshots.findOne({ _id: 'termsnap' });
     assert.ok(saved !== null && saved.rows >= 1000 && saved.rows < 6000, `stopped mid-snapshot (${saved?.rows ?? 0} rows)`);
     assert.equal(await client.db('sdl').collection('offsets').countDocuments({ _id: 'termsnap' as never }), 0, 'no binlog checkpoint for an unfinished snapshot');
-    const status = new SdlProcess(stack.scratch, stack, { pipeline: 'termsnap', name: 'termsnap-status', command: 'status' });
+    const status = new SdlProcess(stack.scratch, stack, { pipeline: 'termsnap', name: 'termsnap-status', command: 'status', args: ['--json'] });
     status.start();
     assert.equal(await status.exited(), 0);
     const shown = JSON.parse(status.logs()) as { checkpoint: unknown; snapshot: { rows: number; current: { table: string } } };
