@@ -7,12 +7,16 @@ import { describeConcern } from '../mongo/write-concern.js';
 /** How long a running instance gets to answer before `sdl status` reads MongoDB instead. */
 const INSTANCE_WAIT_MS = 4000;
 
-/** `sdl status` when no instance answered: MongoDB's part, and why the instance did not answer. */
-export interface StoredAnswer extends StoredStatus {
+/**
+ * `sdl status` when no instance answered: MongoDB's part under `stored`, where an instance's
+ * answer has it too (one jq path either way), and why the instance did not answer.
+ */
+export interface StoredAnswer {
   source: 'mongodb';
   pipeline: string;
   /** Where an instance was asked, and what happened. */
   instance: string;
+  stored: StoredStatus;
 }
 
 /**
@@ -30,7 +34,7 @@ export async function status(config: Config, opts: { json: boolean }): Promise<n
   const client = new MongoClient(config.mongo.url, { serverSelectionTimeoutMS: 10_000 });
   try {
     const stored = await readStoredStatus(client.db(config.mongo.database), config.pipeline);
-    const answer: StoredAnswer = { source: 'mongodb', pipeline: config.pipeline, instance: asked.why, ...stored };
+    const answer: StoredAnswer = { source: 'mongodb', pipeline: config.pipeline, instance: asked.why, stored };
     process.stdout.write(opts.json ? JSON.stringify(answer, null, 2) + '\n' : humanStored(answer));
     return 0;
   } finally {
@@ -104,8 +108,8 @@ export function humanLive(s: LiveStatus, url: string | undefined): string {
 
 export function humanStored(s: StoredAnswer): string {
   const lines = [`pipeline ${s.pipeline}: from MongoDB; ${s.instance}`];
-  lines.push(...storedLines(s));
-  const l = s.lease;
+  lines.push(...storedLines(s.stored));
+  const l = s.stored.lease;
   // A clean stop hands the lease over at once by setting its expiry to the epoch.
   const until = l === null ? '' : l.expiresAt.getTime() === 0 ? 'released at its stop' : `${l.expiresAt.getTime() > Date.now() ? 'expires' : 'expired'} ${ago(l.expiresAt)}`;
   lines.push(`lease          ${l === null ? 'never taken' : `${l.owner}, term ${l.term}, ${until}`}`);

@@ -289,7 +289,7 @@ describe('sdl run: initial snapshot', () => {
     const status = new SdlProcess(stack.scratch, stack, { pipeline: 'termsnap', name: 'termsnap-status', command: 'status', args: ['--json'] });
     status.start();
     assert.equal(await status.exited(), 0);
-    const shown = JSON.parse(status.logs()) as { checkpoint: unknown; snapshot: { rows: number; current: { table: string } } };
+    const shown = (JSON.parse(status.logs()) as { stored: { checkpoint: unknown; snapshot: { rows: number; current: { table: string } } } }).stored;
     assert.deepEqual([shown.checkpoint, shown.snapshot.rows, shown.snapshot.current.table], [null, saved.rows, 't'], 'sdl status shows the unfinished snapshot');
     const second = new SdlProcess(stack.scratch, stack, { pipeline: 'termsnap', include: 'termsnap', name: 'termsnap-2', env });
     second.start();

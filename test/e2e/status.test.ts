@@ -131,9 +131,9 @@ describe('sdl status: from the running instance, else from MongoDB', () => {
       const stored = await shown(stack, env);
       assert.equal(stored.source, 'mongodb');
       assert.match(stored.instance ?? '', new RegExp(`^no sdl instance answered at http://127\\.0\\.0\\.1:${port}/status \\(ECONNREFUSED\\)`));
-      assert.ok(stored.checkpoint !== null && stored.checkpoint !== undefined && stored.checkpoint.gtid !== null, JSON.stringify(stored));
-      assert.equal(stored.pendingBatches, 0);
-      assert.equal(stored.deadLetters, 0);
+      assert.ok(stored.stored?.checkpoint !== null && stored.stored?.checkpoint !== undefined && stored.stored.checkpoint.gtid !== null, JSON.stringify(stored));
+      assert.equal(stored.stored.pendingBatches, 0);
+      assert.equal(stored.stored.deadLetters, 0);
       const text = await status(stack, env, false);
       assert.match(text.out, /^pipeline st: from MongoDB; no sdl instance answered at /);
       assert.match(text.out, /\ncheckpoint +GTID \S+, /);
