@@ -5,6 +5,9 @@ import { committerIO, mirrorStrategyFor } from '../actors/committer-io.js';
 import { effectiveServerId, redactUrl, type Config } from '../config/config.js';
 import { FULL_CAPABILITIES } from '../decode/wire.js';
 import { startHttp } from '../http/server.js';
+import { DashboardFeed } from '../http/dashboard/feed.js';
+import { LiveState } from '../http/dashboard/live-state.js';
+import { readStoreFacts } from '../http/dashboard/store-poll.js';
 import { pipelineMetrics } from '../http/metrics.js';
 import { createLogger, transitionLogger } from '../log.js';
 import { batchFrom, batcherMachine } from '../machines/batcher.js';
@@ -202,6 +205,9 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
       leaseKeeper: leaseKeeper({ db, pipeline: config.pipeline, ttlMs: config.leaseTtlMs, fence, onRenewalError: (err) => log.warn({ err: (err as Error).message }, 'lease renewal failed; retrying') }),
     },
   });
+  // The dashboard watches the same inspection stream as the metrics; without HTTP nothing runs.
+  const live = new LiveState();
+  const dashboard = config.http.addr === 'off' ? undefined : new DashboardFeed({ registry: m.registry, live, pipeline: config.pipeline, owner, readStore: () => readStoreFacts(db, config.pipeline) });
   const actor = createActor(machine, {
     systemId: 'supervisor',
     input: {
@@ -211,7 +217,7 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
       heartbeatMs: config.mysql.heartbeatMs,
       batcher: { ...config.batch, maxInFlightBytes: config.maxInFlightBytes },
     },
-    inspect: inspectAll(transitionLogger(log), m.observe, ...(inspector === undefined ? [] : [inspector.inspect])),
+    inspect: inspectAll(transitionLogger(log), m.observe, ...(dashboard === undefined ? [] : [live.observe]), ...(inspector === undefined ? [] : [inspector.inspect])),
   });
 
   const http = await startHttp(config.http.addr, m.registry, {
@@ -221,7 +227,8 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
       const state = JSON.stringify(s.value);
       return { ready: s.matches({ active: { running: 'healthy' } }), state };
     },
-  }).catch((err: unknown) => {
+  }, dashboard).catch((err: unknown) => {
+    dashboard?.close();
     log.error({ err }, `cannot listen on ${config.http.addr}`);
     throw err;
   });
@@ -233,6 +240,8 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
   const output = await toPromise(actor);
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
+  // Ends the dashboards' event streams first: the server closes only once its connections have.
+  dashboard?.close();
   http?.close();
   await snapshotting;
   await release();
