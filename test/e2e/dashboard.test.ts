@@ -25,6 +25,8 @@ interface Seen {
   errors: string[][];
   staged: string;
   lease: string;
+  snapshotShown: boolean;
+  snapshotTables: string[][];
 }
 
 /**
@@ -49,6 +51,8 @@ const READ_PAGE = `(() => {
     errors: table('errors'),
     staged: text('#staged'),
     lease: text('#lease-owner'),
+    snapshotShown: !document.getElementById('snapshot').hidden,
+    snapshotTables: table('snapshot-tables'),
   };
 })()`;
 
@@ -165,5 +169,36 @@ describe('dashboard page in a real browser', () => {
     assert.deepEqual(foreign, [], 'the page loaded nothing from other hosts');
     assert.deepEqual(pageErrors, [], 'no script errors on the page');
     await conn.end();
+  });
+
+  it('shows an initial snapshot copying, table by table, then the stream', async (t) => {
+    if (!existsSync(CHROMIUM)) return t.skip(`no Chromium at ${CHROMIUM} (Debian package chromium; .ci/run installs it)`);
+    const conn = await stack.mariadb.connect();
+    await conn.query("CREATE DATABASE snapdash; CREATE TABLE snapdash.big (id INT PRIMARY KEY, pad VARCHAR(100)); INSERT INTO snapdash.big SELECT seq, REPEAT('x', 100) FROM snapdash.seq_1_to_6000");
+    await conn.end();
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    // Small chunks so the copy lasts long enough to be watched.
+    const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'snapdash', include: 'snapdash', name: 'sdl-snap', env: { SDL_HTTP_ADDR: `127.0.0.1:${port}`, SDL_SNAPSHOT_CHUNK_ROWS: '50' } });
+    sdl.start();
+    browser ??= await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1400, height: 1200 });
+    // sdl may not listen yet: load the page once it answers.
+    for (let i = 0; ; i++) {
+      const ok = await fetch(`${base}/`).then((r) => r.ok, () => false);
+      if (ok) break;
+      assert.ok(i < 600 && sdl.running, `sdl never served the dashboard:\n${sdl.logs().slice(-2000)}`);
+      await sleep(100);
+    }
+    await page.goto(`${base}/`, { waitUntil: 'domcontentloaded' });
+    const copying = await until(page, 'the snapshot panel with the table being copied', (s) => s.snapshotShown && s.snapshotTables.some((r) => r[0] === 'snapdash.big' && num(r[1] ?? '0') > 0), 120_000, sdl);
+    assert.equal(copying.current['supervisor'], 'starting', 'the supervisor is still starting while the snapshot copies');
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: `${ARTIFACTS}dashboard-snapshot.png`, fullPage: true });
+    t.diagnostic(`snapshot seen: ${JSON.stringify(copying.snapshotTables)}; screenshot ${ARTIFACTS}dashboard-snapshot.png`);
+    await until(page, 'the snapshot done and the reader streaming', (s) => !s.snapshotShown && s.current['reader'] === 'online.streaming', 300_000, sdl);
+    assert.equal(await sdl.stop(), 0, sdl.logs().slice(-3000));
+    await page.close();
   });
 });

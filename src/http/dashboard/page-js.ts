@@ -141,7 +141,8 @@ export const PAGE_JS = String.raw`'use strict';
     rows('rates', f.rates, function (r) { return [r.table, OPS[r.op] || r.op, fmt(r.perSecond, 1), fmt(r.total)]; });
     setText('queue', fmt(f.committerQueue) + ' batches');
     setText('inflight', bytes(f.inFlightBytes));
-    setText('throttled', f.readerThrottled ? 'paused (backpressure)' : 'reading');
+    var reader = f.machines.reader;
+    setText('throttled', reader.status !== 'active' ? 'not running' : f.readerThrottled ? 'paused (backpressure)' : 'reading');
     setText('dead-run', fmt(f.deadLettersThisRun));
     var s = f.store;
     setText('staged', s ? fmt(s.stagedPending) + ' batches' : '–');
@@ -164,7 +165,8 @@ export const PAGE_JS = String.raw`'use strict';
     var snap = f.snapshot;
     $('snapshot').hidden = !snap.running;
     if (snap.running) {
-      setText('snapshot-pace', fmt(snap.rowsPerSecond) + ' rows/s, about ' + fmt(snap.etaSeconds) + ' s left');
+      // The pace is measured over 5 s intervals: until the first one ends there is none.
+      setText('snapshot-pace', snap.rowsPerSecond > 0 ? fmt(snap.rowsPerSecond) + ' rows/s, about ' + fmt(snap.etaSeconds) + ' s left' : 'measuring the pace…');
       rows('snapshot-tables', snap.tables, function (t) {
         return [t.table, fmt(t.rows), fmt(t.estimated), t.estimated > 0 ? fmt(Math.min(100, t.rows / t.estimated * 100)) + ' %' : ''];
       });
