@@ -5,6 +5,9 @@ import { committerIO, mirrorStrategyFor } from '../actors/committer-io.js';
 import { effectiveServerId, redactUrl, type Config } from '../config/config.js';
 import { FULL_CAPABILITIES } from '../decode/wire.js';
 import { startHttp } from '../http/server.js';
+import { DashboardFeed } from '../http/dashboard/feed.js';
+import { LiveState } from '../http/dashboard/live-state.js';
+import { readStoreFacts } from '../http/dashboard/store-poll.js';
 import { pipelineMetrics } from '../http/metrics.js';
 import { liveStatus, type MachineSnapshot } from '../http/live-status.js';
 import { readStoredStatus } from '../mongo/stored-status.js';
@@ -215,6 +218,9 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
       leaseKeeper: leaseKeeper({ db: () => target.db, pipeline: config.pipeline, ttlMs: config.leaseTtlMs, fence, onRenewalError: (err) => log.warn({ err: (err as Error).message }, 'lease renewal failed; retrying') }),
     },
   });
+  // The dashboard watches the same inspection stream as the metrics; without HTTP nothing runs.
+  const live = new LiveState();
+  const dashboard = config.http.addr === 'off' ? undefined : new DashboardFeed({ registry: m.registry, live, pipeline: config.pipeline, owner, readStore: () => readStoreFacts(target.db, config.pipeline) });
   const actor = createActor(machine, {
     systemId: 'supervisor',
     input: {
@@ -224,7 +230,7 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
       heartbeatMs: config.mysql.heartbeatMs,
       batcher: { ...config.batch, maxInFlightBytes: config.maxInFlightBytes },
     },
-    inspect: inspectAll(transitionLogger(log), m.observe, ...(inspector === undefined ? [] : [inspector.inspect])),
+    inspect: inspectAll(transitionLogger(log), m.observe, ...(dashboard === undefined ? [] : [live.observe]), ...(inspector === undefined ? [] : [inspector.inspect])),
   });
 
   const status = liveStatus({
@@ -245,8 +251,9 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
       const state = JSON.stringify(s.value);
       return { ready: s.matches({ active: { running: 'healthy' } }), state };
     },
-  }, status.read).catch((err: unknown) => {
+  }, { status: status.read, dashboard }).catch((err: unknown) => {
     status.stop();
+    dashboard?.close();
     log.error({ err }, `cannot listen on ${config.http.addr}`);
     throw err;
   });
@@ -258,6 +265,8 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
   const output = await toPromise(actor);
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
+  // Ends the dashboards' event streams first: the server closes only once its connections have.
+  dashboard?.close();
   http?.close();
   status.stop();
   await snapshotting;

@@ -1,5 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
+import type { DashboardFeed } from './dashboard/feed.js';
+import { chartModels } from './dashboard/chart-model.js';
+import { PAGE_CSS } from './dashboard/page-css.js';
+import { PAGE_HTML } from './dashboard/page-html.js';
+import { PAGE_JS } from './dashboard/page-js.js';
 
 export interface Health {
   /** Process is alive and its machines are not failed. */
@@ -8,11 +13,28 @@ export interface Health {
   ready(): { ready: boolean; state: string };
 }
 
+/** Static parts of the dashboard: the page, its script and stylesheet, the statecharts it draws. */
+const ASSETS: Record<string, { type: string; body: () => string }> = {
+  '/': { type: 'text/html; charset=utf-8', body: () => PAGE_HTML },
+  '/dashboard.js': { type: 'text/javascript; charset=utf-8', body: () => PAGE_JS },
+  '/dashboard.css': { type: 'text/css; charset=utf-8', body: () => PAGE_CSS },
+  '/machines.json': { type: 'application/json', body: () => JSON.stringify(chartModels()) },
+};
+
+/** What the server adds to health and metrics when the caller has it. */
+export interface HttpExtras {
+  /** `/status`: JSON, what `sdl status` asks a running instance. */
+  status?: () => Promise<unknown>;
+  /** The dashboard: `/` and its assets, `/events` as Server-Sent Events. */
+  dashboard?: DashboardFeed | undefined;
+}
+
 /**
- * `/metrics` (Prometheus), `/healthz`, `/readyz`, and `/status` (JSON, what `sdl status` asks a
- * running instance); bound to 127.0.0.1 unless configured otherwise.
+ * `/metrics` (Prometheus), `/healthz`, `/readyz`, `/status` and the dashboard; bound to
+ * 127.0.0.1 unless configured otherwise.
  */
-export async function startHttp(addr: string, registry: Registry, health: Health, status?: () => Promise<unknown>): Promise<Server | undefined> {
+export async function startHttp(addr: string, registry: Registry, health: Health, extras: HttpExtras = {}): Promise<Server | undefined> {
+  const { status, dashboard } = extras;
   if (addr === 'off') return undefined;
   const colon = addr.lastIndexOf(':');
   const host = addr.slice(0, colon) || '127.0.0.1';
@@ -35,6 +57,11 @@ export async function startHttp(addr: string, registry: Registry, health: Health
         (doc) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(doc)),
         (err: unknown) => res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: String(err) })),
       );
+    } else if (dashboard !== undefined && path === '/events') {
+      dashboard.subscribe(res);
+    } else if (dashboard !== undefined && Object.hasOwn(ASSETS, path)) {
+      const asset = ASSETS[path];
+      res.writeHead(200, { 'content-type': asset.type, 'cache-control': 'no-cache' }).end(asset.body());
     } else {
       res.writeHead(404).end();
     }

@@ -86,6 +86,16 @@ export function isTransientCode(code: unknown): boolean {
 }
 
 /**
+ * FerretDB answers an operation cut short by its own shutdown (SIGTERM) with InternalError
+ * (code 1) ending in "context canceled", where MongoDB says InterruptedAtShutdown (11600):
+ * the server is going away, not refusing the write. Seen on a delete while the dashboard test
+ * stopped FerretDB; sdl took it as permanent and exited.
+ */
+function isCanceledByShutdown(code: unknown, message: string): boolean {
+  return code === 1 && /context canceled/.test(message);
+}
+
+/**
  * Whether a failed MongoDB call should be retried (transient) or needs a person or a dead
  * letter (permanent). Unknown errors are permanent: retrying forever on a bug hides it.
  */
@@ -104,9 +114,11 @@ export function classifyMongoError(err: unknown): ErrorClass {
       const codes = writeErrorsOf(err).map((w) => w.code);
       if (isTransientCode(err.code)) return 'transient';
       if (codes.length > 0 && codes.every(isTransientCode)) return 'transient';
+      const failures = writeErrorsOf(err);
+      if (failures.length > 0 && failures.every((w) => isTransientCode(w.code) || isCanceledByShutdown(w.code, w.message))) return 'transient';
       return 'permanent';
     }
-    if (err instanceof MongoServerError) return isTransientCode(err.code) ? 'transient' : 'permanent';
+    if (err instanceof MongoServerError) return isTransientCode(err.code) || isCanceledByShutdown(err.code, err.message) ? 'transient' : 'permanent';
     return isTransientCode(err.code) ? 'transient' : 'permanent';
   }
   if (err instanceof Error) {

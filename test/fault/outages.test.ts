@@ -58,7 +58,13 @@ describe('outages of MongoDB and MariaDB under load', () => {
     const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'outage', include: 'shop', env: { SDL_LOG_LEVEL: 'info', SDL_HTTP_ADDR: `127.0.0.1:${port}` } });
     sdl.start();
     const bg = new BackgroundWorkload(workload, 10);
-    await sleep(2000);
+    // Stop MongoDB once sdl streams: a fixed 2 s sleep stopped it during a slow start-up (the
+    // supervisor then retries `starting`, never `degraded`, and the test failed on a loaded machine).
+    const deadline = Date.now() + 60_000;
+    while (!sdl.lines().some((l) => l['machine'] === 'committer' && l['to'] === 'writing')) {
+      assert.ok(Date.now() < deadline && sdl.running, `sdl never started writing:\n${sdl.logs().slice(-2000)}`);
+      await sleep(50);
+    }
     await stack.mongo.stop();
     let peakRssKb = 0;
     let sawOutage = false;

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { MongoBulkWriteError, MongoNetworkError, MongoServerError, MongoServerSelectionError, MongoWriteConcernError } from 'mongodb';
 import { classifyMysqlError } from '../../src/errors.js';
 import { RETRY_POLICY, retryDelay } from '../../src/machines/backoff.js';
-import { mongoRetryKind } from '../../src/mongo/errors.js';
+import { classifyMongoError, mongoRetryKind } from '../../src/mongo/errors.js';
 
 /** A server reply turned into the driver's own error class, as the driver does on a failed command. */
 function serverError(code: number, codeName: string, errorLabels: string[] = []): MongoServerError {
@@ -23,6 +23,13 @@ describe('retry pacing by kind of failure', () => {
     // A write concern failure during a step-down, and an outage wrapped by a bulk write.
     assert.equal(mongoRetryKind(new MongoWriteConcernError({ writeConcernError: { code: 11602, errmsg: 'interrupted', codeName: 'InterruptedDueToReplStateChange' } } as never)), 'election');
     assert.equal(mongoRetryKind(new MongoBulkWriteError(new MongoNetworkError('read ECONNRESET'), {} as never)), 'network');
+  });
+
+  it("FerretDB's answer to an operation cut short by its shutdown is retried like the network", () => {
+    const canceled = new MongoServerError({ ok: 0, code: 1, errmsg: '[msg_delete.go:95 handler.(*Handler).MsgDelete] [query_iterator.go:79 sqlite.(*queryIterator).Next] context canceled after delay' });
+    assert.equal(classifyMongoError(canceled), 'transient');
+    assert.equal(mongoRetryKind(canceled), 'network');
+    assert.equal(classifyMongoError(new MongoServerError({ ok: 0, code: 1, errmsg: 'some other internal error' })), 'permanent', 'other internal errors still stop sdl');
   });
 
   it('MySQL connection failures are network', () => {
