@@ -173,9 +173,10 @@ function optStr(o: Record<string, unknown>, field: string, labelOf: LabelOf): st
  * credential, and the TLS settings of the config file or environment as the URL's query
  * options (see exactOptions, the one place connection options are built from it).
  */
-function mysqlUrl(mysql: Record<string, unknown>, env: Env, labelOf: LabelOf): string | undefined {
+function mysqlUrl(mysql: Record<string, unknown>, env: Env, labelOf: LabelOf): unknown {
   const given = mysql['url'];
-  if (typeof given !== 'string' || given === '') return given as undefined;
+  // Missing or not a string: url() below says so.
+  if (typeof given !== 'string' || given === '') return given;
   let u: URL;
   try {
     u = new URL(given);
@@ -185,9 +186,9 @@ function mysqlUrl(mysql: Record<string, unknown>, env: Env, labelOf: LabelOf): s
   const file = optStr(mysql, 'mysql.passwordFile', labelOf);
   const credential = credentialPath(env, 'mysql-password');
   const password = oneSecret('mysql.url', 'the MySQL password', [
-    u.password !== '' ? { label: 'the password in mysql.url', value: '', file: false } : undefined,
-    file !== undefined ? { label: labelOf('mysql.passwordFile'), value: file, file: true } : undefined,
-    credential !== undefined ? { label: '$CREDENTIALS_DIRECTORY/mysql-password', value: credential, file: true } : undefined,
+    u.password !== '' ? { label: `the password in ${labelOf('mysql.url')}` } : undefined,
+    file !== undefined ? { label: labelOf('mysql.passwordFile'), file } : undefined,
+    credential !== undefined ? { label: '$CREDENTIALS_DIRECTORY/mysql-password', file: credential } : undefined,
   ]);
   if (password !== undefined && u.password === '') {
     if (u.username === '') throw new ConfigError('mysql.url', 'names no user for the password read from a file (mysql://USER@host:port)');
@@ -217,9 +218,9 @@ function mongoUrl(mongo: Record<string, unknown>, env: Env, labelOf: LabelOf): u
   const file = optStr(mongo, 'mongo.urlFile', labelOf);
   const credential = credentialPath(env, 'mongo-url');
   const fromFile = oneSecret('mongo.url', 'the MongoDB URL', [
-    given !== undefined && given !== '' ? { label: labelOf('mongo.url'), value: '', file: false } : undefined,
-    file !== undefined ? { label: labelOf('mongo.urlFile'), value: file, file: true } : undefined,
-    credential !== undefined ? { label: '$CREDENTIALS_DIRECTORY/mongo-url', value: credential, file: true } : undefined,
+    given !== undefined && given !== '' ? { label: labelOf('mongo.url') } : undefined,
+    file !== undefined ? { label: labelOf('mongo.urlFile'), file } : undefined,
+    credential !== undefined ? { label: '$CREDENTIALS_DIRECTORY/mongo-url', file: credential } : undefined,
   ]);
   return given !== undefined && given !== '' ? given : fromFile;
 }

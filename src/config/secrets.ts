@@ -30,20 +30,22 @@ export function credentialPath(env: Record<string, string | undefined>, name: st
   return existsSync(path) ? path : undefined;
 }
 
-/** One value that may come from several places: refuse two rather than pick one silently. */
+/** One place a secret may be given: inline (in a URL or variable) or in a file. */
 export interface SecretSource {
   /** How the operator set it: a config field, an environment variable or a credential. */
   label: string;
-  /** The value, or a file path holding it. */
-  value: string;
-  file: boolean;
+  /** The file holding it; absent when it is given inline. */
+  file?: string;
 }
 
-/** The one source given (its value read), undefined when none is; two or more is a ConfigError naming them. */
+/**
+ * Refuses a secret given in two places rather than pick one silently (a ConfigError naming
+ * both). Returns the secret read from the file when the one place given is a file; undefined
+ * when it is given inline or not at all.
+ */
 export function oneSecret(field: string, what: string, sources: readonly (SecretSource | undefined)[]): string | undefined {
   const given = sources.filter((s): s is SecretSource => s !== undefined);
   if (given.length > 1) throw new ConfigError(field, `${what} is given ${given.length} times (${given.map((s) => s.label).join(', ')}): give it once`);
   const s = given[0];
-  if (s === undefined) return undefined;
-  return s.file ? readSecretFile(s.value, s.label) : s.value;
+  return s?.file === undefined ? undefined : readSecretFile(s.file, s.label);
 }

@@ -251,20 +251,24 @@ describe('TLS to MySQL (VERIFY_IDENTITY against a test CA) and secrets from file
       sdl.start();
       await sdl.leaseAcquired();
       await waitForCatchUp(stack, 'tls-swap', 90_000, sdl);
-      // Same host name, another CA's signature: what an impostor (or a botched rotation) presents.
-      copyFileSync(certs.foreignServerCert, certs.serverCert);
-      copyFileSync(certs.foreignServerKey, certs.serverKey);
-      await conn.query('FLUSH SSL');
-      // The snapshot's checkpoint can land a moment before the replication connection opens.
+      // Streaming: the snapshot's checkpoint can land a moment before the replication connection opens.
       let dumps: { id: number }[] = [];
       for (const deadline = Date.now() + 30_000; dumps.length === 0; await new Promise((r) => setTimeout(r, 200))) {
         assert.ok(Date.now() < deadline, `sdl opened no replication connection:\n${sdl.logs().slice(-3000)}`);
         [dumps] = (await conn.query("SELECT ID AS id FROM information_schema.PROCESSLIST WHERE USER = 'tlsuser' AND COMMAND LIKE 'Binlog Dump%'")) as unknown as [{ id: number }[]];
       }
+      // Same host name, another CA's signature: what an impostor (or a botched rotation) presents.
+      copyFileSync(certs.foreignServerCert, certs.serverCert);
+      copyFileSync(certs.foreignServerKey, certs.serverKey);
+      await conn.query('FLUSH SSL');
       for (const d of dumps) await conn.query(`KILL ${d.id}`);
       assert.equal(await exitsWithin(sdl, 60_000), 2);
       const fatal = sdl.lines().find((l) => l['level'] === 60);
       assert.match(String(fatal?.['msg']), /TLS: the MySQL server's certificate is not signed by ssl-ca .*ca\.pem/, sdl.logs().slice(-3000));
+      // The reader lost its stream (a network error: one backoff), reconnected, was refused, and stopped: not retried.
+      const reader = sdl.lines().filter((l) => l['machine'] === 'reader').map((l) => JSON.stringify(l['to']));
+      assert.deepEqual(reader.slice(-3), ['"backoff"', '{"online":"connecting"}', '"failed"'], reader.join(' '));
+      assert.equal(reader.filter((r) => r === '"backoff"').length, 1, reader.join(' '));
     } finally {
       if (sdl.running) await sdl.stop();
       writeFileSync(certs.serverCert, saved.cert);

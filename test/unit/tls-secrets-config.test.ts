@@ -139,7 +139,7 @@ describe('secrets from files: SDL_MYSQL_PASSWORD_FILE, SDL_MONGO_URL_FILE, syste
     const pwFile = write('pw2', 'x\n');
     const twice = refused({ SDL_MYSQL_URL: 'mysql://repl:inline@db', SDL_MONGO_URL: MONGO, SDL_MYSQL_PASSWORD_FILE: pwFile });
     assert.equal(twice.field, 'mysql.url');
-    assert.match(twice.message, /the MySQL password is given 2 times \(the password in mysql\.url, SDL_MYSQL_PASSWORD_FILE\)/);
+    assert.match(twice.message, /the MySQL password is given 2 times \(the password in SDL_MYSQL_URL, SDL_MYSQL_PASSWORD_FILE\)/);
     const mongoTwice = refused({ SDL_MYSQL_URL: 'mysql://r:p@db', SDL_MONGO_URL: MONGO, SDL_MONGO_URL_FILE: pwFile });
     assert.match(mongoTwice.message, /the MongoDB URL is given 2 times \(SDL_MONGO_URL, SDL_MONGO_URL_FILE\)/);
     const missing = refused({ SDL_MYSQL_URL: 'mysql://repl@db', SDL_MONGO_URL: MONGO, SDL_MYSQL_PASSWORD_FILE: join(dir, 'absent') });
