@@ -72,7 +72,7 @@ export function classifyMysqlError(err: unknown): ErrorInfo {
     };
   }
   if (e.errno === 1045 || e.errno === 1044 || e.errno === 1227 || code === 'ER_ACCESS_DENIED_ERROR' || code === 'ER_SPECIFIC_ACCESS_DENIED_ERROR') {
-    return { code, errorClass: 'auth', message, hint: 'the MySQL user needs REPLICATION SLAVE, REPLICATION CLIENT and SELECT' };
+    return { code, errorClass: 'auth', message, hint: 'check the user and password (mysql.url, SDL_MYSQL_PASSWORD_FILE); the MySQL user needs REPLICATION SLAVE, REPLICATION CLIENT and SELECT; a user created REQUIRE SSL needs ssl-mode (REQUIRE X509 also ssl-cert and ssl-key)' };
   }
   if (NETWORK_CODES.has(code) || /connection|socket|timeout|closed state/i.test(message)) {
     return { code, errorClass: 'transient', message, retry: 'network' };

@@ -2,7 +2,7 @@ import ZongJi, { type AnyBinlogEvent, type TableMapEvent } from '@vlasky/zongji'
 import type { Connection } from 'mysql2/promise';
 import { fromCallback } from 'xstate';
 import { classifyMysqlError, errorInfo, SdlError, type ErrorInfo } from '../errors.js';
-import { connectExact, exactOptions } from '../mysql/connection.js';
+import { connectExact, exactOptions, explainConnectError } from '../mysql/connection.js';
 import { mariadbTracker, mysqlTracker } from '../mysql/gtid.js';
 import { IncludeFilter } from '../mysql/include-filter.js';
 import { preflight } from '../mysql/preflight.js';
@@ -174,7 +174,8 @@ export const binlogStream = fromCallback<BinlogStreamCommand, BinlogStreamInput,
     await repairTableMapCharsets();
     const z = new ZongJi(exactOptions(input.url));
     zongji = z;
-    z.on('error', fail);
+    // zongji's two connections are made from the same options; a TLS refusal is explained as connectExact's is.
+    z.on('error', (err: unknown) => fail(explainConnectError(err, input.url)));
     z.on('ready', () => {
       lastSeen = Date.now();
       sendBack({ type: 'CONNECTED', server: server.version });

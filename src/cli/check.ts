@@ -2,7 +2,7 @@ import { MongoClient } from 'mongodb';
 import { redactUrl, type Config } from '../config/config.js';
 import { probeCapabilities } from '../mongo/capabilities.js';
 import { replicaSetFinding, writeConcernFinding } from '../mongo/target-findings.js';
-import { connectExact } from '../mysql/connection.js';
+import { connectExact, sessionTls, tlsOf } from '../mysql/connection.js';
 import { preflight } from '../mysql/preflight.js';
 import { privilegeFinding, retentionFinding, serverIdFinding } from '../mysql/source-checks.js';
 import { effectiveServerId } from '../config/config.js';
@@ -17,6 +17,9 @@ export async function check(config: Config): Promise<number> {
   try {
     const conn = await connectExact(config.mysql.url);
     try {
+      // What the server negotiated with the connection every sdl connection is built like.
+      const tls = await sessionTls(conn);
+      report['tls'] = { sslMode: tlsOf(config.mysql.url).tls.mode, encrypted: tls.cipher !== '', version: tls.version, cipher: tls.cipher };
       const findings = [await privilegeFinding(conn), await retentionFinding(conn), await serverIdFinding(conn, effectiveServerId(config))];
       report['findings'] = findings;
       if (findings.some((f) => !f.ok)) ok = false;

@@ -25,8 +25,8 @@ import { initialSnapshot } from '../snapshot/initial-snapshot.js';
 import { leaseKeeper } from '../actors/lease-keeper.js';
 import { COLLECTIONS, ensureIndexes } from '../mongo/layout.js';
 import { checkMirrorNames } from '../mongo/names-check.js';
-import { classifyMysqlError, SdlError } from '../errors.js';
-import { connectExact } from '../mysql/connection.js';
+import { classifyMysqlError, errorInfo, SdlError } from '../errors.js';
+import { connectExact, sessionTls, tlsOf } from '../mysql/connection.js';
 import { IncludeFilter } from '../mysql/include-filter.js';
 import { listTables } from '../mysql/information-schema.js';
 import type { Part } from '../pipeline/batching.js';
@@ -160,18 +160,29 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
     try {
       const conn = await connectExact(config.mysql.url);
       try {
+        logTls(await sessionTls(conn));
         const filter = new IncludeFilter(config.mysql.include);
         tables = await listTables(conn, (d) => filter.includesDb(d), (d, t) => filter.includes(d, t));
       } finally {
         await conn.end();
       }
     } catch (err) {
-      const info = classifyMysqlError(err);
+      // A TLS failure arrives explained (an SdlError of class config); the rest is classified here.
+      const info = errorInfo(err, classifyMysqlError);
       throw new SdlError(info.code, `MySQL (listing included tables): ${info.message}`, info.errorClass, info.hint);
     }
     const listed = await target.client.db('admin').command({ listDatabases: 1, nameOnly: true, authorizedDatabases: true });
     const existingDatabases = (listed['databases'] as { name: string }[]).map((d) => d.name);
     checkMirrorNames(tables, { databaseMap: config.mongo.databaseMap, sdlDatabase: config.mongo.database, existingDatabases });
+  };
+
+  let tlsLogged = false;
+  /** Once per process: what the server says this connection negotiated, so an operator sees TLS is on. */
+  const logTls = (tls: { version: string; cipher: string }): void => {
+    if (tlsLogged) return;
+    tlsLogged = true;
+    if (tls.cipher === '') log.info({ tls: false }, 'MySQL connection is not encrypted (ssl-mode DISABLED)');
+    else log.info({ tls: true, version: tls.version, cipher: tls.cipher, sslMode: tlsOf(config.mysql.url).tls.mode }, `MySQL connection is encrypted: ${tls.version} ${tls.cipher}`);
   };
 
   const takeLease = async (): Promise<Lease> => {

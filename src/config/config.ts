@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { SdlError } from '../errors.js';
+import { checkTlsFiles, parseSslMode, tlsFromUrl, URL_OPTIONS, type UrlOption } from '../mysql/tls.js';
+import { ConfigError } from './config-error.js';
+import { credentialPath, oneSecret } from './secrets.js';
 
 export interface Config {
   /** Names the checkpoint, lease and staging documents: one pipeline per source → target pair. */
@@ -37,11 +39,7 @@ export const DEFAULTS: Config = {
   log: { level: 'info' },
 };
 
-export class ConfigError extends SdlError {
-  constructor(readonly field: string, problem: string) {
-    super('CONFIG', `config ${field}: ${problem}`, 'config');
-  }
-}
+export { ConfigError };
 
 type Env = Record<string, string | undefined>;
 
@@ -62,11 +60,15 @@ export function loadConfig(path: string | undefined, env: Env = process.env): Co
     }
   }
   if (!isRecord(file)) throw new ConfigError('--config', 'the top level must be a mapping');
-  const merged = mergeEnv(file, env);
-  return validate(merged);
+  const origins = new Map<string, string>();
+  const merged = mergeEnv(file, env, origins);
+  return validate(merged, env, (field) => origins.get(field) ?? field);
 }
 
-function mergeEnv(file: Record<string, unknown>, env: Env): Record<string, unknown> {
+/** How the operator set a field, for error messages: its SDL_* variable if that set it, else the field. */
+type LabelOf = (field: string) => string;
+
+function mergeEnv(file: Record<string, unknown>, env: Env, origins: Map<string, string>): Record<string, unknown> {
   const out = structuredClone(file);
   const section = (name: string): Record<string, unknown> => {
     const s = out[name];
@@ -78,11 +80,23 @@ function mergeEnv(file: Record<string, unknown>, env: Env): Record<string, unkno
     const v = env[key];
     if (v !== undefined && v !== '') apply(v);
   };
-  set('SDL_MYSQL_URL', (v) => (section('mysql')['url'] = v));
+  /** An override of `section.leaf`, remembering that the variable set it. */
+  const over = (key: string, sectionName: string, leafName: string): void =>
+    set(key, (v) => {
+      section(sectionName)[leafName] = v;
+      origins.set(`${sectionName}.${leafName}`, key);
+    });
+  over('SDL_MYSQL_URL', 'mysql', 'url');
+  over('SDL_MYSQL_PASSWORD_FILE', 'mysql', 'passwordFile');
+  over('SDL_MYSQL_SSL_MODE', 'mysql', 'sslMode');
+  over('SDL_MYSQL_SSL_CA', 'mysql', 'sslCa');
+  over('SDL_MYSQL_SSL_CERT', 'mysql', 'sslCert');
+  over('SDL_MYSQL_SSL_KEY', 'mysql', 'sslKey');
+  over('SDL_MONGO_URL_FILE', 'mongo', 'urlFile');
   set('SDL_SERVER_ID', (v) => (section('mysql')['serverId'] = v));
   set('SDL_MYSQL_HEARTBEAT_MS', (v) => (section('mysql')['heartbeatMs'] = v));
   set('SDL_INCLUDE', (v) => (section('mysql')['include'] = v.split(',').map((s) => s.trim()).filter((s) => s !== '')));
-  set('SDL_MONGO_URL', (v) => (section('mongo')['url'] = v));
+  over('SDL_MONGO_URL', 'mongo', 'url');
   set('SDL_MONGO_DATABASE', (v) => (section('mongo')['database'] = v));
   set('SDL_MONGO_ALLOW_WEAK_WRITE_CONCERN', (v) => (section('mongo')['allowWeakWriteConcern'] = v));
   set('SDL_HTTP_ADDR', (v) => (section('http')['addr'] = v));
@@ -95,11 +109,24 @@ function mergeEnv(file: Record<string, unknown>, env: Env): Record<string, unkno
   return out;
 }
 
-function validate(raw: Record<string, unknown>): Config {
+/** Settings of each section that are read from the file or environment but not kept as such in Config. */
+const INPUT_ONLY: Record<string, readonly string[]> = {
+  mysql: ['passwordFile', 'sslMode', 'sslCa', 'sslCert', 'sslKey'],
+  mongo: ['urlFile'],
+};
+
+function validate(raw: Record<string, unknown>, env: Env, labelOf: LabelOf): Config {
   const known = new Set(Object.keys(DEFAULTS));
   for (const k of Object.keys(raw)) if (!known.has(k)) throw new ConfigError(k, 'unknown setting');
+  for (const [name, dflt] of Object.entries(DEFAULTS)) {
+    if (!isRecord(dflt) || !isRecord(raw[name])) continue;
+    const fields = new Set([...Object.keys(dflt), ...(INPUT_ONLY[name] ?? [])]);
+    for (const k of Object.keys(raw[name])) if (!fields.has(k)) throw new ConfigError(`${name}.${k}`, 'unknown setting');
+  }
   const mysql = sub(raw, 'mysql');
   const mongo = sub(raw, 'mongo');
+  mysql['url'] = mysqlUrl(mysql, env, labelOf);
+  mongo['url'] = mongoUrl(mongo, env, labelOf);
   const batch = sub(raw, 'batch');
   const snapshot = sub(raw, 'snapshot');
   const http = sub(raw, 'http');
@@ -135,6 +162,70 @@ function validate(raw: Record<string, unknown>): Config {
     throw new ConfigError('maxInFlightBytes', `must be at least twice batch.maxBytes (${cfg.batch.maxBytes})`);
   }
   return cfg;
+}
+
+function optStr(o: Record<string, unknown>, field: string, labelOf: LabelOf): string | undefined {
+  const v = o[leaf(field)];
+  if (v === undefined || v === '') return undefined;
+  if (typeof v !== 'string') throw new ConfigError(labelOf(field), `must be a string, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/**
+ * mysql.url with everything sdl connects with folded in: the password from a file or systemd
+ * credential, and the TLS settings of the config file or environment as the URL's query
+ * options (see exactOptions, the one place connection options are built from it).
+ */
+function mysqlUrl(mysql: Record<string, unknown>, env: Env, labelOf: LabelOf): unknown {
+  const given = mysql['url'];
+  // Missing or not a string: url() below says so.
+  if (typeof given !== 'string' || given === '') return given;
+  let u: URL;
+  try {
+    u = new URL(given);
+  } catch {
+    throw new ConfigError('mysql.url', 'is not a URL');
+  }
+  const file = optStr(mysql, 'mysql.passwordFile', labelOf);
+  const credential = credentialPath(env, 'mysql-password');
+  const password = oneSecret('mysql.url', 'the MySQL password', [
+    u.password !== '' ? { label: `the password in ${labelOf('mysql.url')}` } : undefined,
+    file !== undefined ? { label: labelOf('mysql.passwordFile'), file } : undefined,
+    credential !== undefined ? { label: '$CREDENTIALS_DIRECTORY/mysql-password', file: credential } : undefined,
+  ]);
+  if (password !== undefined && u.password === '') {
+    if (u.username === '') throw new ConfigError('mysql.url', 'names no user for the password read from a file (mysql://USER@host:port)');
+    // encodeURIComponent first: the setter would leave a literal % that exactOptions then decodes.
+    u.password = encodeURIComponent(password);
+  }
+
+  const fromUrl = tlsFromUrl(u);
+  const modeInUrl = u.searchParams.has('ssl-mode');
+  const fields: Record<UrlOption, string> = { 'ssl-mode': 'mysql.sslMode', 'ssl-ca': 'mysql.sslCa', 'ssl-cert': 'mysql.sslCert', 'ssl-key': 'mysql.sslKey' };
+  for (const [option, field] of Object.entries(fields) as [UrlOption, string][]) {
+    let v = optStr(mysql, field, labelOf);
+    if (v === undefined) continue;
+    if (option === 'ssl-mode') v = parseSslMode(v, labelOf(field));
+    const inUrl = option === 'ssl-mode' ? (modeInUrl ? fromUrl.mode : undefined) : fromUrl[URL_OPTIONS[option]];
+    if (inUrl !== undefined && inUrl !== v) throw new ConfigError(labelOf(field), `says ${JSON.stringify(v)} but mysql.url has ${option}=${JSON.stringify(inUrl)}: give it once`);
+    u.searchParams.set(option, v);
+  }
+  const tls = tlsFromUrl(u, 'mysql.url (with the mysql.ssl* settings)');
+  checkTlsFiles(tls);
+  return u.toString();
+}
+
+/** mongo.url, or the whole URL from a file or systemd credential (it holds the password). */
+function mongoUrl(mongo: Record<string, unknown>, env: Env, labelOf: LabelOf): unknown {
+  const given = mongo['url'];
+  const file = optStr(mongo, 'mongo.urlFile', labelOf);
+  const credential = credentialPath(env, 'mongo-url');
+  const fromFile = oneSecret('mongo.url', 'the MongoDB URL', [
+    given !== undefined && given !== '' ? { label: labelOf('mongo.url') } : undefined,
+    file !== undefined ? { label: labelOf('mongo.urlFile'), file } : undefined,
+    credential !== undefined ? { label: '$CREDENTIALS_DIRECTORY/mongo-url', file: credential } : undefined,
+  ]);
+  return given !== undefined && given !== '' ? given : fromFile;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -11,6 +11,8 @@ export interface MariaDbOptions {
   serverId?: number;
   /** Extra mariadbd flags, e.g. a small --max-binlog-size for rotation tests. */
   extraArgs?: string[];
+  /** Serve TLS with these PEM files (mariadbd --ssl-ca/--ssl-cert/--ssl-key); plain connections still work unless a user REQUIREs SSL. */
+  tls?: { ca: string; cert: string; key: string };
 }
 
 /**
@@ -51,6 +53,7 @@ export class MariaDb {
         '--innodb-flush-log-at-trx-commit=2',
         '--sync-binlog=0',
         '--max-connections=200',
+        ...(opts.tls === undefined ? [] : [`--ssl-ca=${opts.tls.ca}`, `--ssl-cert=${opts.tls.cert}`, `--ssl-key=${opts.tls.key}`]),
         ...(opts.extraArgs ?? []),
       ],
     });

@@ -9,6 +9,9 @@ export class TcpProxy {
   private readonly pairs = new Set<{ client: Socket; upstream: Socket; frozen: boolean }>();
   /** New connections are accepted and then never forwarded. */
   blackhole = false;
+  /** Every byte forwarded either way while true, in `traffic` (to show what a network observer sees). */
+  recording = false;
+  readonly traffic: Buffer[] = [];
 
   private constructor(private readonly server: Server, readonly port: number) {}
 
@@ -37,9 +40,11 @@ export class TcpProxy {
     const pair = { client, upstream, frozen: false };
     this.pairs.add(pair);
     client.on('data', (d) => {
+      if (this.recording) this.traffic.push(d);
       if (!pair.frozen) upstream.write(d);
     });
     upstream.on('data', (d) => {
+      if (this.recording) this.traffic.push(d);
       if (!pair.frozen) client.write(d);
     });
     const drop = (): void => {
@@ -51,6 +56,11 @@ export class TcpProxy {
     upstream.on('close', () => {
       if (!pair.frozen) drop();
     });
+  }
+
+  /** Whether these bytes crossed the proxy (either way) while recording. */
+  saw(bytes: string | Buffer): boolean {
+    return Buffer.concat(this.traffic).includes(bytes);
   }
 
   /** Every open connection goes silent both ways; nothing is closed. Returns how many. */
