@@ -6,9 +6,22 @@ type AnySystem = ActorSystem<any>;
 /** The long-lived actors, registered by systemId so siblings reach each other by name. */
 export type SystemId = 'supervisor' | 'reader' | 'batcher' | 'committer';
 
-/** A `sendTo` target resolving a sibling by systemId (throws loudly if it is missing). */
-export function sibling(id: SystemId): (args: { system: AnySystem }) => AnyActorRef {
-  return ({ system }) => system.get(id) as AnyActorRef;
+/**
+ * A `sendTo` target resolving a sibling by systemId. For a missing one xstate would send the
+ * event to the sender itself, which ignores it, and the pipeline would sit in `running` doing
+ * nothing: the send fails instead, which fails the sending actor, and its parent's `onError`
+ * decides. It fails on delivery, not on resolution, so graph traversal (which never delivers)
+ * walks the machines without a system.
+ */
+export function sibling(id: SystemId): (args: { system: AnySystem; self?: AnyActorRef }) => AnyActorRef {
+  return ({ system, self }) => (system.get(id) as AnyActorRef | undefined) ?? missing(id, self === undefined ? 'an actor' : actorName(self));
+}
+
+function missing(id: SystemId, from: string): AnyActorRef {
+  const fail = (): never => {
+    throw new Error(`${from} sent to ${id}, which is not in the actor system`);
+  };
+  return { id: `missing:${id}`, sessionId: `missing:${id}`, send: fail, _send: fail } as unknown as AnyActorRef;
 }
 
 /** The name a machine is known by in logs and metrics: its systemId (reader, committer…) or, failing that, its id. */
