@@ -1,3 +1,4 @@
+import { resnapshotHint } from './resnapshot-hint.js';
 import { SdlError } from '../errors.js';
 import { ddlTables, parseDdl, type DdlAction } from '../mongo/ddl-parse.js';
 import type { SchemaChange } from '../pipeline/types.js';
@@ -82,7 +83,7 @@ export class SchemaChanges {
 /** A stop that needs the table re-snapshotted; `prevent` says how to avoid it at the source. */
 export function permanentStop(code: string, what: string, table: string, prevent: string): SdlError {
   return new SdlError(code, what, 'permanent',
-    `re-snapshot the table \`${table}\` (\`sdl snapshot --tables ${table}\`, once snapshots exist), then restart; to prevent it, ${prevent}`);
+    `${resnapshotHint([table])}; to prevent it, ${prevent}`);
 }
 
 function tableKey(db: string, table: string): string {

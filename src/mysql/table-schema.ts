@@ -1,3 +1,4 @@
+import { resnapshotHint } from './resnapshot-hint.js';
 import { canDecodeCharset, decodedByZongji } from '../decode/charsets.js';
 import { SdlError } from '../errors.js';
 import type { ColumnKind, ColumnSpec, TableSchema } from '../pipeline/types.js';
@@ -38,7 +39,7 @@ export function unsupportedColumn(db: string, table: string, column: string, rea
   return new SdlError('UNSUPPORTED_COLUMN', `${db}.${table}.${column}: ${reason} (${at})`, 'permanent',
     `convert the column at the source to a type and character set sdl decodes (README, "Column values and character sets"; ` +
     `e.g. \`ALTER TABLE ${db}.${table} CONVERT TO CHARACTER SET utf8mb4\`), or exclude \`${db}.${table}\` from SDL_INCLUDE; ` +
-    `then re-snapshot the table \`${db}.${table}\` (\`sdl snapshot --tables ${db}.${table}\`, once snapshots exist)`);
+    `then ${resnapshotHint([`${db}.${table}`])}`);
 }
 
 /** The parts of a zongji TableMap column this module reads. */

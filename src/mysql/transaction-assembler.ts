@@ -1,3 +1,4 @@
+import { resnapshotHint } from './resnapshot-hint.js';
 import { SdlError } from '../errors.js';
 import type { RawRow, RowChange, SchemaChange, SourcePosition, SourceTransaction, TableSchema } from '../pipeline/types.js';
 import { ddlTables } from '../mongo/ddl-parse.js';
@@ -196,7 +197,7 @@ export class TransactionAssembler {
       const cols = e.absent.map((i) => meta.columns[i]?.name ?? `#${i}`).join(', ');
       const ref = `${meta.db}.${meta.table}`;
       throw new SdlError('PARTIAL_ROW_IMAGE', `a ${e.op} on ${ref} at ${this.where(e.nextPosition, txn.gtid)} was logged without columns ${cols} (session binlog_row_image MINIMAL or NOBLOB); sdl would write them as null`, 'permanent',
-        `${resnapshot([ref])}; prevent it by keeping binlog_row_image=FULL in every session that writes ${ref} (SET GLOBAL binlog_row_image=FULL and no SET SESSION binlog_row_image)`);
+        `${resnapshotHint([ref])}; prevent it by keeping binlog_row_image=FULL in every session that writes ${ref} (SET GLOBAL binlog_row_image=FULL and no SET SESSION binlog_row_image)`);
     }
     let idx = txn.schemaIndex.get(e.tableId);
     if (idx === undefined) {
@@ -327,7 +328,7 @@ export class TransactionAssembler {
       const what = hit === undefined ? 'a table sdl cannot determine' : hit.map((t) => `${t.db}.${t.table}`).join(', ');
       const text = e.statement.length > 200 ? `${e.statement.slice(0, 200)}…` : e.statement;
       throw new SdlError('STATEMENT_FORMAT_DML', `DML on ${what} was logged as a statement, not as rows, at ${this.where(e.nextPosition, this.open?.gtid)}: ${text}`, 'permanent',
-        `${resnapshot(hit?.map((t) => `${t.db}.${t.table}`) ?? [])}; prevent it with binlog_format=ROW for every session (SET GLOBAL binlog_format=ROW; no SET SESSION binlog_format=STATEMENT/MIXED)`);
+        `${resnapshotHint(hit?.map((t) => `${t.db}.${t.table}`) ?? [])}; prevent it with binlog_format=ROW for every session (SET GLOBAL binlog_format=ROW; no SET SESSION binlog_format=STATEMENT/MIXED)`);
     }
     if (this.open === undefined) {
       this.implicitBegin(e.timestamp, e.nextPosition);
@@ -346,7 +347,7 @@ export class TransactionAssembler {
     // (an Incident event reports changes missing from the binlog) cannot be shown to be harmless.
     if (e.size > 0) {
       throw new SdlError('UNSUPPORTED_EVENT', `the source logged an event sdl cannot identify (${e.size} bytes) between transactions at ${this.where(e.nextPosition, undefined)}`, 'permanent',
-        `read it with mariadb-binlog --start-position on ${this.file}; if it is an Incident (LOST_EVENTS) event the source lost changes: ${resnapshot([])}`);
+        `read it with mariadb-binlog --start-position on ${this.file}; if it is an Incident (LOST_EVENTS) event the source lost changes: ${resnapshotHint([])}`);
     }
   }
 
@@ -379,7 +380,7 @@ export class TransactionAssembler {
     const branch = this.prepared.get(xid);
     if (branch === undefined) {
       throw new SdlError('UNSUPPORTED_EVENT', `XA ${commit ? 'COMMIT' : 'ROLLBACK'} ${xid} at ${this.where(e.nextPosition, txn.gtid)} decides a branch whose XA PREPARE sdl did not read (prepared before the position sdl started from)`, 'permanent',
-        `${resnapshot([])}; prevent it by not starting or restoring sdl from a position inside an undecided XA transaction`);
+        `${resnapshotHint([])}; prevent it by not starting or restoring sdl from a position inside an undecided XA transaction`);
     }
     this.prepared.delete(xid);
     if (commit) {
@@ -424,7 +425,7 @@ export class TransactionAssembler {
   private checkExplained(txn: OpenTxn, pos: number): void {
     if (txn.unexplained === undefined) return;
     throw new SdlError('STATEMENT_FORMAT_DML', `the transaction at ${this.where(pos, txn.gtid)} holds an event sdl cannot read at ${this.file}:${txn.unexplained} (LOAD DATA logged as a statement, or statement-format DML), whose target table is not in the binlog text`, 'permanent',
-      `${resnapshot([])}; prevent it with binlog_format=ROW for every session`);
+      `${resnapshotHint([])}; prevent it with binlog_format=ROW for every session`);
   }
 
   private heldPosition(): SourcePosition | undefined {
@@ -472,16 +473,10 @@ export class TransactionAssembler {
   }
 
   private hint(txn: OpenTxn, prevent: string): string {
-    return `${resnapshot(txn.schemas.map((s) => `${s.db}.${s.table}`))}; ${prevent}`;
+    return `${resnapshotHint(txn.schemas.map((s) => `${s.db}.${s.table}`))}; ${prevent}`;
   }
 }
 
-/** The agreed recovery for a table whose mirror can no longer be trusted. */
-function resnapshot(tables: string[]): string {
-  if (tables.length === 0) return 're-snapshot the affected tables (`sdl snapshot --tables db.t`, once snapshots exist)';
-  const list = [...new Set(tables)];
-  return `re-snapshot ${list.map((t) => `\`${t}\``).join(', ')} (\`sdl snapshot --tables ${list.join(',')}\`, once snapshots exist)`;
-}
 
 function fileSequence(file: string): number {
   const m = /\.(\d+)$/.exec(file);

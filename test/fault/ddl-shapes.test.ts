@@ -226,7 +226,7 @@ describe('DDL shapes: applied exactly or a loud stop', () => {
     assert.equal(await exitWithin(sdl, 90_000), 1, sdl.logs().slice(-3000));
     assert.match(sdl.logs(), /PRIMARY_KEY_CHANGED/);
     assert.match(sdl.logs(), /binlog\.\d+:\d+ \(GTID 0-1-\d+\)/);
-    assert.match(sdl.logs(), /sdl snapshot --tables pk\.t/);
+    assert.match(sdl.logs(), /re-snapshot `pk\.t`: .*sdl run --resnapshot/);
   });
 
   it('a unique key that becomes the key of a table without a primary key stops sdl when its next rows arrive', async () => {

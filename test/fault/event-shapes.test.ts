@@ -81,7 +81,7 @@ describe('binlog transaction shapes', () => {
     await assertMirrorsEqual(stack, ['st']);
     const [[pos]] = (await conn.query('SELECT @@gtid_binlog_pos AS pos')) as unknown as [{ pos: string }[]];
     await stmt.query('UPDATE st.t SET v = 10 WHERE id = 1');
-    await assertStops(sdl, 'STATEMENT_FORMAT_DML', ['st.t', 'UPDATE st.t SET v = 10', 'binlog.', nextGtid(pos?.pos), 'sdl snapshot --tables st.t', 'binlog_format=ROW']);
+    await assertStops(sdl, 'STATEMENT_FORMAT_DML', ['st.t', 'UPDATE st.t SET v = 10', 'binlog.', nextGtid(pos?.pos), '`st.t`', 'sdl run --resnapshot', 'binlog_format=ROW']);
     assert.equal(await checkpointGtid(stack, 'st'), pos?.pos, 'the checkpoint did not pass the statement');
     await Promise.all([conn.end(), stmt.end()]);
   });
@@ -125,7 +125,7 @@ describe('binlog transaction shapes', () => {
     await waitForCatchUp(stack, 'pi', 120_000, sdl);
     await assertMirrorsEqual(stack, ['pi']);
     await conn.query('SET SESSION binlog_row_image = NOBLOB; UPDATE pi.t SET v = "c" WHERE id = 1');
-    await assertStops(sdl, 'PARTIAL_ROW_IMAGE', ['pi.t', 'columns b', 'binlog.', 'sdl snapshot --tables pi.t', 'binlog_row_image=FULL']);
+    await assertStops(sdl, 'PARTIAL_ROW_IMAGE', ['pi.t', 'columns b', 'binlog.', '`pi.t`', 'sdl run --resnapshot', 'binlog_row_image=FULL']);
     await conn.end();
   });
 
@@ -160,7 +160,7 @@ describe('binlog transaction shapes', () => {
     await waitForCatchUp(stack, 'nt', 30_000, sdl);
     // The same shape on an included table: the binlog cannot say which rows stayed.
     await conn.query("XA START 'r2'; INSERT INTO nt.i VALUES (60, 'undone'); XA END 'r2'; XA ROLLBACK 'r2'");
-    await assertStops(sdl, 'UNSUPPORTED_EVENT', ['rolled-back', 'nt.i', 'binlog.', 'sdl snapshot --tables nt.i', 'InnoDB']);
+    await assertStops(sdl, 'UNSUPPORTED_EVENT', ['rolled-back', 'nt.i', 'binlog.', '`nt.i`', 'sdl run --resnapshot', 'InnoDB']);
     await conn.end();
   });
 });

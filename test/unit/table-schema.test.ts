@@ -26,7 +26,7 @@ describe('TableMap columns → schema', () => {
         assert.equal(err.code, 'UNSUPPORTED_COLUMN');
         assert.equal(err.errorClass, 'permanent');
         assert.match(err.message, what);
-        assert.match(err.hint ?? '', /re-snapshot the table `shop\.orders`/);
+        assert.match(err.hint ?? '', /re-snapshot `shop\.orders`: .*sdl run --resnapshot/);
         return true;
       });
     };

@@ -63,7 +63,7 @@ describe('TransactionAssembler on recorded MariaDB event sequences', () => {
 
   it('a rolled-back group with rows on an included table stops: which rows stayed is not in the binlog', () => {
     const h = harness();
-    throwsCode(() => h.push(gtid(34, 3000), map(24, 'd', 'i'), insert(24, 44, 3089), query('ROLLBACK', 3160)), 'UNSUPPORTED_EVENT', 'd.i', `${FILE}:3160`, '0-1-34', 'sdl snapshot --tables d.i');
+    throwsCode(() => h.push(gtid(34, 3000), map(24, 'd', 'i'), insert(24, 44, 3089), query('ROLLBACK', 3160)), 'UNSUPPORTED_EVENT', 'd.i', `${FILE}:3160`, '0-1-34', '`d.i`', 'sdl run --resnapshot');
   });
 
   it('non-transactional rows arrive as their own group ended by a COMMIT query and are applied', () => {
