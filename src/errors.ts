@@ -6,6 +6,14 @@
 export type ErrorClass = 'transient' | 'auth' | 'config' | 'permanent';
 
 /**
+ * The process exit code for a failure of this class: 2 when an operator must change a setting
+ * or a credential before a restart can help (systemd's unit does not restart on 2), else 1.
+ */
+export function exitCodeOf(errorClass: ErrorClass): 1 | 2 {
+  return errorClass === 'config' || errorClass === 'auth' ? 2 : 1;
+}
+
+/**
  * What kind of transient failure it is, which decides how soon to try again (the delays are in
  * src/machines/backoff.ts, next to the policy): a lost network waits long, an election is over
  * in seconds, a write conflict clears at once, a throttling server asks to be left alone.

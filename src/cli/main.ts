@@ -3,7 +3,7 @@
 import { defaultSignals } from './signals.js';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
-import { SdlError } from '../errors.js';
+import { exitCodeOf, SdlError } from '../errors.js';
 import { machineDefinitions } from './machines.js';
 
 const USAGE = `sdl — MySQL/MariaDB binlog → MongoDB, lossless
@@ -96,7 +96,7 @@ main(process.argv.slice(2)).then(
     setTimeout(() => process.exit(code), 1000).unref();
   },
   (err: unknown) => {
-    if (err instanceof ConfigError || (err instanceof SdlError && err.errorClass === 'config')) {
+    if (err instanceof ConfigError || (err instanceof SdlError && exitCodeOf(err.errorClass) === 2)) {
       process.stderr.write(`sdl: ${err.message}\n`);
       process.exitCode = 2;
       return;

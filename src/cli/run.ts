@@ -25,7 +25,7 @@ import { initialSnapshot } from '../snapshot/initial-snapshot.js';
 import { leaseKeeper } from '../actors/lease-keeper.js';
 import { COLLECTIONS, ensureIndexes } from '../mongo/layout.js';
 import { checkMirrorNames } from '../mongo/names-check.js';
-import { classifyMysqlError, errorInfo, SdlError } from '../errors.js';
+import { classifyMysqlError, errorInfo, exitCodeOf, SdlError } from '../errors.js';
 import { connectExact, sessionTls, tlsOf } from '../mysql/connection.js';
 import { IncludeFilter } from '../mysql/include-filter.js';
 import { listTables } from '../mysql/information-schema.js';
@@ -207,7 +207,7 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
       }
       const info = err instanceof StepError ? err.info : { code: 'UNEXPECTED', errorClass: 'permanent' as const, message: err instanceof Error ? err.message : String(err) };
       log.fatal({ error: info }, `${info.message}${info.hint !== undefined ? ` — ${info.hint}` : ''}`);
-      return info.errorClass === 'config' ? 2 : 1;
+      return exitCodeOf(info.errorClass);
     } finally {
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
@@ -284,7 +284,7 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
   await release();
   if (output.error !== undefined) {
     log.fatal({ error: output.error }, `${output.error.message}${output.error.hint !== undefined ? ` — ${output.error.hint}` : ''}`);
-    return output.error.errorClass === 'config' ? 2 : 1;
+    return exitCodeOf(output.error.errorClass);
   }
   log.info('stopped cleanly');
   return 0;

@@ -67,6 +67,16 @@ describe('sdl check: source prerequisites, privileges, retention', () => {
     }
   });
 
+  it('sdl run with a password MySQL refuses exits 2 (no restart into the same refusal) saying what the user needs', async () => {
+    const { code, stderr, stdout } = await new Promise<{ code: number; stderr: string; stdout: string }>((resolve) => {
+      execFile(process.execPath, [CLI, 'run'], { env: sdlEnv(stack, { SDL_MYSQL_URL: `mysql://root:not-the-password@127.0.0.1:${stack.mariadb.port}`, SDL_PIPELINE: 'badpw' }) },
+        (err, out, errOut) => resolve({ code: err === null ? 0 : Number((err as { code?: unknown }).code), stdout: out, stderr: errOut }));
+    });
+    assert.equal(code, 2, stdout.slice(-2000));
+    assert.match(stdout + stderr, /Access denied for user 'root'/);
+    assert.match(stdout + stderr, /REPLICATION SLAVE, REPLICATION CLIENT and SELECT/);
+  });
+
   it('one day of binlog retention: a warning with the fix, not a failure', async () => {
     const conn = await stack.mariadb.connect();
     try {
