@@ -121,7 +121,7 @@ export function committerIO(deps: CommitterIODeps) {
           metrics.rowsCommitted(batch.rows);
           metrics.tableRowsCommitted(batch.changes);
           metrics.batchesCommitted();
-          if (batch.end !== undefined) metrics.lagSeconds(Math.max(0, (Date.now() - batch.lastTs) / 1000));
+          if (batch.end !== undefined) metrics.committedUpTo(batch.lastTs);
           log.debug({ batch: batch.id, rows: batch.rows, end: batch.end === undefined ? undefined : withoutJson(batch.end) }, 'batch committed');
           return batch.id;
         }),

@@ -13,7 +13,18 @@ export function pipelineMetrics(registry: Registry = new Registry()) {
   const duplicates = counter('sdl_event_duplicates_total', 'Event-log inserts that already existed (replays after a restart)');
   const deadLetters = counter('sdl_dead_letters_total', 'Row changes MongoDB rejected, written to dead_letters');
   const retries = counter('sdl_retries_total', 'Transient failures retried, by the machine that backed off', ['machine']);
-  const lag = gauge('sdl_lag_seconds', 'Source commit time of the last committed transaction, seconds behind now');
+  // Computed when scraped: a pipeline that stops committing falls further behind on every scrape
+  // instead of showing the lag of its last commit forever. An idle source commits the server's
+  // heartbeat positions, so a healthy idle pipeline stays near zero.
+  let committedSourceTs: number | undefined;
+  new Gauge({
+    name: 'sdl_lag_seconds',
+    help: 'Seconds between now and the source commit time of the newest position committed (0 before the first commit)',
+    registers: [registry],
+    collect() {
+      if (committedSourceTs !== undefined) this.set(Math.max(0, (Date.now() - committedSourceTs) / 1000));
+    },
+  });
   const degraded = gauge('sdl_degraded', '1 while a child of the supervisor retries a transient failure');
   const state = gauge('sdl_machine_state', '1 for the state each machine is in now (top-level state name)', ['machine', 'state']);
   const snapshotRows = gauge('sdl_snapshot_rows', 'Initial snapshot: rows copied, by table', ['table']);
@@ -39,7 +50,10 @@ export function pipelineMetrics(registry: Registry = new Registry()) {
     batchesCommitted: (by = 1): void => batches.inc(by),
     duplicatesIgnored: (by = 1): void => duplicates.inc(by),
     deadLetters: (by = 1): void => deadLetters.inc(by),
-    lagSeconds: (v: number): void => lag.set(v),
+    /** A batch ending at a source position committed; `sourceTs` is that position's source commit time (ms). */
+    committedUpTo: (sourceTs: number): void => {
+      committedSourceTs = Math.max(committedSourceTs ?? 0, sourceTs);
+    },
     /** The write concern decided at start (src/mongo/write-concern.ts). */
     writeConcern: (c: { w: number | string; j?: boolean }): void => {
       writeConcern.reset();

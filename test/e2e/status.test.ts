@@ -119,6 +119,11 @@ describe('sdl status: from the running instance, else from MongoDB', () => {
           assert.match(text.out, /\nlast error +committer: \S+ \(transient\) .*retrying, attempt \d+; \d+ retries since start/);
           assert.match(text.out, /\nMongoDB +did not answer: /);
           t.diagnostic(text.out);
+          // Nothing commits while MongoDB is away: the lag grows with the clock, not frozen at the last commit's.
+          const lagBefore = during.lagSeconds ?? 0;
+          await sleep(3000);
+          const later = await shown(stack, env);
+          assert.ok((later.lagSeconds ?? 0) >= lagBefore + 2.5, `lag ${lagBefore} s, then ${String(later.lagSeconds)} s three seconds later`);
         } finally {
           await stack.mongo.start();
         }
