@@ -1,29 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { sdlEnv } from '../support/sdl-process.js';
 import { startSecondSource, startStack, type Stack } from '../support/stack.js';
+import { sdlCheck, sdlCommand } from '../support/sdl-cli.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
-interface Finding {
-  check: string;
-  ok: boolean;
-  warning?: boolean;
-  detail: string;
-  fix?: string;
-}
-
-/** `sdl check` as an operator runs it: exit code and the JSON report. */
-function check(stack: Stack, env: Record<string, string> = {}): Promise<{ code: number; report: { ok: boolean; findings?: Finding[]; source?: { ok: boolean; error?: string } } }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, 'check'], { env: sdlEnv(stack, env) }, (err, stdout) => {
-      const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1;
-      resolve({ code, report: JSON.parse(stdout) as never });
-    });
-  });
-}
+const check = sdlCheck;
 
 describe('sdl check: source prerequisites, privileges, retention', () => {
   let stack: Stack;
@@ -68,10 +49,7 @@ describe('sdl check: source prerequisites, privileges, retention', () => {
   });
 
   it('sdl run with a password MySQL refuses exits 2 (no restart into the same refusal) saying what the user needs', async () => {
-    const { code, stderr, stdout } = await new Promise<{ code: number; stderr: string; stdout: string }>((resolve) => {
-      execFile(process.execPath, [CLI, 'run'], { env: sdlEnv(stack, { SDL_MYSQL_URL: `mysql://root:not-the-password@127.0.0.1:${stack.mariadb.port}`, SDL_PIPELINE: 'badpw' }) },
-        (err, out, errOut) => resolve({ code: err === null ? 0 : Number((err as { code?: unknown }).code), stdout: out, stderr: errOut }));
-    });
+    const { code, stderr, stdout } = await sdlCommand(stack, 'run', { SDL_MYSQL_URL: `mysql://root:not-the-password@127.0.0.1:${stack.mariadb.port}`, SDL_PIPELINE: 'badpw' });
     assert.equal(code, 2, stdout.slice(-2000));
     assert.match(stdout + stderr, /Access denied for user 'root'/);
     assert.match(stdout + stderr, /REPLICATION SLAVE, REPLICATION CLIENT and SELECT/);

@@ -1,40 +1,20 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { MongoClient } from 'mongodb';
 import mysql from 'mysql2/promise';
-import { SdlProcess, sdlEnv, waitForCatchUp } from '../support/sdl-process.js';
+import { SdlProcess, waitForCatchUp } from '../support/sdl-process.js';
 import { startSecondSource, startStack, type Stack } from '../support/stack.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
+import { sdlCheck, sdlCommand } from '../support/sdl-cli.js';
 import { makeTestCerts, type TestCerts } from '../support/tls-certs.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const PASSWORD = 'tls-pw:with@odd%chars/';
 
-interface CheckReport {
-  ok: boolean;
-  tls?: { sslMode: string; encrypted: boolean; version: string; cipher: string };
-  source?: { ok: boolean; error?: string };
-}
 
-/** An sdl command as an operator runs it: exit code, stdout, stderr. */
-function sdlCommand(stack: Stack, command: string, env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, command], { env: sdlEnv(stack, env), timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-async function check(stack: Stack, env: Record<string, string>): Promise<{ code: number; report: CheckReport }> {
-  const { code, stdout } = await sdlCommand(stack, 'check', env);
-  return { code, report: JSON.parse(stdout) as CheckReport };
-}
+const check = sdlCheck;
 
 /** Resolves with the exit code, or fails the test if sdl is still running after `ms` (it must not retry a TLS refusal forever). */
 async function exitsWithin(sdl: SdlProcess, ms: number): Promise<number | null> {

@@ -1,36 +1,15 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { streamFromHere } from '../support/binlog.js';
 import { scrape } from '../support/metrics.js';
 import { freePort } from '../support/ports.js';
-import { SdlProcess, sdlEnv, waitForCatchUp } from '../support/sdl-process.js';
+import { SdlProcess, waitForCatchUp } from '../support/sdl-process.js';
 import { startStack, type Stack } from '../support/stack.js';
+import { sdlCheck, type CheckFinding, type CheckReport } from '../support/sdl-cli.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-
-interface Finding {
-  check: string;
-  ok: boolean;
-  warning?: boolean;
-  detail: string;
-  fix?: string;
-  writeConcern?: { w: number | string; j?: boolean };
-}
-interface Report {
-  ok: boolean;
-  target?: { ok: boolean; findings?: Finding[]; topology?: { kind: string } };
-}
-
-function check(stack: Stack, env: Record<string, string> = {}): Promise<{ code: number; report: Report }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, 'check'], { env: sdlEnv(stack, env) }, (err, stdout) => {
-      const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1;
-      resolve({ code, report: JSON.parse(stdout) as Report });
-    });
-  });
-}
+type Finding = CheckFinding;
+type Report = CheckReport;
+const check = sdlCheck;
 
 /** The stack's MongoDB URL with the operator's write concern options added. */
 function withOptions(url: string, options: Record<string, string>): string {
