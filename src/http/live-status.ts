@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import { seriesOf, valueOf } from './dashboard/samples.js';
 import type { ErrorInfo } from '../errors.js';
 import type { Concern } from '../mongo/write-concern.js';
 import type { StoredStatus } from '../mongo/stored-status.js';
@@ -78,16 +79,6 @@ function dotted(value: unknown): string {
   return String(value);
 }
 
-async function metricValues(registry: Registry, name: string): Promise<{ value: number; labels: Record<string, string | number> }[]> {
-  const metric = registry.getSingleMetric(name);
-  if (metric === undefined) return [];
-  return (await metric.get()).values.map((v) => ({ value: v.value, labels: v.labels as Record<string, string | number> }));
-}
-
-async function metricValue(registry: Registry, name: string): Promise<number> {
-  return (await metricValues(registry, name)).reduce((n, v) => n + v.value, 0);
-}
-
 /**
  * The `/status` document, built on request from the machines' own snapshots (state, attempt,
  * last error), the metrics registry (lag, counts, retries) and a bounded MongoDB read. A sampler
@@ -98,7 +89,7 @@ export function liveStatus(deps: LiveStatusDeps): { read: () => Promise<LiveStat
   const samples: [number, number][] = [];
   const sample = async (): Promise<void> => {
     const now = Date.now();
-    samples.push([now, await metricValue(deps.registry, 'sdl_rows_committed_total')]);
+    samples.push([now, await valueOf(deps.registry, 'sdl_rows_committed_total')]);
     while (samples.length > 0 && (samples[0]?.[0] ?? now) < now - RATE_WINDOW_MS) samples.shift();
   };
   const timer = setInterval(() => void sample(), SAMPLE_MS).unref();
@@ -106,7 +97,7 @@ export function liveStatus(deps: LiveStatusDeps): { read: () => Promise<LiveStat
 
   const read = async (): Promise<LiveStatus> => {
     await sample();
-    const retriesBy = new Map((await metricValues(deps.registry, 'sdl_retries_total')).map((v) => [String(v.labels['machine']), v.value]));
+    const retriesBy = new Map((await seriesOf(deps.registry, 'sdl_retries_total')).map((v) => [String(v.labels['machine']), v.value]));
     const machines = {} as Record<MachineName, MachineStatus>;
     let lastError: LiveStatus['lastError'] = null;
     for (const name of MACHINES) {
@@ -122,7 +113,7 @@ export function liveStatus(deps: LiveStatusDeps): { read: () => Promise<LiveStat
     }
     const [first, last] = [samples[0], samples[samples.length - 1]];
     const rowsPerSecond = first !== undefined && last !== undefined && last[0] > first[0] ? ((last[1] - first[1]) * 1000) / (last[0] - first[0]) : 0;
-    const batchesCommitted = await metricValue(deps.registry, 'sdl_batches_committed_total');
+    const batchesCommitted = await valueOf(deps.registry, 'sdl_batches_committed_total');
     let stored: StoredStatus | null = null;
     let storedError: string | null = null;
     try {
@@ -145,11 +136,11 @@ export function liveStatus(deps: LiveStatusDeps): { read: () => Promise<LiveStat
       degraded: [...(deps.snapshot('supervisor')?.context?.degraded ?? [])],
       machines,
       lastError,
-      lagSeconds: batchesCommitted > 0 ? await metricValue(deps.registry, 'sdl_lag_seconds') : null,
+      lagSeconds: batchesCommitted > 0 ? await valueOf(deps.registry, 'sdl_lag_seconds') : null,
       rowsCommitted: last?.[1] ?? 0,
       rowsPerSecond: Math.round(rowsPerSecond * 10) / 10,
       batchesCommitted,
-      deadLettersThisRun: await metricValue(deps.registry, 'sdl_dead_letters_total'),
+      deadLettersThisRun: await valueOf(deps.registry, 'sdl_dead_letters_total'),
       writeConcern: deps.writeConcern() ?? null,
       lease: {
         thisInstance: held !== undefined,

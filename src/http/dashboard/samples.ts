@@ -14,8 +14,9 @@ export async function seriesOf(registry: Registry, name: string): Promise<Series
   return got.values.map((v) => ({ labels: { ...v.labels } as Record<string, string | number>, value: v.value }));
 }
 
+/** A metric's value summed over its labels (the value itself for an unlabelled one; 0 when absent). */
 export async function valueOf(registry: Registry, name: string): Promise<number> {
-  return (await seriesOf(registry, name))[0]?.value ?? 0;
+  return (await seriesOf(registry, name)).reduce((n, v) => n + v.value, 0);
 }
 
 /** A fixed-size ring of timestamped samples: the last `capacity` of them, oldest first. */
