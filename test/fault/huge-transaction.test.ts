@@ -29,18 +29,28 @@ describe('one source transaction larger than the in-flight budget', () => {
     await stack?.stop();
   });
 
-  it('replicates exactly through kill -9 while its parts are staged and applied, and after its commit', async () => {
+  it('replicates exactly through kill -9 between its parts, after all of them before the checkpoint, and after the checkpoint', async () => {
     const conn = await stack.mariadb.connect();
     const client = new MongoClient(stack.mongo.url);
     const config = stack.scratch.path('huge.json');
     writeFileSync(config, JSON.stringify(CONFIG));
-    const sdl = (name: string): SdlProcess => new SdlProcess(stack.scratch, stack, { pipeline: PIPELINE, include: 'big', name, args: ['--config', config] });
+    const sdl = (name: string, fault?: string): SdlProcess => new SdlProcess(stack.scratch, stack, {
+      pipeline: PIPELINE, include: 'big', name, args: ['--config', config], ...(fault === undefined ? {} : { env: { SDL_FAULT: fault } }),
+    });
     const checkpoint = async (): Promise<string | null | undefined> => (await client.db('sdl').collection<{ _id: string; gtid: string | null }>('offsets').findOne({ _id: PIPELINE }))?.gtid;
     const mirrored = (): Promise<number> => client.db('big').collection('t').countDocuments();
     try {
       await conn.query('CREATE DATABASE big');
       await conn.query('CREATE TABLE big.t (id INT PRIMARY KEY, note VARCHAR(200), n INT) CHARSET utf8mb4');
       await conn.query('INSERT INTO big.t VALUES (0, \'before\', 0)');
+      await streamWholeBinlog(stack, PIPELINE);
+      // Caught up before the transaction: the batches counted below are its parts.
+      const warm = sdl('huge-warm');
+      warm.start();
+      await warm.leaseAcquired();
+      await waitForCatchUp(stack, PIPELINE, 120_000, warm);
+      assert.equal(await warm.stop(), 0, warm.logs().slice(-3000));
+
       await conn.query('START TRANSACTION');
       for (let i = 1; i <= ROWS; i += 250) {
         const ids = Array.from({ length: Math.min(250, ROWS + 1 - i) }, (_, k) => i + k);
@@ -53,36 +63,37 @@ describe('one source transaction larger than the in-flight budget', () => {
       // A later transaction touching the same rows: it must land after the huge one, not under it.
       await conn.query('UPDATE big.t SET note = \'after\' WHERE id IN (1, 2, 3)');
       await conn.query('DELETE FROM big.t WHERE id = 4');
-      await streamWholeBinlog(stack, PIPELINE);
 
-      // 1. kill -9 once part of the transaction is in MongoDB but not all of it.
-      const first = sdl('huge-0');
+      // 1. kill -9 right after the 6th part is staged: five parts applied, one staged and not applied.
+      const first = sdl('huge-0', 'after-stage@6');
       first.start();
-      const deadline = Date.now() + 120_000;
-      let atKill = 0;
-      for (;;) {
-        atKill = await mirrored();
-        if (atKill > 1 || Date.now() > deadline) break;
-        await sleep(20);
-      }
-      await first.kill9();
-      atKill = await mirrored();
-      const cpAtKill = await checkpoint();
-      assert.ok(atKill > 1, 'some of the transaction reached its mirror before the kill');
-      assert.ok(atKill < ROWS + 1, `the kill came while the transaction was being applied (${atKill} of ${ROWS + 1} documents)`);
+      assert.equal(await first.exited(), 137, first.logs().slice(-3000));
+      const atKill = await mirrored();
+      const pending = await client.db('sdl').collection('row_changes_staging').countDocuments({ pipeline: PIPELINE, status: 'pending' });
+      assert.equal(atKill, 1 + 5 * CONFIG.batch.maxRows, 'five parts of the transaction were applied before the kill');
+      assert.ok(pending > 0, 'the sixth part was staged and left pending');
       // Applied parts do not move the checkpoint: it stays before the transaction until all of it is applied.
-      assert.ok(seqOf(cpAtKill) < seqOf(txnGtid), `checkpoint ${String(cpAtKill)} stayed before ${txnGtid}`);
+      assert.ok(seqOf(await checkpoint()) < seqOf(txnGtid), `checkpoint ${String(await checkpoint())} stayed before ${txnGtid}`);
 
-      // 2. kill -9 right after the transaction's checkpoint is written.
-      const second = sdl('huge-1');
+      // 2. kill -9 once every part is applied, before the transaction's checkpoint is written
+      // (recovery re-applies the staged sixth part, the binlog re-read brings the transaction again).
+      const second = sdl('huge-1', `after-apply@${Math.ceil((ROWS + 10) / CONFIG.batch.maxRows) + 1}`);
       second.start();
-      const deadline2 = Date.now() + 300_000;
+      assert.equal(await second.exited(), 137, second.logs().slice(-3000));
+      // Its last part shares a batch with the later transactions (row 4 deleted), hence ≥ ROWS.
+      assert.ok(await mirrored() >= ROWS, 'every row of the transaction reached its mirror');
+      assert.ok(seqOf(await checkpoint()) < seqOf(txnGtid), 'the checkpoint is still before the transaction');
+
+      // 3. kill -9 right after the transaction's checkpoint is written.
+      const third = sdl('huge-2');
+      third.start();
+      const deadline = Date.now() + 300_000;
       while (seqOf(await checkpoint()) < seqOf(txnGtid)) {
-        assert.ok(second.running, second.logs().slice(-3000));
-        assert.ok(Date.now() < deadline2, 'the transaction was applied within 5 minutes');
+        assert.ok(third.running, third.logs().slice(-3000));
+        assert.ok(Date.now() < deadline, 'the transaction was applied within 5 minutes');
         await sleep(20);
       }
-      await second.kill9();
+      await third.kill9();
 
       // 3. A clean run catches up; mirrors equal MySQL and every row change is logged exactly once.
       const last = sdl('huge-final');
@@ -93,7 +104,7 @@ describe('one source transaction larger than the in-flight budget', () => {
       assert.equal(await last.stop(), 0, last.logs().slice(-3000));
       await assertMirrorsEqual(stack, ['big']);
       assert.deepEqual(await eventCounts(stack, 'big', 't'), { insert: ROWS + 1, update: 10 + 3, delete: 1 });
-      const paused = [first, second, last].some((p) => p.lines().some((l) => l['machine'] === 'reader' && JSON.stringify(l['to']).includes('paused')));
+      const paused = [first, second, third, last].some((p) => p.lines().some((l) => l['machine'] === 'reader' && JSON.stringify(l['to']).includes('paused')));
       assert.ok(paused, 'the transaction was over the budget: the reader paused');
     } finally {
       await conn.end();
