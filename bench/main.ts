@@ -5,7 +5,9 @@
  *
  * Scale with BENCH_ROWS (catch-up workload, default 200000 on MongoDB, 20000 on FerretDB),
  * BENCH_BEHIND_ROWS (rows written while MongoDB is stopped, default 1000000), BENCH_LAG_RATE
- * (row changes/s, default 500), BENCH_LAG_SECONDS (default 30), BENCH_RUNS (comma list of
+ * (row changes/s, default 500), BENCH_LAG_SECONDS (default 30), BENCH_TXN_ROWS (rows of the one
+ * huge transaction, default 1000000; BENCH_TXN_WAIT_S, default 1800, bounds waiting for it to be
+ * applied), BENCH_RUNS (comma list of
  * workers1, workers0, nostaging; the last one stays up for the lag and memory phases).
  *
  * Why 5000 on FerretDB: FerretDB 1.24 (SQLite) scans the collection for every update by _id
@@ -21,6 +23,7 @@ import { writeCheckpoint } from '../src/mongo/offsets.js';
 import { DEFAULT_CHUNK, FERRETDB_CHUNK } from '../src/mongo/write-shape.js';
 import { startStack } from '../test/support/stack.js';
 import { measureLag } from './lag.js';
+import { memoryOneTransaction, ONE_TXN_TABLE, untilStreaming } from './memory.js';
 import { makeBatches, readTransactions } from './prebuild.js';
 import { BenchSdl } from './sdl-run.js';
 import { sinkCeiling } from './sink.js';
@@ -34,6 +37,8 @@ const env = (name: string, dflt: number): number => {
 const BEHIND_ROWS = env('BENCH_BEHIND_ROWS', 1_000_000);
 const LAG_RATE = env('BENCH_LAG_RATE', 500);
 const LAG_SECONDS = env('BENCH_LAG_SECONDS', 30);
+const TXN_ROWS = env('BENCH_TXN_ROWS', 1_000_000);
+const TXN_WAIT_S = env('BENCH_TXN_WAIT_S', 1800);
 const RUNS = (process.env['BENCH_RUNS'] ?? 'workers0,nostaging,workers1').split(',').map((s) => s.trim()).filter((s) => s !== '');
 
 const started = performance.now();
@@ -191,6 +196,13 @@ try {
     report({ metric: 'memory_resume', checkpoint_moved_after_s: r3(resumed), checkpoint_after_10s: cp?.gtid ?? null, source_end: behindEnd.gtid, peak_rss_mb_incl_resume: r1(sdl.peakRssMb), hwm_rss_mb: r1(sdl.hwmMb()) });
   }
   await sdl.kill9();
+
+  // 7. Memory while one huge source transaction is read, held and applied (a pipeline of its own table).
+  const one = new BenchSdl(stack, { pipeline: 'memory-txn', sdlDb: 'sdl_txn', workers: 1, staging: true, env: { SDL_INCLUDE: 'bench.one_txn' } });
+  await conn.query(ONE_TXN_TABLE);
+  await untilStreaming(one, conn, client);
+  report(await memoryOneTransaction(conn, client, one, TXN_ROWS, TXN_WAIT_S * 1000, progress));
+  await one.kill9();
 } finally {
   await conn.end().catch(() => undefined);
   await client.close().catch(() => undefined);

@@ -31,7 +31,7 @@ export const DEFAULTS: Config = {
   mongo: { url: '', database: 'sdl', databaseMap: {}, allowWeakWriteConcern: false },
   batch: { maxRows: 5000, maxBytes: 8 * 1024 * 1024, maxDelayMs: 200 },
   snapshot: { chunkRows: 2000 },
-  maxInFlightBytes: 64 * 1024 * 1024,
+  maxInFlightBytes: 32 * 1024 * 1024,
   workers: 1,
   staging: true,
   leaseTtlMs: 15_000,

@@ -2,6 +2,7 @@ import { resnapshotHint } from './resnapshot-hint.js';
 import { SdlError } from '../errors.js';
 import type { RawRow, RowChange, SchemaChange, SourcePosition, SourceTransaction, TableSchema } from '../pipeline/types.js';
 import { ddlTables } from '../mongo/ddl-parse.js';
+import { rowChangeBytes } from '../pipeline/held-bytes.js';
 import { changeSeq } from '../pipeline/sequence.js';
 import type { IncludeFilter } from './include-filter.js';
 import { permanentStop, SchemaChanges } from './schema-changes.js';
@@ -80,8 +81,6 @@ interface PreparedXa {
 
 /** Table DDL worth recording; other standalone statements (GRANT, CREATE USER…) only move the position. */
 const TABLE_DDL = /^\s*(?:\/\*.*?\*\/\s*)*(CREATE|ALTER|DROP|RENAME|TRUNCATE)\b/is;
-/** Objects in memory cost a few times their binlog bytes. */
-const MEMORY_FACTOR = 3;
 
 /**
  * Turns the binlog event stream into whole source transactions with their end positions.
@@ -206,17 +205,19 @@ export class TransactionAssembler {
       idx = txn.schemas.push(tableSchema(meta.db, meta.table, meta.columns, meta.primaryKey, json)) - 1;
       txn.schemaIndex.set(e.tableId, idx);
     }
-    txn.bytes += e.size * MEMORY_FACTOR;
     for (const row of e.rows) {
       const n = txn.changes.length;
       const pair = e.op === 'update' ? (row as { before: RawRow; after: RawRow }) : undefined;
-      txn.changes.push({
+      const change: RowChange = {
         op: e.op,
         schema: idx,
         before: pair?.before ?? (e.op === 'delete' ? (row) : null),
         after: pair?.after ?? (e.op === 'insert' ? (row) : null),
         ...this.identity(txn, n),
-      });
+      };
+      // What it really holds on the heap, so the batcher's budget pauses the reader in time.
+      txn.bytes += rowChangeBytes(change);
+      txn.changes.push(change);
     }
   }
 
