@@ -134,7 +134,7 @@ describe('sdl verify: finds each kind of damage with its key, --repair fixes it,
     assert.deepEqual(await items.findOne({ _id: 100 } as Document), untouched);
     // One read event per repaired row, beside the initial snapshot's (which sdl took at its first start).
     const events = await client.db('sdl').collection<Document>('row_changes').find({ db: 'shop', table: 'items', op: 'r' }).toArray();
-    const repairs = events.filter((e) => String(e['_id']).startsWith('repair@'));
+    const repairs = events.filter((e) => String(e['_id']).startsWith('test/repair@'));
     assert.deepEqual(repairs.map((e) => Number((e['after'] as Document)['id'])).sort((a, b) => a - b), [5, 7, 8]);
     assert.equal(events.length - repairs.length, ROWS);
   });
