@@ -9,6 +9,9 @@
  * huge transaction, default 1000000; BENCH_TXN_WAIT_S, default 1800, bounds waiting for it to be
  * applied), BENCH_RUNS (comma list of
  * workers1, workers0, nostaging; the last one stays up for the lag and memory phases).
+ * Last, on a table of BENCH_ROWS rows (1000000 is the issue's figure): the raw SELECT rate, and
+ * `sdl snapshot` and `sdl verify` of that table as ratios to it, with their peak RSS.
+ * BENCH_ONLY=snapshot runs only that phase.
  *
  * Why 5000 on FerretDB: FerretDB 1.24 (SQLite) scans the collection for every update by _id
  * (about 30–70 ms per mirror upsert at a few thousand documents), so its sink rate is tens of
@@ -28,6 +31,7 @@ import { makeBatches, readTransactions } from './prebuild.js';
 import { BenchSdl } from './sdl-run.js';
 import { sinkCeiling } from './sink.js';
 import { binlogEnd, readBinlogCounting } from './source.js';
+import { snapshotAndVerify } from './snapshot-verify.js';
 import { BENCH_SCHEMA, MixedLoad, rowsOf } from './workload.js';
 
 const env = (name: string, dflt: number): number => {
@@ -39,6 +43,7 @@ const LAG_RATE = env('BENCH_LAG_RATE', 500);
 const LAG_SECONDS = env('BENCH_LAG_SECONDS', 30);
 const TXN_ROWS = env('BENCH_TXN_ROWS', 1_000_000);
 const TXN_WAIT_S = env('BENCH_TXN_WAIT_S', 1800);
+const ONLY = process.env['BENCH_ONLY'] ?? '';
 const RUNS = (process.env['BENCH_RUNS'] ?? 'workers0,nostaging,workers1').split(',').map((s) => s.trim()).filter((s) => s !== '');
 
 const started = performance.now();
@@ -67,6 +72,30 @@ try {
     transactions: caps.transactions, rows: ROWS, behind_rows: BEHIND_ROWS, lag_rate: LAG_RATE, lag_seconds: LAG_SECONDS, runs: RUNS,
   });
 
+  if (ONLY !== '' && ONLY !== 'snapshot') throw new Error(`BENCH_ONLY=${ONLY}: only "snapshot" can run alone`);
+  if (ONLY === '') await streamingPhases(ROWS, caps);
+  await snapshotPhase(ROWS);
+} finally {
+  await conn.end().catch(() => undefined);
+  await client.close().catch(() => undefined);
+  await stack.stop();
+  progress('done');
+}
+process.exit(0);
+
+/** 7. Initial snapshot and verify of one table, against the raw SELECT rate of the same table. */
+async function snapshotPhase(rows: number): Promise<void> {
+  const f = await snapshotAndVerify(stack, conn, client, rows, progress);
+  report({ metric: 'select_stream', rows: f.rows, seconds: r3(f.select.seconds), rows_per_s: Math.round(f.select.rowsPerSecond) });
+  for (const [metric, m] of [['snapshot', f.snapshot], ['verify', f.verify]] as const) {
+    report({
+      metric, rows: f.rows, seconds: r3(m.seconds), rows_per_s: Math.round(m.rowsPerSecond), ratio_to_select: r3(m.rowsPerSecond / f.select.rowsPerSecond), goal_ratio: 0.8,
+      peak_rss_mb: r1(m.peakRssMb), hwm_rss_mb: r1(m.hwmRssMb), target_mb: 300, exit: m.exit,
+    });
+  }
+}
+
+async function streamingPhases(ROWS: number, caps: Awaited<ReturnType<typeof probeCapabilities>>): Promise<void> {
   // 1. The workload.
   await conn.query(BENCH_SCHEMA);
   const load = new MixedLoad(conn);
@@ -203,13 +232,7 @@ try {
   await untilStreaming(one, conn, client);
   report(await memoryOneTransaction(conn, client, one, TXN_ROWS, TXN_WAIT_S * 1000, progress));
   await one.kill9();
-} finally {
-  await conn.end().catch(() => undefined);
-  await client.close().catch(() => undefined);
-  await stack.stop();
-  progress('done');
 }
-process.exit(0);
 
 /**
  * What this phase measures is streaming: a fresh pipeline would copy the tables by the initial

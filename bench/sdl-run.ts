@@ -24,6 +24,8 @@ export interface BenchSdlOptions {
   workers: number;
   staging?: boolean;
   env?: Record<string, string>;
+  /** The sdl command line after the CLI; `run` unless told. */
+  args?: string[];
 }
 
 /** `sdl run` as a child process (like the tests' SdlProcess) with its pid for memory sampling. */
@@ -40,7 +42,7 @@ export class BenchSdl {
     this.proc = new Managed(stack.scratch, {
       name: `sdl-${opts.pipeline}`,
       command: process.execPath,
-      args: [CLI, 'run'],
+      args: [CLI, ...(opts.args ?? ['run'])],
       logFile: this.logFile,
       env: sdlEnv(stack, {
         SDL_MONGO_DATABASE: opts.sdlDb,
@@ -88,6 +90,13 @@ export class BenchSdl {
   async stop(graceMs = 60_000): Promise<void> {
     clearInterval(this.sampler);
     await this.proc.stop(graceMs);
+  }
+
+  /** Resolves with the exit code once the process ends (a command that exits by itself). */
+  async exited(): Promise<number | null> {
+    const code = await this.proc.exited();
+    clearInterval(this.sampler);
+    return code;
   }
 
   async kill9(): Promise<void> {

@@ -76,7 +76,7 @@ export function committerIO(deps: CommitterIODeps) {
       if (a?.kind !== 'alter' || a.stale.length === 0) continue;
       const name = `${a.table.db}.${a.table.table}`;
       log.warn({ db: a.table.db, table: a.table.table, changes: a.stale, position: batch.end === undefined ? undefined : withoutJson(batch.end) },
-        `${name}: ${a.stale.join(', ')} may change stored rows without row events; mirror documents of rows not written since keep their old values until re-snapshotted (${resnapshotHint([name])})`);
+        `${name}: ${a.stale.join(', ')} may change stored rows without row events; mirror documents of rows not written since keep their old values until repaired: once sdl has passed it, \`sdl verify --tables ${name} --repair\` re-copies the rows that differ (or ${resnapshotHint([name])})`);
     }
   };
 

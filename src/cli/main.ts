@@ -19,7 +19,10 @@ Commands:
   status     ask the running instance (http.addr) for its live state: machines, lag, rows/s,
              the last error, the lease; when none answers, read MongoDB: checkpoint, snapshot
              progress, pending staged batches, dead letters, lease
-  verify     compare every mirrored table with MySQL and report differences
+  verify     compare every mirrored table with MySQL, a chunk at a time in key order, and
+             report per table rows checked, missing, extra and different (with keys); while
+             sdl runs, a difference counts only once the checkpoint has passed the row's
+             read position. Exit 0 equal, 1 different
   replay     write the rows in dead_letters again, once what MongoDB refused is fixed
   machines   print the statechart definitions as JSON
 
@@ -30,7 +33,11 @@ Options:
   --resnapshot    run, snapshot: drop the pipeline's checkpoint and copy every included table
                   again, then stream (the recovery when the binlog was purged past the
                   checkpoint; an interrupted re-snapshot resumes on a start without it)
-  --json          status: the answer as JSON (\`source\` says whether the instance or MongoDB gave it)
+  --json          status: the answer as JSON (\`source\` says whether the instance or MongoDB gave
+                  it); verify: the report as JSON
+  --tables LIST   verify: only these included tables (db.t,db.u)
+  --repair        verify: copy the differing keys again from MySQL (as the snapshot does,
+                  position-guarded); exit 0 when every difference was repaired
   --help          this text
 
 Exit codes: 0 clean stop, 1 runtime failure, 2 configuration or prerequisite error.
@@ -42,7 +49,7 @@ export const DEFAULT_INSPECT_URL = 'ws://127.0.0.1:8080';
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv.map((a) => (a === '--inspect' ? `--inspect=${DEFAULT_INSPECT_URL}` : a)),
-    options: { config: { type: 'string', short: 'c' }, inspect: { type: 'string' }, help: { type: 'boolean', short: 'h' }, resnapshot: { type: 'boolean' }, json: { type: 'boolean' } },
+    options: { config: { type: 'string', short: 'c' }, inspect: { type: 'string' }, help: { type: 'boolean', short: 'h' }, resnapshot: { type: 'boolean' }, json: { type: 'boolean' }, tables: { type: 'string' }, repair: { type: 'boolean' } },
     allowPositionals: true,
     strict: true,
   });
@@ -76,7 +83,8 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'verify': {
       const { verifyCommand } = await import('./verify.js');
-      return verifyCommand(config());
+      const tables = values.tables?.split(',').map((t) => t.trim()).filter((t) => t !== '');
+      return verifyCommand(config(), { json: values.json === true, repair: values.repair === true, ...(tables !== undefined ? { tables } : {}) });
     }
     case 'replay': {
       const { replay } = await import('./replay.js');

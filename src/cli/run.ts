@@ -140,6 +140,8 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
         leaseRenewMs: Math.max(250, Math.floor(config.leaseTtlMs / 3)),
         signal: stopping.signal,
         epoch: snapshotEpoch,
+        // A person at a terminal gets a bar; a service's journal gets the progress lines.
+        ...(process.stderr.isTTY ? { progressBar: process.stderr } : {}),
       });
       snapshotting = snapshot.catch(() => undefined);
       return { start: await snapshot, lease };

@@ -1,17 +1,85 @@
 import { MongoClient } from 'mongodb';
+import { Decoder } from '../actors/decoder-pool.js';
+import { mirrorStrategyFor } from '../actors/committer-io.js';
 import type { Config } from '../config/config.js';
+import { FULL_CAPABILITIES } from '../decode/wire.js';
 import { probeCapabilities } from '../mongo/capabilities.js';
-import { verify } from '../verify/verify.js';
+import { FERRETDB_CHUNK } from '../mongo/write-shape.js';
+import { verify, type TableReport, type VerifyReport } from '../verify/verify.js';
 
-/** `sdl verify`: every mirrored table against MySQL; exit 1 when anything differs. */
-export async function verifyCommand(config: Config): Promise<number> {
+export interface VerifyCommandOptions {
+  /** `db.table` names; all included tables when absent. */
+  tables?: readonly string[];
+  json?: boolean;
+  repair?: boolean;
+}
+
+/**
+ * `sdl verify`: every mirrored table (or `--tables`) against MySQL; exit 0 equal, 1 different.
+ * With `--repair`, the differing keys are copied again, and the exit is 0 when every one was.
+ */
+export async function verifyCommand(config: Config, opts: VerifyCommandOptions = {}): Promise<number> {
   const client = new MongoClient(config.mongo.url, { serverSelectionTimeoutMS: 10_000 });
+  let decoder: Decoder | undefined;
   try {
-    const caps = await probeCapabilities(client, client.db(config.mongo.database));
-    const report = await verify({ mysqlUrl: config.mysql.url, include: config.mysql.include, mongo: client, databaseMap: config.mongo.databaseMap, caps });
-    process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+    const db = client.db(config.mongo.database);
+    const probed = await probeCapabilities(client, db);
+    const caps = { ...FULL_CAPABILITIES, decimal128: probed.decimal128, nestedArrays: probed.nestedArrays, dottedKeys: probed.dottedKeys };
+    decoder = new Decoder({ workers: config.workers, caps });
+    const report = await verify({
+      mysqlUrl: config.mysql.url,
+      include: config.mysql.include,
+      mongo: client,
+      databaseMap: config.mongo.databaseMap,
+      caps,
+      decoder,
+      pipeline: { db, name: config.pipeline },
+      ...(opts.tables !== undefined ? { tables: opts.tables } : {}),
+      ...(opts.repair === true
+        ? {
+            repair: {
+              commit: {
+                client,
+                db,
+                caps: probed,
+                pipeline: config.pipeline,
+                databaseMap: config.mongo.databaseMap,
+                stagingEnabled: false,
+                mirrorStrategy: mirrorStrategyFor(probed),
+                ...(probed.ferretdb !== undefined ? { limits: FERRETDB_CHUNK } : {}),
+              },
+            },
+          }
+        : {}),
+    });
+    process.stdout.write(opts.json === true ? JSON.stringify(report, null, 2) + '\n' : humanReport(report));
     return report.ok ? 0 : 1;
   } finally {
+    await decoder?.close();
     await client.close();
   }
+}
+
+/** One line per table, then the sample differences. */
+export function humanReport(report: VerifyReport): string {
+  const lines: string[] = [];
+  for (const t of report.tables) lines.push(...tableLines(t));
+  lines.push(report.ok ? 'verify: equal' : 'verify: DIFFERENT');
+  return lines.join('\n') + '\n';
+}
+
+function tableLines(t: TableReport): string[] {
+  const name = `${t.db}.${t.table}`;
+  if (t.skipped !== undefined) return [`${name}: skipped (${t.skipped})`];
+  const c = t.counts;
+  const out = [`${name}: ${t.sourceRows} rows, ${t.mirrorDocs} documents; missing ${c.missing}, extra ${c.extra}, different ${c.different}${c.unsettled > 0 ? `, unsettled ${c.unsettled}` : ''}`];
+  for (const k of t.missing) out.push(`  missing    ${k}`);
+  for (const k of t.extra) out.push(`  extra      ${k}`);
+  for (const d of t.different) out.push(`  different  ${d.key} ${d.field}: mysql ${d.mysql}, mongo ${d.mongo}`);
+  for (const k of t.unsettled) out.push(`  unsettled  ${k}`);
+  if (t.repaired !== undefined) {
+    const r = t.repaired;
+    out.push(`  repaired: ${r.written} written, ${r.deleted} deleted, ${r.skippedNewer} left to a newer streamed change, ${r.failed} failed`);
+  }
+  return out;
 }

@@ -64,3 +64,19 @@ export async function assertKeysetOrder(conn: Connection, schema: TableSchema): 
     `leave \`${schema.db}.${schema.table}\` out of mysql.include (SDL_INCLUDE) for the snapshot, or give the table a primary key without ENUM/SET columns`,
   );
 }
+
+/**
+ * The rows whose key values are among `keys` (each in schema.key order), by one prepared
+ * statement per 100 keys; absent keys return nothing.
+ */
+export async function readKeys(conn: Connection, schema: TableSchema, keys: readonly (readonly RawValue[])[]): Promise<RawRow[]> {
+  const cols = schema.key.map(ident);
+  const out: RawRow[] = [];
+  for (let i = 0; i < keys.length; i += 100) {
+    const part = keys.slice(i, i + 100);
+    const where = part.map(() => `(${cols.map((c) => `${c} = ?`).join(' AND ')})`).join(' OR ');
+    const [rows] = await conn.execute(`${selectAll(schema)} WHERE ${where}`, part.flat());
+    out.push(...(rows as RawRow[]));
+  }
+  return out;
+}

@@ -21,6 +21,7 @@ import { snapshotSeq } from '../pipeline/sequence.js';
 import { sourceIdentity } from '../mysql/source-identity.js';
 import type { Batch, DecodedChange, RowChange, SourcePosition, TableSchema } from '../pipeline/types.js';
 import { averageRowBytes, chunkRowsFor } from './chunk-size.js';
+import type { BarOutput } from './progress-bar.js';
 import { SnapshotPace } from './progress-report.js';
 
 export interface SnapshotDeps {
@@ -47,6 +48,8 @@ export interface SnapshotDeps {
    * on `--resnapshot`, so its copies and later changes sort after every document written before.
    */
   epoch: number;
+  /** A terminal to draw the progress bar on (stderr when it is a TTY); progress log lines otherwise. */
+  progressBar?: BarOutput;
 }
 
 /**
@@ -82,7 +85,7 @@ export async function initialSnapshot(deps: SnapshotDeps): Promise<SourcePositio
     const filter = new IncludeFilter(deps.include);
     const tables = await listTables(conn, (d) => filter.includesDb(d), (d, t) => filter.includes(d, t));
     const stats = await estimates(conn, tables);
-    const pace = new SnapshotPace(deps.log, deps.metrics, stats, progress.rows);
+    const pace = new SnapshotPace(deps.log, deps.metrics, stats, progress.rows, undefined, deps.progressBar);
     const copy = new TableCopy(deps, conn, progress, view, pace, lease);
     for (const [i, { db, table }] of tables.entries()) {
       if (progress.done.includes(`${db}.${table}`)) continue;

@@ -1,5 +1,6 @@
 import type { PipelineMetrics } from '../http/metrics.js';
 import type { Logger } from '../log.js';
+import { ProgressBar, type BarOutput } from './progress-bar.js';
 
 export interface TableEstimate {
   name: string;
@@ -10,7 +11,8 @@ export interface TableEstimate {
 /**
  * What a person watching a snapshot sees: a line when a table starts and ends, and every
  * `intervalMs` a line with the table, rows done of estimated, rows/s and ETA; the same
- * figures in `/metrics`.
+ * figures in `/metrics`. With `bar` (stderr is a terminal) those periodic lines become one
+ * progress bar redrawn in place (every `barMs`); the start and end lines stay in the log.
  */
 export class SnapshotPace {
   private readonly estimates: Map<string, number>;
@@ -20,6 +22,8 @@ export class SnapshotPace {
   private lastAt = performance.now();
   private lastTotal: number;
   private rate = 0;
+  private readonly bar: ProgressBar | undefined;
+  private lastDrawn = 0;
 
   constructor(
     private readonly log: Logger,
@@ -27,7 +31,10 @@ export class SnapshotPace {
     tables: readonly TableEstimate[],
     rowsAlreadyDone: number,
     private readonly intervalMs = 5000,
+    bar?: BarOutput,
+    private readonly barMs = 250,
   ) {
+    this.bar = bar === undefined ? undefined : new ProgressBar(bar);
     this.estimates = new Map(tables.map((t) => [t.name, t.rows]));
     this.totalRows = rowsAlreadyDone;
     this.lastTotal = rowsAlreadyDone;
@@ -46,12 +53,19 @@ export class SnapshotPace {
     this.totalRows += rows;
     this.metrics?.table(this.table, this.tableRows, this.estimate(this.table));
     const now = performance.now();
+    if (this.bar !== undefined && now - this.lastDrawn >= this.barMs) {
+      this.lastDrawn = now;
+      // The rate over the last interval once there is one; since the start of this view before.
+      const rate = this.rate > 0 ? this.rate : ((this.totalRows - this.lastTotal) * 1000) / Math.max(1, now - this.lastAt);
+      this.bar.draw({ table: this.table, rows: this.tableRows, estimated: this.estimate(this.table), rowsPerSecond: rate, etaSeconds: this.eta(rate) });
+    }
     if (now - this.lastAt < this.intervalMs) return;
     this.rate = ((this.totalRows - this.lastTotal) * 1000) / (now - this.lastAt);
     this.lastAt = now;
     this.lastTotal = this.totalRows;
     const eta = this.eta();
     this.metrics?.pace(this.rate, eta);
+    if (this.bar !== undefined) return;
     this.log.info(
       { table: this.table, rows: this.tableRows, estimated: this.estimate(this.table), rowsPerSecond: Math.round(this.rate), etaSeconds: Math.round(eta) },
       `snapshot: ${this.table} ${this.tableRows} of ~${this.estimate(this.table)} rows, ${Math.round(this.rate)} rows/s, ETA ${Math.round(eta)} s`,
@@ -62,10 +76,12 @@ export class SnapshotPace {
     // Once copied, the table's real count replaces the estimate in the ETA.
     this.estimates.set(this.table, this.tableRows);
     this.metrics?.table(this.table, this.tableRows, this.tableRows);
+    this.bar?.end();
     this.log.info({ table: this.table, rows: this.tableRows }, `snapshot: ${this.table} copied (${this.tableRows} rows)`);
   }
 
   finish(): void {
+    this.bar?.end();
     this.metrics?.pace(0, 0);
     this.metrics?.running(false);
   }
@@ -74,9 +90,9 @@ export class SnapshotPace {
     return this.estimates.get(name) ?? 0;
   }
 
-  private eta(): number {
+  private eta(rate = this.rate): number {
     let total = 0;
     for (const n of this.estimates.values()) total += n;
-    return this.rate > 0 ? Math.max(0, total - this.totalRows) / this.rate : 0;
+    return rate > 0 ? Math.max(0, total - this.totalRows) / rate : 0;
   }
 }

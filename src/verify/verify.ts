@@ -1,27 +1,47 @@
-import { BSON, type Document, type MongoClient } from 'mongodb';
-
-const { EJSON } = BSON;
+import type { Db, Document, Filter, MongoClient } from 'mongodb';
+import type { Connection } from 'mysql2/promise';
+import type { Decoder } from '../actors/decoder-pool.js';
 import { decodeBatch } from '../decode/decode-changes.js';
 import { rehydrate } from '../decode/rehydrate.js';
 import type { DecodeCapabilities } from '../decode/wire.js';
+import { SdlError } from '../errors.js';
 import { keyIdentity } from '../mongo/key-identity.js';
 import { mirrorNamespace, type DatabaseMap } from '../mongo/layout.js';
 import { connectExact } from '../mysql/connection.js';
 import { IncludeFilter } from '../mysql/include-filter.js';
 import { currentSchema, listTables } from '../mysql/information-schema.js';
-import { selectAll } from '../mysql/table-read.js';
-import type { DecodedChange, RawRow, RowChange, TableSchema } from '../pipeline/types.js';
+import { openSnapshotView } from '../mysql/snapshot-view.js';
+import { assertKeysetOrder, keyOf, readChunk, readKeys } from '../mysql/table-read.js';
+import { snapshotSeq } from '../pipeline/sequence.js';
+import type { DecodedChange, RawRow, RawValue, RowChange, SourcePosition, TableSchema } from '../pipeline/types.js';
+import { canonical, compareDoc, docPos, expectedOf, sourceKey, type Expected, type FieldDiff } from './compare.js';
+import { CheckpointWatch } from './checkpoint-watch.js';
+import { repairTable, type RepairCounts, type RepairDeps } from './repair.js';
+
+export { canonical, indexSource, type Expected, type SourceDocs } from './compare.js';
 
 export interface TableReport {
   db: string;
   table: string;
+  /** Source rows read (in the first pass's consistent view). */
   sourceRows: number;
+  /** Mirror documents scanned. */
   mirrorDocs: number;
+  /** How many keys of each kind, after re-checking; the lists below hold samples (`maxListed`). */
+  counts: { missing: number; extra: number; different: number; unsettled: number };
   missing: string[];
   extra: string[];
-  different: { key: string; field: string; mysql: string; mongo: string }[];
+  different: FieldDiff[];
+  /** Keys whose mirror document kept being rewritten by newer changes through every re-check: not judged, not equal either. */
+  unsettled: string[];
+  /** Candidates of the first pass that were re-checked against the checkpoint (see `settle`). */
+  rechecked: number;
   /** No key: mirrored only in the event log, so not compared here. */
   skipped?: string;
+  /** `_id`s that more than one source row maps to (counted in `different`; no repair fixes them). */
+  collisions?: number;
+  /** With `repair`: what was rewritten from MySQL and what was deleted. */
+  repaired?: RepairCounts;
 }
 
 export interface VerifyReport {
@@ -37,135 +57,360 @@ export interface VerifyOptions {
   caps: DecodeCapabilities;
   /** Cap on listed differences per table. */
   maxListed?: number;
+  /** Only these included tables (`db.table`); every one must exist and be included. */
+  tables?: readonly string[];
+  /**
+   * The pipeline whose checkpoint says how far the mirrors have caught up. With it, a
+   * difference is reported only once the checkpoint has passed the position its source row
+   * was read at (see `settle`); without it, differences are judged as they stand (sdl stopped).
+   */
+  pipeline?: { db: Db; name: string };
+  /** Re-check rounds, and how long a checkpoint that does not move is waited for (sdl not running). */
+  settle?: { rounds?: number; stallMs?: number; pollMs?: number };
+  /** Decodes on the streaming worker pool when given; inline otherwise. */
+  decoder?: Decoder;
+  /** Rewrites the differing keys from MySQL through the snapshot's commit path. */
+  repair?: RepairDeps;
+  /** Rows per source chunk (and per `$in` read of the mirror). */
+  chunkRows?: number;
+}
+
+/** A key that differed in a pass: its source key values (to read it again) and `_id`. */
+interface Candidate {
+  kind: 'missing' | 'different';
+  sourceKey: RawValue[];
+  id: unknown;
+  diffs: FieldDiff[];
+  label: string;
+  /** Re-check rounds in a row that found the row and no document. */
+  absentRounds?: number;
+}
+
+interface ExtraCandidate {
+  id: unknown;
+  label: string;
 }
 
 /**
- * Reads every included table from MySQL and its mirror from MongoDB and compares them field
- * by field in canonical Extended JSON, so a value stored with the wrong BSON type (an Int32
- * where a Double belongs, a sub-document where a Decimal128 belongs) counts as different.
+ * Compares every included table (or `tables`) with its mirror, a chunk of rows at a time in
+ * key order: memory holds one chunk, the differing keys, and one identity string per source
+ * key (to find mirror documents no row has). Canonical Extended JSON of the streaming decoder's
+ * output is compared, so a value stored with the wrong BSON type counts as different.
+ *
+ * While sdl runs, a first pass finds candidate differences; each is then re-checked (see
+ * `settleKeys`) so only differences that replication will not fix are reported.
  */
 export async function verify(opts: VerifyOptions): Promise<VerifyReport> {
   const conn = await connectExact(opts.mysqlUrl);
-  const max = opts.maxListed ?? 20;
   try {
-    await conn.query("SET SESSION time_zone = '+00:00'");
+    const [v] = await conn.query('SELECT VERSION() AS v');
+    const mariadb = /mariadb/i.test(String((v as { v: string }[])[0]?.v ?? ''));
     const filter = new IncludeFilter(opts.include);
-    const tables = await listTables(conn, (d) => filter.includesDb(d), (d, t) => filter.includes(d, t));
+    const all = await listTables(conn, (d) => filter.includesDb(d), (d, t) => filter.includes(d, t));
+    const tables = opts.tables === undefined ? all : pick(all, opts.tables);
+    const watch = opts.pipeline === undefined ? undefined : new CheckpointWatch(opts.pipeline.db, opts.pipeline.name, opts.settle);
+    const epoch = (await watch?.epoch()) ?? 0;
     const reports: TableReport[] = [];
     for (const { db, table } of tables) {
       const schema = await currentSchema(conn, db, table);
-      const report: TableReport = { db, table, sourceRows: 0, mirrorDocs: 0, missing: [], extra: [], different: [] };
-      reports.push(report);
-      if (schema.key.length === 0) {
-        report.skipped = 'no primary or unique NOT NULL key: event log only';
-        continue;
-      }
-      const source = await sourceDocs(conn, schema, opts.caps);
-      const expected = source.byKey;
-      // Rows, not distinct `_id`s: two rows sharing one `_id` must not hide each other.
-      report.sourceRows = source.rows;
-      for (const [id, keys] of source.collisions) {
-        if (report.different.length < max) report.different.push({ key: id, field: '_id', mysql: `${keys.length} source rows map to this _id: ${keys.join(' ')}`, mongo: 'one document' });
-      }
-      const ns = mirrorNamespace(db, table, opts.databaseMap);
-      const docs = await opts.mongo.db(ns.db).collection(ns.collection).find({}, { promoteValues: false, promoteLongs: false }).toArray();
-      report.mirrorDocs = docs.length;
-      const seen = new Set<string>();
-      for (const doc of docs) {
-        // Matched as MongoDB matches `_id`s, then compared exactly (a Long stored as Int32 differs).
-        const id = keyIdentity(doc['_id']);
-        const k = canonical(doc['_id']);
-        seen.add(id);
-        const want = expected.get(id);
-        if (want === undefined) {
-          if (report.extra.length < max) report.extra.push(k);
-          continue;
-        }
-        if (want.id !== k && report.different.length < max) report.different.push({ key: k, field: '_id', mysql: want.id, mongo: k });
-        compareDoc(report, k, want, doc, max);
-      }
-      for (const [id, want] of expected) if (!seen.has(id) && report.missing.length < max) report.missing.push(want.id);
-      if (report.missing.length === 0 && expected.size > seen.size) report.missing.push(`(${expected.size - seen.size} keys)`);
+      reports.push(await new TableVerify(opts, conn, mariadb, schema, epoch, watch).run());
     }
-    const ok = reports.every((r) => r.missing.length === 0 && r.extra.length === 0 && r.different.length === 0 && (r.skipped !== undefined || r.sourceRows === r.mirrorDocs));
+    const ok = reports.every((r) => {
+      const differs = r.counts.missing + r.counts.extra + r.counts.different + r.counts.unsettled > 0;
+      const fixed = r.repaired !== undefined && r.repaired.failed === 0 && (r.collisions ?? 0) === 0;
+      return !differs || fixed;
+    });
     return { ok, tables: reports };
   } finally {
     await conn.end();
   }
 }
 
-export interface Expected {
-  /** The `_id` sdl must have written, in canonical Extended JSON. */
-  id: string;
-  fields: Record<string, string>;
-  raw: Record<string, string> | undefined;
-  h: string | null;
+/** `--tables`: each name must be an included table of the source. */
+function pick(all: readonly { db: string; table: string }[], names: readonly string[]): { db: string; table: string }[] {
+  return names.map((n) => {
+    const t = all.find((x) => `${x.db}.${x.table}` === n);
+    if (t === undefined) throw new VerifyTableError(n);
+    return t;
+  });
 }
 
-export interface SourceDocs {
-  rows: number;
-  /** By `_id` identity under MongoDB equality (`keyIdentity`). */
-  byKey: Map<string, Expected>;
-  /** `_id`s that more than one source row maps to, with those rows' key values. */
-  collisions: Map<string, string[]>;
+/** A `--tables` name that is not an included table: a configuration error (exit 2). */
+export class VerifyTableError extends SdlError {
+  constructor(readonly table: string) {
+    super('VERIFY_TABLES', `--tables: ${table} is not an included table of the source`, 'config', 'name tables as db.table, each one that exists and that mysql.include (SDL_INCLUDE) includes');
+  }
 }
 
-async function sourceDocs(conn: Awaited<ReturnType<typeof connectExact>>, schema: TableSchema, caps: DecodeCapabilities): Promise<SourceDocs> {
-  // The binary protocol (a prepared statement) carries FLOAT and DOUBLE as their exact bits, as
-  // the binlog does; the text protocol prints decimals that do not always round-trip.
-  const [rows] = await conn.execute(selectAll(schema));
-  const changes: RowChange[] = (rows as RawRow[]).map((row, i) => ({ op: 'insert', schema: 0, before: null, after: row, id: `verify#${i}`, seq: '' }));
-  return indexSource(schema, rehydrate(decodeBatch({ transactions: [{ gtid: undefined, ts: 0, schemas: [schema], changes }], caps })));
+/**
+ * Whether the table can be read a chunk at a time by key. A key with an ENUM or SET column
+ * cannot (see assertKeysetOrder): such a table is read in one query, whole, so its memory is
+ * the table's.
+ */
+async function keysetPages(conn: Connection, schema: TableSchema): Promise<boolean> {
+  try {
+    await assertKeysetOrder(conn, schema);
+    return true;
+  } catch (err) {
+    if (err instanceof SdlError && err.code === 'SNAPSHOT_KEY') return false;
+    throw err;
+  }
 }
 
-/** The expected mirror documents of decoded source rows, by `_id` under MongoDB equality; rows sharing one `_id` are collisions. */
-export function indexSource(schema: TableSchema, decoded: readonly DecodedChange[]): SourceDocs {
-  const out: SourceDocs = { rows: decoded.length, byKey: new Map(), collisions: new Map() };
-  // The exact source text where the field holds a rounded value, so a collision shows both keys.
-  const sourceKey = (e: Expected): string => JSON.stringify(schema.key.map((k) => e.raw?.[k] ?? e.fields[k] ?? null));
-  for (const c of decoded) {
-    const fields: Record<string, string> = {};
-    for (const [name, v] of Object.entries(c.after ?? {})) fields[name] = canonical(v);
-    const want: Expected = { id: canonical(c.key), fields, raw: c.raw, h: c.h };
-    const identity = keyIdentity(c.key);
-    const first = out.byKey.get(identity);
-    if (first === undefined) {
-      out.byKey.set(identity, want);
-      continue;
+class TableVerify {
+  private readonly report: TableReport;
+  private readonly max: number;
+  private readonly chunkRows: number;
+  private readonly coll;
+
+  constructor(
+    private readonly opts: VerifyOptions,
+    private readonly conn: Connection,
+    private readonly mariadb: boolean,
+    private readonly schema: TableSchema,
+    private readonly epoch: number,
+    private readonly watch: CheckpointWatch | undefined,
+  ) {
+    this.report = { db: schema.db, table: schema.table, sourceRows: 0, mirrorDocs: 0, counts: { missing: 0, extra: 0, different: 0, unsettled: 0 }, rechecked: 0, missing: [], extra: [], different: [], unsettled: [] };
+    this.max = opts.maxListed ?? 20;
+    this.chunkRows = opts.chunkRows ?? 1000;
+    const ns = mirrorNamespace(schema.db, schema.table, opts.databaseMap);
+    this.coll = opts.mongo.db(ns.db).collection<Document>(ns.collection);
+  }
+
+  async run(): Promise<TableReport> {
+    if (this.schema.key.length === 0) {
+      this.report.skipped = 'no primary or unique NOT NULL key: event log only';
+      return this.report;
     }
-    out.collisions.set(first.id, [...(out.collisions.get(first.id) ?? [sourceKey(first)]), sourceKey(want)]);
+    const paged = await keysetPages(this.conn, this.schema);
+    const view = await this.openView();
+    const seen = new Set<string>();
+    const candidates = new Map<string, Candidate>();
+    let extras: ExtraCandidate[] = [];
+    try {
+      let after: RawValue[] | null = null;
+      for (;;) {
+        const rows = await readChunk(this.conn, this.schema, after, paged ? this.chunkRows : Number.MAX_SAFE_INTEGER);
+        if (rows.length === 0) break;
+        after = keyOf(this.schema, rows[rows.length - 1] ?? {});
+        this.report.sourceRows += rows.length;
+        for (const c of await this.compareRows(rows, seen, true)) candidates.set(keyIdentity(c.id), c);
+        if (!paged) break;
+      }
+    } finally {
+      await this.conn.query('COMMIT');
+    }
+    extras = await this.scanExtras(seen, view);
+    seen.clear();
+    const settled = await this.settle(candidates, extras, view);
+    for (const c of settled.confirmed) this.note(c);
+    for (const e of settled.extras) {
+      this.report.counts.extra++;
+      if (this.report.extra.length < this.max) this.report.extra.push(e.label);
+    }
+    for (const c of settled.unsettled) {
+      this.report.counts.unsettled++;
+      if (this.report.unsettled.length < this.max) this.report.unsettled.push(c.label);
+    }
+    if (this.opts.repair !== undefined && settled.confirmed.length + settled.extras.length + settled.unsettled.length > 0) {
+      this.report.repaired = await repairTable(this.opts.repair, {
+        conn: this.conn,
+        mariadb: this.mariadb,
+        schema: this.schema,
+        epoch: this.epoch,
+        rewrite: [...settled.confirmed, ...settled.unsettled].map((c) => ({ sourceKey: c.sourceKey, id: c.id })),
+        remove: settled.extras.map((e) => e.id),
+        removeUpTo: snapshotSeq({ ...view, epoch: this.epoch }),
+        decode: (rows) => this.decode(rows),
+      });
+    }
+    return this.report;
   }
-  return out;
-}
 
-function compareDoc(report: TableReport, key: string, want: Expected, doc: Document, max: number): void {
-  const note = (field: string, mysql: string, mongo: string): void => {
-    if (report.different.length < max) report.different.push({ key, field, mysql, mongo });
-  };
-  const names = new Set([...Object.keys(want.fields), ...Object.keys(doc).filter((n) => n !== '_id' && n !== '_sdl')]);
-  for (const name of names) {
-    const got = name in doc ? canonical(doc[name]) : '<absent>';
-    const exp = want.fields[name] ?? '<absent>';
-    if (got !== exp) note(name, exp, got);
+  private async openView(): Promise<SourcePosition> {
+    const pos = await openSnapshotView(this.conn, this.mariadb);
+    return this.epoch > 0 ? { ...pos, epoch: this.epoch } : pos;
   }
-  const sdl = (doc['_sdl'] ?? {}) as Document;
-  const gotRaw = canonical(sdl['raw'] ?? {});
-  const expRaw = canonical(want.raw ?? {});
-  if (gotRaw !== expRaw) note('_sdl.raw', expRaw, gotRaw);
-  // A DROP/RENAME COLUMN edits mirror documents in place and leaves their hash null (unknown); the fields above still decide.
-  if (want.h !== null && sdl['h'] !== null && sdl['h'] !== want.h) note('_sdl.h', want.h, String(sdl['h']));
-}
 
-/** Canonical Extended JSON with object keys sorted: equal strings ⇔ equal BSON values and types. */
-export function canonical(v: unknown): string {
-  return JSON.stringify(sortKeys(EJSON.serialize({ v: v === undefined ? null : v }, { relaxed: false })));
-}
-
-function sortKeys(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(sortKeys);
-  if (v !== null && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    return Object.fromEntries(Object.keys(o).sort().map((k) => [k, sortKeys(o[k])]));
+  /**
+   * Decodes source rows, reads their mirror documents by `_id` and returns the keys that
+   * differ. `first`: the pass over the whole table, which records every key in `seen` and
+   * reports two rows mapping to one `_id` (nothing to re-check: it is wrong however long one waits).
+   */
+  private async compareRows(rows: readonly RawRow[], seen: Set<string>, first: boolean): Promise<Candidate[]> {
+    const decoded = await this.decode(rows);
+    const wanted = new Map<string, { want: Expected; change: DecodedChange; row: RawRow }>();
+    for (const [i, change] of decoded.entries()) {
+      const identity = keyIdentity(change.key);
+      const want = expectedOf(change);
+      const row = rows[i] ?? {};
+      if (first && seen.has(identity)) {
+        this.report.collisions = (this.report.collisions ?? 0) + 1;
+        this.noteDiff({ key: want.id, field: '_id', mysql: `more than one source row maps to this _id (one is ${sourceKey(this.schema, want)})`, mongo: 'one document' });
+        continue;
+      }
+      seen.add(identity);
+      wanted.set(identity, { want, change, row });
+    }
+    const docs = await this.chunkDocs([...wanted.values()].map((w) => w.change.key));
+    const out: Candidate[] = [];
+    for (const [identity, { want, change, row }] of wanted) {
+      const doc = docs.get(identity);
+      const base = { sourceKey: keyOf(this.schema, row), id: change.key, label: want.id };
+      if (doc === undefined) out.push({ ...base, kind: 'missing', diffs: [] });
+      else {
+        const diffs = compareDoc(want, doc);
+        if (diffs.length > 0) out.push({ ...base, kind: 'different', diffs });
+      }
+    }
+    return out;
   }
-  return v;
+
+  /** Mirror documents that no source row of the pass has, by a scan of `_id`s only. */
+  private async scanExtras(seen: Set<string>, view: SourcePosition): Promise<ExtraCandidate[]> {
+    const out: ExtraCandidate[] = [];
+    const viewSeq = snapshotSeq(view);
+    const cursor = this.coll.find({}, { projection: { _id: 1, '_sdl.pos': 1 }, promoteValues: false, promoteLongs: false, batchSize: this.chunkRows });
+    for await (const doc of cursor) {
+      this.report.mirrorDocs++;
+      if (seen.has(keyIdentity(doc['_id']))) continue;
+      // Written from a change after the view: a row inserted since, not a leftover.
+      if (this.watch !== undefined && docPos(doc) > viewSeq) continue;
+      out.push({ id: doc['_id'], label: canonical(doc['_id']) });
+    }
+    return out;
+  }
+
+  /**
+   * The re-check rule. While sdl runs, a mirror document may lag its row (the change is not
+   * applied yet) or lead it (a newer change is applied). So each round opens a new consistent
+   * view at position P, reads the candidate rows there, waits until the pipeline's checkpoint
+   * has reached P (or has not moved for `stallMs`: sdl is not running), and reads their mirror
+   * documents again. A document written from a change after P (`_sdl.pos` past P's seq) leads
+   * the row and stays a candidate for the next round; any other document now reflects every
+   * change up to P, so it is compared with the row as of P and the verdict is final (a missing
+   * document must be missing in two rounds: see below). An extra
+   * document (no row in the first view at P0) is confirmed once the checkpoint has passed P0 and
+   * it is still there, not rewritten since. Candidates left after the last round are `unsettled`.
+   */
+  private async settle(candidates: Map<string, Candidate>, extras: ExtraCandidate[], first: SourcePosition): Promise<{ confirmed: Candidate[]; extras: ExtraCandidate[]; unsettled: Candidate[] }> {
+    if (this.watch === undefined) return { confirmed: [...candidates.values()], extras, unsettled: [] };
+    this.report.rechecked = candidates.size + extras.length;
+    const confirmed: Candidate[] = [];
+    let open = [...candidates.values()];
+    const rounds = this.opts.settle?.rounds ?? 5;
+    let extrasLeft = extras;
+    let extrasDone = extras.length === 0;
+    for (let round = 0; round < rounds && (open.length > 0 || !extrasDone); round++) {
+      const view = await this.openView();
+      let rows: RawRow[];
+      try {
+        rows = await readKeys(this.conn, this.schema, open.map((c) => c.sourceKey));
+      } finally {
+        await this.conn.query('COMMIT');
+      }
+      await this.watch.reach(view);
+      if (!extrasDone) {
+        extrasLeft = await this.stillExtra(extrasLeft, snapshotSeq(first));
+        extrasDone = true;
+      }
+      const seq = snapshotSeq(view);
+      const decoded = await this.decode(rows);
+      const found = new Map(decoded.map((c, i) => [keyIdentity(c.key), { change: c, row: rows[i] ?? {} }]));
+      const docs = await this.mirrorDocs(open.map((c) => c.id));
+      const next: Candidate[] = [];
+      for (const c of open) {
+        const identity = keyIdentity(c.id);
+        const doc = docs.get(identity);
+        const src = found.get(identity);
+        if (doc !== undefined && docPos(doc) > seq) {
+          next.push({ ...c, absentRounds: 0 });
+          continue;
+        }
+        if (src === undefined && doc === undefined) continue;
+        if (src === undefined) {
+          // The row is gone as of P and the document, as of P, is still there.
+          confirmed.push({ ...c, kind: 'different', diffs: [{ key: c.label, field: '_id', mysql: '<no row>', mongo: 'document' }] });
+          continue;
+        }
+        if (doc === undefined) {
+          // Twice, in two views: a mirror written by sets (replace-set, FerretDB) has a key absent for a moment while a newer image replaces it.
+          const absent = (c.absentRounds ?? 0) + 1;
+          if (absent >= 2) confirmed.push({ ...c, kind: 'missing', diffs: [] });
+          else next.push({ ...c, absentRounds: absent });
+          continue;
+        }
+        const diffs = compareDoc(expectedOf(src.change), doc);
+        if (diffs.length > 0) confirmed.push({ ...c, kind: 'different', diffs });
+      }
+      open = next;
+    }
+    return { confirmed, extras: extrasLeft, unsettled: open };
+  }
+
+  /** Extra candidates still there, and not rewritten since the first view (`_sdl.pos` at or before `seq`). */
+  private async stillExtra(extras: readonly ExtraCandidate[], seq: string): Promise<ExtraCandidate[]> {
+    const docs = await this.mirrorDocs(extras.map((e) => e.id));
+    return extras.filter((e) => {
+      const doc = docs.get(keyIdentity(e.id));
+      return doc !== undefined && docPos(doc) <= seq;
+    });
+  }
+
+  /**
+   * The mirror documents of one chunk's keys (in source key order): first by one `_id` range
+   * from the chunk's first to its last key, which MongoDB answers from the `_id` index and
+   * FerretDB by a cheap scan (it evaluates a large `$in` against every document); then by `$in`
+   * for the keys the range did not return (MongoDB orders some keys unlike MySQL: text under a
+   * case-insensitive collation, mixed types), so the range is only a shortcut. Capped, so a
+   * range that spans far more than the chunk costs no memory.
+   */
+  private async chunkDocs(ids: readonly unknown[]): Promise<Map<string, Document>> {
+    const wanted = new Set(ids.map(keyIdentity));
+    const out = new Map<string, Document>();
+    if (ids.length > 1) {
+      const range = { _id: { $gte: ids[0], $lte: ids[ids.length - 1] } } as Filter<Document>;
+      for await (const d of this.coll.find(range, { promoteValues: false, promoteLongs: false, limit: ids.length * 2 + 100, batchSize: this.chunkRows })) {
+        const identity = keyIdentity(d['_id']);
+        if (wanted.has(identity)) out.set(identity, d);
+      }
+    }
+    const rest = ids.filter((id) => !out.has(keyIdentity(id)));
+    for (const [identity, d] of await this.mirrorDocs(rest)) out.set(identity, d);
+    return out;
+  }
+
+  private async mirrorDocs(ids: readonly unknown[]): Promise<Map<string, Document>> {
+    const out = new Map<string, Document>();
+    for (let i = 0; i < ids.length; i += this.chunkRows) {
+      const part = ids.slice(i, i + this.chunkRows);
+      // Keys are any BSON value, not the ObjectId the driver's Filter type assumes.
+      const docs = await this.coll.find({ _id: { $in: part } } as Filter<Document>, { promoteValues: false, promoteLongs: false }).toArray();
+      for (const d of docs) out.set(keyIdentity(d['_id']), d);
+    }
+    return out;
+  }
+
+  private async decode(rows: readonly RawRow[]): Promise<DecodedChange[]> {
+    const changes: RowChange[] = rows.map((row, i) => ({ op: 'insert', schema: 0, before: null, after: row, id: `verify#${i}`, seq: '' }));
+    const transactions = [{ gtid: undefined, ts: 0, schemas: [this.schema], changes }];
+    if (this.opts.decoder !== undefined) return this.opts.decoder.decode({ transactions });
+    return rehydrate(decodeBatch({ transactions, caps: this.opts.caps }));
+  }
+
+  private note(c: Candidate): void {
+    if (c.kind === 'missing') {
+      this.report.counts.missing++;
+      if (this.report.missing.length < this.max) this.report.missing.push(c.label);
+      return;
+    }
+    this.report.counts.different++;
+    for (const d of c.diffs) if (this.report.different.length < this.max) this.report.different.push(d);
+  }
+
+  private noteDiff(d: FieldDiff): void {
+    this.report.counts.different++;
+    if (this.report.different.length < this.max) this.report.different.push(d);
+  }
 }
