@@ -62,6 +62,8 @@ interface OpenTxn {
   changes: RowChange[];
   schemas: TableSchema[];
   schemaIndex: Map<number, number>;
+  /** Tables (`db.table`) whose JSON columns were unknown when their schema was built: asked of the server before the transaction leaves. */
+  jsonUnknown: Set<string>;
   bytes: number;
   /** `changes.length` at each SAVEPOINT, so a logged ROLLBACK TO can drop the rows after it. */
   savepoints: Map<string, number>;
@@ -184,7 +186,7 @@ export class TransactionAssembler {
       throw new SdlError('UNSUPPORTED_EVENT', `a transaction with ${this.open.changes.length} row changes on ${this.tableList(this.open)} ended without COMMIT, ROLLBACK or XA PREPARE at ${where}`, 'permanent',
         this.hint(this.open, 'report the binlog event sequence at that position (mariadb-binlog -vv) so sdl can learn the shape'));
     }
-    this.open = { gtid, standalone, startPos: pos, ts, changes: [], schemas: [], schemaIndex: new Map(), bytes: 0, savepoints: new Map(), unknownRun: undefined, unexplained: undefined };
+    this.open = { gtid, standalone, startPos: pos, ts, changes: [], schemas: [], schemaIndex: new Map(), jsonUnknown: new Set(), bytes: 0, savepoints: new Map(), unknownRun: undefined, unexplained: undefined };
   }
 
   private rows(e: Extract<AssemblerEvent, { kind: 'rows' }>): void {
@@ -201,8 +203,10 @@ export class TransactionAssembler {
     let idx = txn.schemaIndex.get(e.tableId);
     if (idx === undefined) {
       this.schemaChanges.tableMapKey(meta.db, meta.table, (meta.primaryKey ?? []).map((i) => meta.columns[i]?.name ?? `#${i}`), this.where(txn.startPos, txn.gtid));
-      const json = this.knownJson(meta.db, meta.table) ?? new Set<string>();
-      idx = txn.schemas.push(tableSchema(meta.db, meta.table, meta.columns, meta.primaryKey, json)) - 1;
+      // What is known now is what holds at this row: no DDL can come between it and the commit.
+      const json = this.knownJson(meta.db, meta.table);
+      if (json === undefined) txn.jsonUnknown.add(`${meta.db}.${meta.table}`);
+      idx = txn.schemas.push(tableSchema(meta.db, meta.table, meta.columns, meta.primaryKey, json ?? new Set<string>())) - 1;
       txn.schemaIndex.set(e.tableId, idx);
     }
     for (const row of e.rows) {
@@ -451,10 +455,9 @@ export class TransactionAssembler {
     const held = this.heldPosition();
     if (held === undefined) this.lastEnd = end;
     else end = held;
-    const lookups = new Set<string>();
-    for (const s of txn.schemas) {
-      if (this.knownJson(s.db, s.table) === undefined) lookups.add(`${s.db}.${s.table}`);
-    }
+    // Decided when each schema was built, not now: an answer for an earlier transaction may have
+    // arrived since, and this transaction's schema was built without it.
+    const lookups = txn.jsonUnknown;
     const out: SourceTransaction = { gtid: txn.gtid, ts: txn.ts, end, schemas: txn.schemas, changes: txn.changes, bytes: txn.bytes + 256 };
     if (ddl !== undefined) out.ddl = ddl;
     this.out.transaction(out, lookups);

@@ -222,3 +222,28 @@ describe('classifyStatement', () => {
     assert.deepEqual(classifyStatement('CREATE TABLE t SELECT 1', 'd'), { kind: 'other' });
   });
 });
+
+describe('TransactionAssembler: which tables must have their JSON columns asked of the server', () => {
+  it('a schema built while the table was unknown is asked for, even when the answer for an earlier transaction arrived before this commit', () => {
+    const known = new Map<string, ReadonlySet<string>>();
+    const asked: string[][] = [];
+    const txns: SourceTransaction[] = [];
+    const a = new TransactionAssembler({ file: FILE, pos: 256, gtid: '0-1-10' }, new IncludeFilter(['d']), mariadbTracker('0-1-10'), {
+      transaction: (t, lookups) => {
+        txns.push(t);
+        asked.push([...lookups]);
+      },
+      heartbeat: () => undefined,
+    }, (db, table) => known.get(`${db}.${table}`));
+    for (const e of [{ kind: 'rotate', file: FILE, position: 4 } as AssemblerEvent, gtid(11, 300), map(24, 'd', 't'), insert(24, 1, 350), xid(400), gtid(12, 450), map(24, 'd', 't'), insert(24, 2, 500)]) a.push(e);
+    // The server's answer for the first transaction lands while the second is open.
+    known.set('d.t', new Set(['v']));
+    a.push(xid(550));
+    assert.deepEqual(asked, [['d.t'], ['d.t']]);
+    assert.equal(txns[1]?.schemas[0]?.columns.find((c) => c.name === 'v')?.kind, 'string', 'built before the answer: the reader patches it');
+    // Once known when the rows arrive, nothing is asked and the schema says JSON.
+    for (const e of [gtid(13, 600), map(24, 'd', 't'), insert(24, 3, 650), xid(700)]) a.push(e);
+    assert.deepEqual(asked[2], []);
+    assert.equal(txns[2]?.schemas[0]?.columns.find((c) => c.name === 'v')?.kind, 'json');
+  });
+});
