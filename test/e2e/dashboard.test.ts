@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { missingTool } from '../support/requires.js';
 import { fileURLToPath } from 'node:url';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { streamFromHere } from '../support/binlog.js';
@@ -92,7 +93,7 @@ describe('dashboard page in a real browser', () => {
   });
 
   it('shows the machines lit live, the committer retrying while MongoDB is down, and numbers that move under load', async (t) => {
-    if (!existsSync(CHROMIUM)) return t.skip(`no Chromium at ${CHROMIUM} (Debian package chromium; .ci/run installs it)`);
+    if (!existsSync(CHROMIUM)) return missingTool(t, `no Chromium at ${CHROMIUM} (Debian package chromium; .ci/run installs it)`);
     if (!stack.mongo.controllable) return t.skip('SDL_TEST_MONGO_URL server cannot be stopped by the harness');
     const { conn, workload } = await shopWorkload(stack, 53);
     await streamFromHere(stack, 'dash');
@@ -177,7 +178,7 @@ describe('dashboard page in a real browser', () => {
   });
 
   it('shows an initial snapshot copying, table by table, then the stream', async (t) => {
-    if (!existsSync(CHROMIUM)) return t.skip(`no Chromium at ${CHROMIUM} (Debian package chromium; .ci/run installs it)`);
+    if (!existsSync(CHROMIUM)) return missingTool(t, `no Chromium at ${CHROMIUM} (Debian package chromium; .ci/run installs it)`);
     const conn = await stack.mariadb.connect();
     await conn.query("CREATE DATABASE snapdash; CREATE TABLE snapdash.big (id INT PRIMARY KEY, pad VARCHAR(100)); INSERT INTO snapdash.big SELECT seq, REPEAT('x', 100) FROM snapdash.seq_1_to_6000");
     await conn.end();

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { missingTool } from '../support/requires.js';
 import { describe, it } from 'node:test';
 
 const run = promisify(execFile);
@@ -14,7 +15,7 @@ async function has(tool: string): Promise<boolean> {
 /** What ships in deploy/ is checked by the tools that will read it. */
 describe('deployment files', () => {
   it('the Prometheus alert rules load and fire as their unit tests say (promtool)', async (t) => {
-    if (!(await has('promtool'))) return t.skip('promtool is not installed (Debian package prometheus; .ci/run installs it)');
+    if (!(await has('promtool'))) return missingTool(t, 'promtool is not installed (Debian package prometheus; .ci/run installs it)');
     const check = await run('promtool', ['check', 'rules', 'deploy/prometheus/sdl-rules.yml'], { cwd: root });
     assert.match(check.stdout, /SUCCESS: \d+ rules found/);
     const tested = await run('promtool', ['test', 'rules', 'sdl-rules.test.yml'], { cwd: `${root}deploy/prometheus` });
@@ -22,7 +23,7 @@ describe('deployment files', () => {
   });
 
   it('the systemd unit passes systemd-analyze verify', async (t) => {
-    if (!(await has('systemd-analyze'))) return t.skip('systemd-analyze is not installed');
+    if (!(await has('systemd-analyze'))) return missingTool(t, 'systemd-analyze is not installed');
     const { stderr } = await run('systemd-analyze', ['verify', 'deploy/sdl.service'], { cwd: root });
     // verify exits 0 on warnings too: any line it prints about the unit is a finding.
     assert.equal(stderr.split('\n').filter((l) => l.includes('sdl.service')).join('\n'), '');
