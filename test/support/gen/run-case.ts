@@ -56,6 +56,57 @@ async function session(stack: Stack, db?: string): Promise<Connection> {
  * the model counted, per table and op.
  */
 export async function runCase(stack: Stack, c: CaseChoice, db: string, stats: CaseStats): Promise<void> {
+  const phase: CasePhase = { now: 'starting' };
+  const body = runCaseBody(stack, c, db, stats, phase);
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      void hangReport(stack, db, phase).then(async (r) => {
+        // Free what the abandoned body holds so the next case starts clean.
+        if (phase.sdl?.running === true) await phase.sdl.kill9();
+        phase.conn?.destroy();
+        reject(new Error(r));
+      });
+    }, CASE_MS);
+  });
+  // Past the limit the body is abandoned; its later rejection must not surface as unhandled.
+  body.catch(() => undefined);
+  try {
+    await Promise.race([body, limit]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A case that runs past this has hung somewhere: fail it with where, not the whole file at its timeout. */
+const CASE_MS = Number(process.env['SDL_GEN_CASE_MS'] ?? 300_000);
+
+/** Where a case is, and what it holds, for the report and clean-up when it hangs. */
+interface CasePhase {
+  now: string;
+  sdl?: SdlProcess;
+  conn?: Connection;
+}
+
+/** What the servers were doing when a case hung: its phase, MariaDB's process list, sdl's notable log lines. */
+async function hangReport(stack: Stack, db: string, phase: CasePhase): Promise<string> {
+  let processes = '';
+  try {
+    const conn = await stack.mariadb.connect();
+    try {
+      const [rows] = await conn.query('SHOW FULL PROCESSLIST');
+      processes = (rows as Record<string, unknown>[]).map((r) => JSON.stringify(r)).join('\n');
+    } finally {
+      await conn.end();
+    }
+  } catch (err) {
+    processes = `(no process list: ${err instanceof Error ? err.message : String(err)})`;
+  }
+  const sdlLog = phase.sdl === undefined ? '(no sdl yet)' : notable(phase.sdl);
+  return `case ${db} hung for ${CASE_MS / 1000} s at: ${phase.now}\nMariaDB processes:\n${processes}\nsdl warnings and errors:\n${sdlLog}`;
+}
+
+async function runCaseBody(stack: Stack, c: CaseChoice, db: string, stats: CaseStats, phase: CasePhase): Promise<void> {
   const program = programOf(c, db);
   const sdlDb = `sdl_${db}`;
   const pipeline = db;
@@ -64,22 +115,30 @@ export async function runCase(stack: Stack, c: CaseChoice, db: string, stats: Ca
   const spawn = (): SdlProcess => {
     const p = new SdlProcess(stack.scratch, stack, { pipeline, include: db, name: `${db}-${generation++}`, env: { SDL_MONGO_DATABASE: sdlDb } });
     p.start();
+    phase.sdl = p;
     return p;
   };
   // A server a previous case left down would fail this case for nothing of its own.
+  phase.now = 'starting MariaDB';
   if (!stack.mariadb.running) await stack.mariadb.start();
   let conn = await session(stack);
+  phase.conn = conn;
   await conn.query(`CREATE DATABASE IF NOT EXISTS ${ident(OTHER_DB)}`);
+  phase.now = 'setting the start position';
   // The oracle counts every row change as a change: stream from here, not an initial snapshot.
   await streamFromHere(stack, pipeline, sdlDb);
   let sdl = spawn();
   let mongoDown = false;
   const where = (i: number, st: Statement): string => `${db} step ${i}: ${st.sql.slice(0, 300)}`;
   try {
-    for (const st of program.setup) await conn.query(st.sql);
+    for (const st of program.setup) {
+      phase.now = `setup: ${st.sql.slice(0, 300)}`;
+      await conn.query(st.sql);
+    }
     for (const [i, step] of program.steps.entries()) {
       for (const st of step.statements) {
         stats.statements++;
+        phase.now = where(i, st);
         const [res] = await conn.query(st.sql);
         if (st.rows !== null) {
           // The model and the server disagreeing is a generator bug, not an sdl one: say which.
@@ -87,10 +146,12 @@ export async function runCase(stack: Stack, c: CaseChoice, db: string, stats: Ca
         }
       }
       if (mongoDown) {
+        phase.now = `${db} step ${i}: starting MongoDB`;
         await stack.mongo.start();
         mongoDown = false;
       }
       for (const f of plan.get(i) ?? []) {
+        phase.now = `${db} step ${i}: fault ${describeFault(f)}`;
         if ((f.kind === 'mongo-kill' || f.kind === 'mongo-stop') && (!stack.mongo.controllable || mongoDown)) continue;
         // The checkpoint to purge up to is read from MongoDB.
         if (f.kind === 'purge-logs' && mongoDown) continue;
@@ -111,6 +172,7 @@ export async function runCase(stack: Stack, c: CaseChoice, db: string, stats: Ca
             await conn.end();
             await stack.mariadb.restart();
             conn = await session(stack, db);
+            phase.conn = conn;
             break;
           case 'flush-logs':
             await conn.query('FLUSH BINARY LOGS');
@@ -121,18 +183,22 @@ export async function runCase(stack: Stack, c: CaseChoice, db: string, stats: Ca
         }
       }
     }
+    phase.now = `${db}: after the program, starting MongoDB`;
     if (mongoDown) {
       await stack.mongo.start();
       mongoDown = false;
     }
+    phase.now = `${db}: waiting for sdl to catch up`;
     assert.ok(sdl.running, `sdl exited during the program:\n${sdl.logs().slice(-3000)}`);
     await waitForCatchUp(stack, pipeline, 120_000, sdl, sdlDb).catch((err: unknown) => {
       throw new Error(`${err instanceof Error ? err.message : String(err)}\nsdl warnings and errors:\n${notable(sdl)}`);
     });
+    phase.now = `${db}: verifying`;
     await assertMirrorsEqual(stack, [db]);
     await assertNoStrayMirrors(stack, db, program);
     await assertMirrorSizes(stack, db, program);
     assert.deepEqual(sortedCounts(await eventCountsByTable(stack, db, sdlDb)), expectedCounts(program), `event log of ${db} (${sdlDb}.row_changes) differs from the model`);
+    phase.now = `${db}: stopping sdl (SIGTERM)`;
     const code = await sdl.stop();
     assert.equal(code, 0, `sdl did not stop cleanly:\n${sdl.logs().slice(-3000)}`);
   } finally {
