@@ -49,6 +49,7 @@ export async function currentSchema(conn: Connection, db: string, table: string)
     const spec: ColumnSpec = { name: c.name, kind, unsigned: /unsigned/i.test(c.columnType), fsp: c.fsp === null ? 0 : Number(c.fsp) };
     const dataType = c.dataType.toLowerCase();
     if (dataType === 'year') spec.year = true;
+    if (dataType === 'bit') spec.bit = true;
     if (BINARY_TEXT.has(dataType)) spec.binaryText = dataType as BinaryTextType;
     return spec;
   });

@@ -1,6 +1,6 @@
 import type { Connection } from 'mysql2/promise';
 import { SdlError } from '../errors.js';
-import type { RawRow, RawValue, TableSchema } from '../pipeline/types.js';
+import type { ColumnSpec, RawRow, RawValue, TableSchema } from '../pipeline/types.js';
 
 /** A quoted MySQL identifier. */
 export function ident(name: string): string {
@@ -22,22 +22,41 @@ export function selectAll(schema: TableSchema): string {
  */
 export async function readChunk(conn: Connection, schema: TableSchema, after: readonly RawValue[] | null, limit: number): Promise<RawRow[]> {
   const keys = schema.key.map(ident);
+  const bound = keyBinding(schema);
   const params: RawValue[] = [];
   let where = '';
   if (after !== null) {
     const ors: string[] = [];
     for (let i = 0; i < keys.length; i++) {
-      const ands = keys.slice(0, i).map((k) => `${k} = ?`);
-      ands.push(`${keys[i]} > ?`);
+      const ands = keys.slice(0, i).map((k, j) => `${k} = ${bound[j]?.placeholder ?? '?'}`);
+      ands.push(`${keys[i]} > ${bound[i]?.placeholder ?? '?'}`);
       ors.push(`(${ands.join(' AND ')})`);
-      params.push(...after.slice(0, i + 1));
+      params.push(...after.slice(0, i + 1).map((v, j) => bound[j]?.param(v) ?? v));
     }
     where = ` WHERE ${ors.join(' OR ')}`;
   }
   // LIMIT is inlined: MariaDB refuses a placeholder there in some prepared-statement paths.
   const sql = `${selectAll(schema)}${where} ORDER BY ${keys.join(', ')} LIMIT ${Math.max(1, Math.floor(limit))}`;
   const [rows] = await conn.execute(sql, params);
-  return rows as RawRow[];
+  const chunk = rows as RawRow[];
+  // A page that returns the row it was to start after would be read again forever: stop loudly.
+  if (after !== null && chunk.some((r) => sameKey(keyOf(schema, r), after))) {
+    throw new SdlError(
+      'SNAPSHOT_KEY',
+      `${schema.db}.${schema.table}: reading in key order after (${schema.key.join(', ')}) = ${JSON.stringify(after)} returned that row again, so the read would never end`,
+      'permanent',
+      `report this with the table's CREATE TABLE; meanwhile leave \`${schema.db}.${schema.table}\` out of mysql.include (SDL_INCLUDE)`,
+    );
+  }
+  return chunk;
+}
+
+function sameKey(a: readonly RawValue[], b: readonly RawValue[]): boolean {
+  return a.length === b.length && a.every((v, i) => {
+    const w = b[i];
+    if (v instanceof Uint8Array && w instanceof Uint8Array) return Buffer.from(v).equals(Buffer.from(w));
+    return v === w;
+  });
 }
 
 /** The key values of a row read by `readChunk`, to continue after it. */
@@ -71,12 +90,38 @@ export async function assertKeysetOrder(conn: Connection, schema: TableSchema): 
  */
 export async function readKeys(conn: Connection, schema: TableSchema, keys: readonly (readonly RawValue[])[]): Promise<RawRow[]> {
   const cols = schema.key.map(ident);
+  const bound = keyBinding(schema);
   const out: RawRow[] = [];
   for (let i = 0; i < keys.length; i += 100) {
     const part = keys.slice(i, i + 100);
-    const where = part.map(() => `(${cols.map((c) => `${c} = ?`).join(' AND ')})`).join(' OR ');
-    const [rows] = await conn.execute(`${selectAll(schema)} WHERE ${where}`, part.flat());
+    const where = part.map(() => `(${cols.map((c, j) => `${c} = ${bound[j]?.placeholder ?? '?'}`).join(' AND ')})`).join(' OR ');
+    const params = part.flatMap((key) => key.map((v, j) => bound[j]?.param(v) ?? v));
+    const [rows] = await conn.execute(`${selectAll(schema)} WHERE ${where}`, params);
     out.push(...(rows as RawRow[]));
   }
   return out;
+}
+
+/** How a key value read by a SELECT goes back into a WHERE on its column: placeholder and parameter. */
+interface KeyBinding {
+  placeholder: string;
+  param(v: RawValue): RawValue;
+}
+
+const AS_IS: KeyBinding = { placeholder: '?', param: (v) => v };
+
+/**
+ * A BIT value comes back as bytes, and bytes bound as a parameter are a string, which MySQL
+ * compares with a BIT column as a number parsed from text (b'1' > '\x01' is true): keyset
+ * pages never advanced and `readKeys` found nothing. It goes back as the unsigned integer the
+ * bytes spell, cast so no double rounding touches 64-bit values.
+ */
+const BIT: KeyBinding = {
+  placeholder: 'CAST(? AS UNSIGNED)',
+  param: (v) => (v instanceof Uint8Array ? BigInt('0x0' + Buffer.from(v).toString('hex')).toString() : v),
+};
+
+function keyBinding(schema: TableSchema): KeyBinding[] {
+  const byName = new Map<string, ColumnSpec>(schema.columns.map((c) => [c.name, c]));
+  return schema.key.map((k) => (byName.get(k)?.bit === true ? BIT : AS_IS));
 }

@@ -117,6 +117,7 @@ export function tableSchema(
     };
     if (arrivesAsBytes(c.type, c.charset)) spec.charset = c.charset;
     if (c.type === T.YEAR) spec.year = true;
+    if (c.type === T.BIT) spec.bit = true;
     return spec;
   });
   const key = (primaryKey ?? []).map((i) => {

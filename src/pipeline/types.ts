@@ -75,6 +75,11 @@ export interface ColumnSpec {
   /** A YEAR column: zongji adds 1900 to the stored byte, so 1900 is the zero year 0000. */
   year?: boolean;
   /**
+   * A BIT column: its value is bytes, but MySQL compares it as an unsigned integer, so a key
+   * value goes back into a WHERE as one (src/mysql/table-read.ts), not as a byte string.
+   */
+  bit?: boolean;
+  /**
    * MariaDB UUID/INET4/INET6 (set from information_schema): a SELECT returns text, the
    * binlog the stored bytes, and the mirror holds the bytes (src/decode/binary-text.ts).
    */
