@@ -44,6 +44,10 @@ const LAG_SECONDS = env('BENCH_LAG_SECONDS', 30);
 const TXN_ROWS = env('BENCH_TXN_ROWS', 1_000_000);
 const TXN_WAIT_S = env('BENCH_TXN_WAIT_S', 1800);
 const ONLY = process.env['BENCH_ONLY'] ?? '';
+const PROFILE = process.env['BENCH_PROFILE'] ?? '';
+/** Child-process environment for a profiled run: a CPU profile per process and per-batch step timings. */
+const profiled = (name: string): { env?: Record<string, string>; nodeArgs?: string[] } =>
+  PROFILE === '' ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`, `--cpu-prof-name=sdl-${name}.cpuprofile`], env: { SDL_LOG_LEVEL: 'debug' } };
 const RUNS = (process.env['BENCH_RUNS'] ?? 'workers0,nostaging,workers1').split(',').map((s) => s.trim()).filter((s) => s !== '');
 
 const started = performance.now();
@@ -72,9 +76,9 @@ try {
     transactions: caps.transactions, rows: ROWS, behind_rows: BEHIND_ROWS, lag_rate: LAG_RATE, lag_seconds: LAG_SECONDS, runs: RUNS,
   });
 
-  if (ONLY !== '' && ONLY !== 'snapshot') throw new Error(`BENCH_ONLY=${ONLY}: only "snapshot" can run alone`);
-  if (ONLY === '') await streamingPhases(ROWS, caps);
-  await snapshotPhase(ROWS);
+  if (ONLY !== '' && ONLY !== 'snapshot' && ONLY !== 'e2e') throw new Error(`BENCH_ONLY=${ONLY}: only "snapshot" or "e2e" can run alone`);
+  if (ONLY === '' || ONLY === 'e2e') await streamingPhases(ROWS, caps);
+  if (ONLY !== 'e2e') await snapshotPhase(ROWS);
 } finally {
   await conn.end().catch(() => undefined);
   await client.close().catch(() => undefined);
@@ -139,7 +143,7 @@ async function streamingPhases(ROWS: number, caps: Awaited<ReturnType<typeof pro
     const cfg = configs[name];
     if (cfg === undefined) throw new Error(`unknown BENCH_RUNS entry ${name}`);
     await client.db('bench').dropDatabase();
-    const sdl = new BenchSdl(stack, { pipeline: `e2e-${name}`, sdlDb: `sdl_${name}`, ...cfg });
+    const sdl = new BenchSdl(stack, { pipeline: `e2e-${name}`, sdlDb: `sdl_${name}`, ...cfg, ...profiled(name) });
     progress(`sdl end to end (${name}): catching up on ${rows} rows`);
     await streamFromBinlogStart(client.db(`sdl_${name}`), `e2e-${name}`);
     sdl.start();
@@ -166,6 +170,10 @@ async function streamingPhases(ROWS: number, caps: Awaited<ReturnType<typeof pro
   }
   if (live === undefined) throw new Error('BENCH_RUNS is empty');
   const sdl = live;
+  if (ONLY === 'e2e') {
+    await sdl.stop();
+    return;
+  }
 
   // 5. Lag at a fixed write rate while sdl is caught up and streaming.
   progress(`lag: ${LAG_RATE} row changes/s for ${LAG_SECONDS} s (${sdl.opts.pipeline})`);

@@ -219,8 +219,14 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
 
   const decodeBatch = fromPromise<ReturnType<typeof batchFrom>, { parts: Part[] }>(async ({ input }) => {
     if (decoder === undefined) throw new Error('decoder used before prepare');
+    const t0 = performance.now();
     const changes = await decoder.decode({ transactions: input.parts });
-    return batchFrom(input.parts, changes);
+    const batch = batchFrom(input.parts, changes);
+    const t1 = performance.now();
+    // Staged while the committer applies the batch before it; see StageAhead.
+    const staged = await io.stageAhead(batch);
+    log.debug({ batch: batch.id, rows: batch.rows, decodeMs: Math.round(t1 - t0), stagedAhead: staged, stageMs: Math.round(performance.now() - t1) }, 'batch decoded');
+    return batch;
   });
 
   const machine = supervisorMachine.provide({
