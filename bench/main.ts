@@ -57,6 +57,13 @@ const profiled = (name: string): { env?: Record<string, string>; nodeArgs?: stri
   PROFILE === '' ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`, `--cpu-prof-name=sdl-${name}.cpuprofile`], env: { SDL_LOG_LEVEL: 'debug' } };
 const RUNS = (process.env['BENCH_RUNS'] ?? 'workers0,nostaging,workers1').split(',').map((s) => s.trim()).filter((s) => s !== '');
 
+/** The end-to-end runs BENCH_RUNS may name (module scope, above the top-level awaits that use it). */
+const configs: Record<string, { workers: number; staging: boolean }> = {
+  workers1: { workers: 1, staging: true },
+  workers0: { workers: 0, staging: true },
+  nostaging: { workers: 1, staging: false },
+};
+
 const started = performance.now();
 const progress = (msg: string): void => {
   process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(1)}s] ${msg}\n`);
@@ -245,12 +252,6 @@ async function streamingPhases(ROWS: number, caps: Awaited<ReturnType<typeof pro
   report(await memoryOneTransaction(conn, client, one, TXN_ROWS, TXN_WAIT_S * 1000, progress));
   await one.kill9();
 }
-
-const configs: Record<string, { workers: number; staging: boolean }> = {
-  workers1: { workers: 1, staging: true },
-  workers0: { workers: 0, staging: true },
-  nostaging: { workers: 1, staging: false },
-};
 
 /** With BENCH_PROFILE, each sdl's log (step timings) is kept beside its CPU profile. */
 function keepLog(sdl: BenchSdl): void {
