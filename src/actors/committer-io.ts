@@ -98,6 +98,7 @@ export function committerIO(deps: CommitterIODeps) {
     actors: {
       recover: fromPromise<unknown, void>(() =>
         mongoStep(async () => {
+          stageAhead.reset();
           const results = await recoverPending(context());
           if (results.length > 0) log.warn({ batches: results.length, rows: results.reduce((n, r) => n + r.eventsInserted + r.duplicatesIgnored, 0) }, 're-applied staged batches left pending by the previous run');
           return results.length;

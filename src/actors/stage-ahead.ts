@@ -58,6 +58,12 @@ export class StageAhead {
     if (this.previous === batchId) this.previous = undefined;
   }
 
+  /** A committer (re)starts with recovery, which re-applies every pending batch: nothing staged is known any more. */
+  reset(): void {
+    this.staged.clear();
+    this.previous = undefined;
+  }
+
   isStaged(batchId: string): boolean {
     return this.staged.has(batchId);
   }

@@ -71,12 +71,17 @@ describe('staging ahead of the apply, against the MongoDB-wire server', () => {
     // The batcher hands on b1, b2 and b3 while the committer has applied none of them yet.
     for (const b of [b1, b2, b3]) assert.equal(await ahead.ahead(b), true);
     assert.deepEqual(await pendingOrder(), [b1.id, b2.id, b3.id]);
-    // kill -9 here: the next start re-applies all three, in order.
+    // kill -9 here (or the committer restarts in-process): the next start re-applies all three, in order.
+    ahead.reset();
     const recovered = await recoverPending(ctx);
     assert.deepEqual(recovered.map((r) => r.batchId), [b1, b2, b3].map((b) => `main/${b.id}`));
     assert.equal((await client.db(src).collection('t').findOne({ _id: 1 } as never))?.['name'], 'third');
     assert.deepEqual((await readCheckpoint(ctx.db, 'main'))?.position, b3.end);
     assert.deepEqual(await staging.listPending(), []);
+    // The same batches read again from the binlog after an in-process restart are staged again, not taken as staged.
+    assert.equal(ahead.isStaged(b1.id), false);
+    assert.equal(await ahead.ahead(b1), true);
+    assert.deepEqual(await pendingOrder(), [b1.id]);
   });
 
   it('after a failed ahead-staging the committer stages the rest in turn; a staged batch is never staged again', async () => {
