@@ -11,13 +11,19 @@
  * workers1, workers0, nostaging; the last one stays up for the lag and memory phases).
  * Last, on a table of BENCH_ROWS rows (1000000 is the issue's figure): the raw SELECT rate, and
  * `sdl snapshot` and `sdl verify` of that table as ratios to it, with their peak RSS.
- * BENCH_ONLY=snapshot runs only that phase.
+ * Beside the mixed load, a wide-row load (BENCH_WIDE_ROWS row changes of about 4 KB with JSON and
+ * BLOB columns, default 3000 on FerretDB, 30000 on MongoDB; 0 skips it) gets its own sink ceiling
+ * and end-to-end runs with workers0 and workers1 (those in BENCH_RUNS), where decoding weighs more.
+ * BENCH_ONLY=snapshot runs only that phase; BENCH_ONLY=e2e stops after the end-to-end runs (no lag,
+ * memory or snapshot phases). BENCH_PROFILE=DIR runs each sdl with `--cpu-prof` into DIR and keeps
+ * its log there with per-batch step timings (`batch decoded`, `batch committed` at debug level).
  *
  * Why 5000 on FerretDB: FerretDB 1.24 (SQLite) scans the collection for every update by _id
  * (about 30–70 ms per mirror upsert at a few thousand documents), so its sink rate is tens of
  * rows per second and falls as the mirrors grow; 200k rows would take days there.
  */
-import { readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { MongoClient, type Db } from 'mongodb';
 import { FULL_CAPABILITIES } from '../src/decode/wire.js';
 import { mirrorStrategyFor } from '../src/actors/committer-io.js';
@@ -32,6 +38,7 @@ import { BenchSdl } from './sdl-run.js';
 import { sinkCeiling } from './sink.js';
 import { binlogEnd, readBinlogCounting } from './source.js';
 import { snapshotAndVerify } from './snapshot-verify.js';
+import { WIDE_SCHEMA, WideLoad } from './wide-workload.js';
 import { BENCH_SCHEMA, MixedLoad, rowsOf } from './workload.js';
 
 const env = (name: string, dflt: number): number => {
@@ -44,7 +51,18 @@ const LAG_SECONDS = env('BENCH_LAG_SECONDS', 30);
 const TXN_ROWS = env('BENCH_TXN_ROWS', 1_000_000);
 const TXN_WAIT_S = env('BENCH_TXN_WAIT_S', 1800);
 const ONLY = process.env['BENCH_ONLY'] ?? '';
+const PROFILE = process.env['BENCH_PROFILE'] ?? '';
+/** Child-process environment for a profiled run: a CPU profile per process and per-batch step timings. */
+const profiled = (name: string): { env?: Record<string, string>; nodeArgs?: string[] } =>
+  PROFILE === '' ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`, `--cpu-prof-name=sdl-${name}.cpuprofile`], env: { SDL_LOG_LEVEL: 'debug' } };
 const RUNS = (process.env['BENCH_RUNS'] ?? 'workers0,nostaging,workers1').split(',').map((s) => s.trim()).filter((s) => s !== '');
+
+/** The end-to-end runs BENCH_RUNS may name (module scope, above the top-level awaits that use it). */
+const configs: Record<string, { workers: number; staging: boolean }> = {
+  workers1: { workers: 1, staging: true },
+  workers0: { workers: 0, staging: true },
+  nostaging: { workers: 1, staging: false },
+};
 
 const started = performance.now();
 const progress = (msg: string): void => {
@@ -72,9 +90,9 @@ try {
     transactions: caps.transactions, rows: ROWS, behind_rows: BEHIND_ROWS, lag_rate: LAG_RATE, lag_seconds: LAG_SECONDS, runs: RUNS,
   });
 
-  if (ONLY !== '' && ONLY !== 'snapshot') throw new Error(`BENCH_ONLY=${ONLY}: only "snapshot" can run alone`);
-  if (ONLY === '') await streamingPhases(ROWS, caps);
-  await snapshotPhase(ROWS);
+  if (ONLY !== '' && ONLY !== 'snapshot' && ONLY !== 'e2e') throw new Error(`BENCH_ONLY=${ONLY}: only "snapshot" or "e2e" can run alone`);
+  if (ONLY === '' || ONLY === 'e2e') await streamingPhases(ROWS, caps);
+  if (ONLY !== 'e2e') await snapshotPhase(ROWS);
 } finally {
   await conn.end().catch(() => undefined);
   await client.close().catch(() => undefined);
@@ -128,18 +146,14 @@ async function streamingPhases(ROWS: number, caps: Awaited<ReturnType<typeof pro
   const ceiling = Math.min(sourceRate, sinkRate);
 
   // 4. sdl end to end from an empty target, catching up on the workload.
-  const configs: Record<string, { workers: number; staging: boolean }> = {
-    workers1: { workers: 1, staging: true },
-    workers0: { workers: 0, staging: true },
-    nostaging: { workers: 1, staging: false },
-  };
   let live: BenchSdl | undefined;
   const e2e: Record<string, number> = {};
   for (const [i, name] of RUNS.entries()) {
     const cfg = configs[name];
     if (cfg === undefined) throw new Error(`unknown BENCH_RUNS entry ${name}`);
     await client.db('bench').dropDatabase();
-    const sdl = new BenchSdl(stack, { pipeline: `e2e-${name}`, sdlDb: `sdl_${name}`, ...cfg });
+    const sdl = new BenchSdl(stack, { pipeline: `e2e-${name}`, sdlDb: `sdl_${name}`, ...cfg, ...profiled(name) });
+    keepLog(sdl);
     progress(`sdl end to end (${name}): catching up on ${rows} rows`);
     await streamFromBinlogStart(client.db(`sdl_${name}`), `e2e-${name}`);
     sdl.start();
@@ -164,8 +178,13 @@ async function streamingPhases(ROWS: number, caps: Awaited<ReturnType<typeof pro
   if (e2e['workers0'] !== undefined && e2e['workers1'] !== undefined) {
     report({ metric: 'pool_gain', workers1_rows_per_s: Math.round(e2e['workers1']), workers0_rows_per_s: Math.round(e2e['workers0']), speedup: r3(e2e['workers1'] / e2e['workers0']) });
   }
+  await widePhase(caps);
   if (live === undefined) throw new Error('BENCH_RUNS is empty');
   const sdl = live;
+  if (ONLY === 'e2e') {
+    await sdl.stop();
+    return;
+  }
 
   // 5. Lag at a fixed write rate while sdl is caught up and streaming.
   progress(`lag: ${LAG_RATE} row changes/s for ${LAG_SECONDS} s (${sdl.opts.pipeline})`);
@@ -232,6 +251,62 @@ async function streamingPhases(ROWS: number, caps: Awaited<ReturnType<typeof pro
   await untilStreaming(one, conn, client);
   report(await memoryOneTransaction(conn, client, one, TXN_ROWS, TXN_WAIT_S * 1000, progress));
   await one.kill9();
+}
+
+/** With BENCH_PROFILE, each sdl's log (step timings) is kept beside its CPU profile. */
+function keepLog(sdl: BenchSdl): void {
+  if (PROFILE === '') return;
+  const stop = sdl.stop.bind(sdl);
+  sdl.stop = async (graceMs?: number) => {
+    await stop(graceMs);
+    copyFileSync(sdl.logFile, join(PROFILE, `${sdl.opts.pipeline}.log`));
+  };
+}
+
+/** 4b. Wide rows (JSON and BLOB columns, about 4 KB each): sink ceiling, then sdl with and without the pool. */
+async function widePhase(caps: Awaited<ReturnType<typeof probeCapabilities>>): Promise<void> {
+  const rows = env('BENCH_WIDE_ROWS', caps.ferretdb !== undefined ? 3000 : 30_000);
+  if (rows === 0) return;
+  await conn.query(WIDE_SCHEMA);
+  const start = await binlogEnd(conn);
+  const load = new WideLoad(conn);
+  progress(`wide rows: loading ${rows} row changes`);
+  const t = performance.now();
+  await load.load(rows);
+  const end = await binlogEnd(conn);
+  report({ metric: 'workload_wide', rows: rowsOf(load.stats), ...load.stats, seconds: r3((performance.now() - t) / 1000), binlog_end: end });
+
+  progress('wide rows: sink ceiling');
+  let batches = await makeBatches(await readTransactions(stack.mariadb.url, 4_000_003, ['benchwide'], end), { ...FULL_CAPABILITIES, decimal128: caps.decimal128, nestedArrays: caps.nestedArrays, dottedKeys: caps.dottedKeys });
+  const sink = await sinkCeiling(client, 'sink_wide_sdl', batches, { benchwide: 'sink_benchwide' }, caps.ferretdb !== undefined ? FERRETDB_CHUNK : DEFAULT_CHUNK, mirrorStrategyFor(caps), 'sink-wide');
+  const total = batches.reduce((n, b) => n + b.rows, 0);
+  batches = [];
+  const sinkRate = sink.rows / sink.seconds;
+  report({ metric: 'sink_ceiling_wide', rows: sink.rows, batches: sink.batches, seconds: r3(sink.seconds), rows_per_s: Math.round(sinkRate), seconds_by_step: sink.secondsBy });
+  await client.db('sink_wide_sdl').dropDatabase();
+  await client.db('sink_benchwide').dropDatabase();
+
+  const e2e: Record<string, number> = {};
+  for (const name of RUNS.filter((r) => r === 'workers0' || r === 'workers1')) {
+    const cfg = configs[name];
+    if (cfg === undefined) continue;
+    await client.db('benchwide').dropDatabase();
+    const prof = profiled(`wide-${name}`);
+    const sdl = new BenchSdl(stack, { pipeline: `wide-${name}`, sdlDb: `sdl_wide_${name}`, ...cfg, ...prof, env: { ...prof.env, SDL_INCLUDE: 'benchwide' } });
+    keepLog(sdl);
+    // Streams from just before the wide load (its checkpoint), not through the mixed one.
+    await writeCheckpoint(client.db(`sdl_wide_${name}`), `wide-${name}`, { file: start.file, pos: start.pos, gtid: start.gtid });
+    progress(`sdl end to end, wide rows (${name}): catching up on ${total} rows`);
+    sdl.start();
+    const seconds = await sdl.waitForCheckpoint(client, end.gtid, 900_000);
+    e2e[name] = total / seconds;
+    report({ metric: 'sdl_e2e_wide', run: name, workers: cfg.workers, rows: total, seconds: r3(seconds), rows_per_s: Math.round(total / seconds), ratio: r3(total / seconds / sinkRate), peak_rss_mb: r1(sdl.peakRssMb) });
+    await sdl.stop();
+    await client.db(`sdl_wide_${name}`).dropDatabase();
+  }
+  if (e2e['workers0'] !== undefined && e2e['workers1'] !== undefined) {
+    report({ metric: 'pool_gain_wide', workers1_rows_per_s: Math.round(e2e['workers1']), workers0_rows_per_s: Math.round(e2e['workers0']), speedup: r3(e2e['workers1'] / e2e['workers0']) });
+  }
 }
 
 /**

@@ -26,6 +26,8 @@ export interface BenchSdlOptions {
   env?: Record<string, string>;
   /** The sdl command line after the CLI; `run` unless told. */
   args?: string[];
+  /** Node options before the CLI (e.g. `--cpu-prof`, which NODE_OPTIONS may not carry). */
+  nodeArgs?: string[];
 }
 
 /** `sdl run` as a child process (like the tests' SdlProcess) with its pid for memory sampling. */
@@ -42,7 +44,7 @@ export class BenchSdl {
     this.proc = new Managed(stack.scratch, {
       name: `sdl-${opts.pipeline}`,
       command: process.execPath,
-      args: [CLI, ...(opts.args ?? ['run'])],
+      args: [...(opts.nodeArgs ?? []), CLI, ...(opts.args ?? ['run'])],
       logFile: this.logFile,
       env: sdlEnv(stack, {
         SDL_MONGO_DATABASE: opts.sdlDb,

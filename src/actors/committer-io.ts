@@ -11,7 +11,9 @@ import type { MirrorStrategy } from '../mongo/mirrors.js';
 import { Staging } from '../mongo/staging.js';
 import { FERRETDB_CHUNK } from '../mongo/write-shape.js';
 import type { Batch } from '../pipeline/types.js';
+import { scopeBatch } from '../mongo/scope.js';
 import { mongoStep } from './mongo-step.js';
+import { StageAhead } from './stage-ahead.js';
 
 export interface CommitterIODeps {
   /** The writing client and sdl's database; known once `prepare` has decided the write concern. */
@@ -58,6 +60,14 @@ export function committerIO(deps: CommitterIODeps) {
     return ctx;
   };
 
+  // Staging of batch n+1 overlaps the apply of batch n: the batcher stages ahead, the write step only what is left.
+  const stageAhead = new StageAhead(async (batch) => {
+    const ctx = context();
+    ctx.fence?.();
+    if (ctx.staging === undefined) throw new Error('committer context without staging');
+    return ctx.staging.stageBatch(scopeBatch(batch, ctx.pipeline));
+  });
+
   const keyless = new Set<string>();
   const warnKeyless = (batch: Batch): void => {
     for (const c of batch.changes) {
@@ -83,9 +93,12 @@ export function committerIO(deps: CommitterIODeps) {
   return {
     /** The commit context the committer uses (also the initial snapshot's, so both write alike). */
     context,
+    /** For the batcher's decode step: stages a batch it hands on when that keeps staging order (see StageAhead). */
+    stageAhead: (batch: Batch): Promise<boolean> => (config.staging ? stageAhead.ahead(batch) : Promise.resolve(false)),
     actors: {
       recover: fromPromise<unknown, void>(() =>
         mongoStep(async () => {
+          stageAhead.reset();
           const results = await recoverPending(context());
           if (results.length > 0) log.warn({ batches: results.length, rows: results.reduce((n, r) => n + r.eventsInserted + r.duplicatesIgnored, 0) }, 're-applied staged batches left pending by the previous run');
           return results.length;
@@ -93,7 +106,8 @@ export function committerIO(deps: CommitterIODeps) {
       ),
       writeBatch: fromPromise<unknown, { batch: Batch }>(({ input }) =>
         mongoStep(async () => {
-          const outcome = await writeBatch(context(), input.batch);
+          const staged = config.staging ? await stageAhead.stagedOrStage(input.batch) : null;
+          const outcome = { ...(await writeBatch(context(), input.batch, false)), staged };
           outcomes.set(input.batch.id, outcome);
           metrics.duplicatesIgnored(outcome.counts.duplicatesIgnored);
           warnKeyless(input.batch);
@@ -118,11 +132,12 @@ export function committerIO(deps: CommitterIODeps) {
             log.warn({ batch: batch.id, end: batch.end === undefined ? undefined : withoutJson(batch.end), stored: written.stored === undefined ? null : { file: written.stored.file, pos: written.stored.pos, gtid: written.stored.gtid, order: written.stored.order } }, 'checkpoint kept: the stored one is further along than this batch');
           }
           outcomes.delete(batch.id);
+          stageAhead.committed(batch.id);
           metrics.rowsCommitted(batch.rows);
           metrics.tableRowsCommitted(batch.changes);
           metrics.batchesCommitted();
           if (batch.end !== undefined) metrics.committedUpTo(batch.lastTs);
-          log.debug({ batch: batch.id, rows: batch.rows, end: batch.end === undefined ? undefined : withoutJson(batch.end) }, 'batch committed');
+          log.debug({ batch: batch.id, rows: batch.rows, end: batch.end === undefined ? undefined : withoutJson(batch.end), stageMs: outcome?.ms.stage, applyMs: outcome?.ms.apply }, 'batch committed');
           return batch.id;
         }),
       ),

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { decodeBatch } from '../decode/decode-changes.js';
@@ -11,6 +12,19 @@ export interface DecoderOptions {
   caps: DecodeCapabilities;
   /** How long close() waits for running tasks before terminating the workers. */
   closeTimeoutMs?: number;
+}
+
+/**
+ * The pool size `workers: auto` means. One batch is decoded at a time (the batcher's decode step
+ * is sequential), so a second worker would idle: one worker where the main thread can hand
+ * decoding to another core, inline decoding on one core, where a worker only adds the copy
+ * to and from it (`node dist/bench/decoder.js` pinned to one core: the pool at 0.63–0.74× of inline).
+ */
+export function decoderWorkers(setting: number | 'auto', cpus = availableParallelism()): { workers: number; why: string } {
+  if (setting !== 'auto') return { workers: setting, why: `workers: ${setting} (configured)` };
+  return cpus >= 2
+    ? { workers: 1, why: `workers: auto → 1 (${cpus} CPUs: decoding moves off the main thread; one batch decodes at a time, so more would idle)` }
+    : { workers: 0, why: `workers: auto → 0 (${cpus} CPU: inline decoding, a worker would only add the copies)` };
 }
 
 /** Next to this module in dist/, so tests load exactly the file production loads. */

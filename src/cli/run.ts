@@ -1,6 +1,6 @@
 import { withoutJson } from '../mongo/position.js';
 import { createActor, fromPromise, toPromise, type AnyActorRef, type InspectionEvent } from 'xstate';
-import { Decoder } from '../actors/decoder-pool.js';
+import { Decoder, decoderWorkers } from '../actors/decoder-pool.js';
 import { committerIO, mirrorStrategyFor } from '../actors/committer-io.js';
 import { effectiveServerId, redactUrl, type Config } from '../config/config.js';
 import { FULL_CAPABILITIES } from '../decode/wire.js';
@@ -99,7 +99,9 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
       if (!caps.decimal128) log.warn('MongoDB cannot store Decimal128: DECIMAL and huge BIGINT UNSIGNED values are stored as exact strings');
       if (!caps.nestedArrays) log.warn('MongoDB cannot store nested arrays: JSON values containing them are stored as their text');
       await decoder?.close();
-      decoder = new Decoder({ workers: config.workers, caps: { ...FULL_CAPABILITIES, decimal128: caps.decimal128, nestedArrays: caps.nestedArrays, dottedKeys: caps.dottedKeys } });
+      const pool = decoderWorkers(config.workers);
+      log.info({ workers: pool.workers, setting: config.workers }, `decoder: ${pool.workers === 0 ? 'inline on the main thread' : `${pool.workers} pool worker${pool.workers === 1 ? '' : 's'}`}; ${pool.why}`);
+      decoder = new Decoder({ workers: pool.workers, caps: { ...FULL_CAPABILITIES, decimal128: caps.decimal128, nestedArrays: caps.nestedArrays, dottedKeys: caps.dottedKeys } });
       await ensureIndexes(db);
       await checkNames();
       lease ??= await takeLease();
@@ -219,8 +221,14 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
 
   const decodeBatch = fromPromise<ReturnType<typeof batchFrom>, { parts: Part[] }>(async ({ input }) => {
     if (decoder === undefined) throw new Error('decoder used before prepare');
+    const t0 = performance.now();
     const changes = await decoder.decode({ transactions: input.parts });
-    return batchFrom(input.parts, changes);
+    const batch = batchFrom(input.parts, changes);
+    const t1 = performance.now();
+    // Staged while the committer applies the batch before it; see StageAhead.
+    const staged = await io.stageAhead(batch);
+    log.debug({ batch: batch.id, rows: batch.rows, decodeMs: Math.round(t1 - t0), stagedAhead: staged, stageMs: Math.round(performance.now() - t1) }, 'batch decoded');
+    return batch;
   });
 
   const machine = supervisorMachine.provide({

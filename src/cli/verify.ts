@@ -1,5 +1,5 @@
 import { MongoClient } from 'mongodb';
-import { Decoder } from '../actors/decoder-pool.js';
+import { Decoder, decoderWorkers } from '../actors/decoder-pool.js';
 import { mirrorStrategyFor } from '../actors/committer-io.js';
 import type { Config } from '../config/config.js';
 import { FULL_CAPABILITIES } from '../decode/wire.js';
@@ -25,7 +25,7 @@ export async function verifyCommand(config: Config, opts: VerifyCommandOptions =
     const db = client.db(config.mongo.database);
     const probed = await probeCapabilities(client, db);
     const caps = { ...FULL_CAPABILITIES, decimal128: probed.decimal128, nestedArrays: probed.nestedArrays, dottedKeys: probed.dottedKeys };
-    decoder = new Decoder({ workers: config.workers, caps });
+    decoder = new Decoder({ workers: decoderWorkers(config.workers).workers, caps });
     const report = await verify({
       mysqlUrl: config.mysql.url,
       include: config.mysql.include,

@@ -15,8 +15,8 @@ export interface Config {
   snapshot: { chunkRows: number };
   /** Bytes of row data held between the binlog and MongoDB before reading pauses. */
   maxInFlightBytes: number;
-  /** Decoder pool threads; 0 decodes on the main thread. */
-  workers: number;
+  /** Decoder pool threads; 0 decodes on the main thread; `auto` picks by CPUs (see decoderWorkers). */
+  workers: number | 'auto';
   /** Stage each batch before applying it (the crash-recovery log); off only to measure its cost. */
   staging: boolean;
   /** Single-writer lease: a standby takes over this long after the writer stops renewing. */
@@ -32,7 +32,7 @@ export const DEFAULTS: Config = {
   batch: { maxRows: 5000, maxBytes: 8 * 1024 * 1024, maxDelayMs: 200 },
   snapshot: { chunkRows: 2000 },
   maxInFlightBytes: 32 * 1024 * 1024,
-  workers: 1,
+  workers: 'auto',
   staging: true,
   leaseTtlMs: 15_000,
   http: { addr: '127.0.0.1:9464' },
@@ -152,7 +152,7 @@ function validate(raw: Record<string, unknown>, env: Env, labelOf: LabelOf): Con
     },
     snapshot: { chunkRows: int(snapshot, 'snapshot.chunkRows', DEFAULTS.snapshot.chunkRows, 1, 100_000) },
     maxInFlightBytes: int(raw, 'maxInFlightBytes', DEFAULTS.maxInFlightBytes, 1024 * 1024, 16 * 1024 ** 3),
-    workers: int(raw, 'workers', DEFAULTS.workers, 0, 64),
+    workers: workersSetting(raw),
     staging: bool(raw, 'staging', DEFAULTS.staging),
     leaseTtlMs: int(raw, 'leaseTtlMs', DEFAULTS.leaseTtlMs, 1000, 600_000),
     http: { addr: str(http, 'http.addr', DEFAULTS.http.addr, /^[^\s]*:\d{1,5}$|^off$/) },
@@ -255,6 +255,14 @@ function int(o: Record<string, unknown>, field: string, dflt: number, min: numbe
   if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
     throw new ConfigError(field, `must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
   }
+  return n;
+}
+
+function workersSetting(raw: Record<string, unknown>): number | 'auto' {
+  const v = raw['workers'];
+  if (v === undefined || v === 'auto') return 'auto';
+  const n = typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 64) throw new ConfigError('workers', `must be auto or an integer from 0 to 64, got ${JSON.stringify(v)}`);
   return n;
 }
 

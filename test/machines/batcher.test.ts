@@ -104,6 +104,11 @@ async function walkBatcher(path: Path): Promise<void> {
           assert.ok(b.rows <= input.maxRows, `batch ${b.id} has ${b.rows} rows`);
         }
         if (real.value === 'flushing') assert.deepEqual(lastCall(decode.calls).input.parts, real.context.open.slice(0, real.context.taking));
+        // The decode step also stages the batch ahead of the committer's apply (StageAhead), which keeps
+        // staging order only if one decode runs at a time and batches go on in the order decodes started.
+        const decodeStarts = decode.calls.map((c) => c.input.parts.flatMap((p) => p.changes.map((ch) => ch.id)).join(','));
+        assert.deepEqual(batches.map((b) => b.changes.map((c) => c.id).join(',')), decodeStarts.slice(0, batches.length));
+        assert.ok(decode.calls.length - batches.length <= 1, `${decode.calls.length - batches.length} decodes at once`);
         // Backpressure: PAUSE above the limit, RESUME at or below half, alternating.
         const toReader = sys.received.reader.map((e) => e.type);
         toReader.forEach((t, i) => assert.equal(t, i % 2 === 0 ? 'PAUSE' : 'RESUME'));

@@ -41,6 +41,9 @@ export class MariaDb {
         `--socket=${base}/mysqld.sock`,
         `--pid-file=${base}/mysqld.pid`,
         `--log-error=${base}/error.log`,
+        // Its own temporary directory: internal temporary tables in a shared /tmp were deleted
+        // under a running server (`Error on delete of '/tmp/#sql-temptable-…'`) on this shared machine.
+        `--tmpdir=${base}/tmp`,
         `--log-bin=${base}/data/binlog`,
         '--binlog-format=ROW',
         '--binlog-row-image=FULL',
@@ -66,6 +69,7 @@ export class MariaDb {
     for (let attempt = 1; ; attempt++) {
       rmSync(datadir, { recursive: true, force: true });
       mkdirSync(datadir, { recursive: true });
+      mkdirSync(scratch.path('mariadb', 'tmp'), { recursive: true });
       try {
         await run('mariadb-install-db', [
           '--no-defaults',

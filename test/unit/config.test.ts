@@ -27,12 +27,16 @@ describe('configuration', () => {
     assert.equal(cfg.batch.maxRows, 100);
     assert.equal(cfg.workers, 0);
     assert.equal(cfg.mongo.database, 'sdl');
+    assert.equal(loadConfig(undefined, env).workers, 'auto');
+    assert.equal(loadConfig(undefined, { ...env, SDL_WORKERS: 'auto' }).workers, 'auto');
+    assert.equal(loadConfig(undefined, { ...env, SDL_WORKERS: '3' }).workers, 3);
   });
 
   it('names the field that is wrong', () => {
     assert.equal(fieldOf(() => loadConfig(undefined, {})), 'mysql.url');
     assert.equal(fieldOf(() => loadConfig(undefined, { ...env, SDL_MONGO_URL: 'http://x' })), 'mongo.url');
     assert.equal(fieldOf(() => loadConfig(undefined, { ...env, SDL_WORKERS: 'many' })), 'workers');
+    assert.equal(fieldOf(() => loadConfig(undefined, { ...env, SDL_WORKERS: '-1' })), 'workers');
     assert.equal(fieldOf(() => loadConfig(undefined, { ...env, SDL_INCLUDE: 'a.b.c' })), 'mysql.include');
     const file = join(tmpdir(), `sdl-config-bad-${process.pid}.yaml`);
     writeFileSync(file, 'batch:\n  maxRows: -1\n');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Binary, Decimal128, Double, Long } from 'mongodb';
-import { Decoder } from '../../src/actors/decoder-pool.js';
+import { Decoder, decoderWorkers } from '../../src/actors/decoder-pool.js';
 import type { DecodeTask } from '../../src/decode/wire.js';
 import type { RowChange, TableSchema } from '../../src/pipeline/types.js';
 
@@ -84,6 +84,14 @@ describe('Decoder pool', () => {
     assert.ok(Buffer.from(big.value()).equals(bigBlob));
     assert.equal((upd?.oldKey as { id: Long }).id.toString(), '-9223372036854775808');
     assert.equal((upd?.key as { id: Long }).id.toString(), '5');
+  });
+
+  it('workers: auto is one worker with a second CPU and inline decoding on one; a number is taken as set', () => {
+    assert.equal(decoderWorkers('auto', 1).workers, 0);
+    assert.equal(decoderWorkers('auto', 2).workers, 1);
+    assert.equal(decoderWorkers('auto', 16).workers, 1);
+    assert.equal(decoderWorkers(3, 1).workers, 3);
+    assert.match(decoderWorkers('auto', 1).why, /auto → 0/);
   });
 
   it('workers: 0 runs the same task inline with deep-equal output', async () => {
