@@ -30,7 +30,7 @@ export interface OnlineSnapshotDeps {
   pipeline: string;
   /** The committer's context: the same decoder output goes through the same commit path. */
   commit: () => CommitContext;
-  decoder: () => Decoder;
+  decoder: () => Pick<Decoder, 'decode'>;
   /** The committer's mirror lock (see MirrorLock). */
   lock: MirrorLock;
   /** What the committer's batches touched (see TouchedKeys). */
