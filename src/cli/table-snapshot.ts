@@ -12,7 +12,8 @@ import { listTables } from '../mysql/information-schema.js';
 /**
  * `sdl snapshot --tables db.t,…` on a pipeline that streams: asks the running `sdl run` (through
  * request documents in `sdl.snapshots`) to copy these tables again online, then waits, printing
- * their progress, until every one is copied (exit 0). Without a live instance the requests wait
+ * their progress, until every one is copied (exit 0; 1 when the instance refused one: a MySQL
+ * source). Without a live instance the requests wait
  * for the next `sdl run`, and this says so and exits 0. Exit 2: a name that is not an included
  * table, or a pipeline without a checkpoint (the plain `sdl snapshot` takes the initial one).
  */
@@ -34,13 +35,18 @@ export async function tableSnapshotCommand(config: Config, names: readonly strin
     process.stdout.write(`requested an online snapshot of ${list}; ${lease.owner} copies them while streaming\n`);
     const pending = new Set(tables.map((t) => `${t.db}.${t.table}`));
     const shown = new Map<string, number>();
+    const refused: string[] = [];
     while (pending.size > 0) {
       for (const t of tables) {
         const name = `${t.db}.${t.table}`;
         if (!pending.has(name)) continue;
         const doc = await readTableSnapshot(db, config.pipeline, t);
         if (doc === null) continue;
-        if (doc.done) {
+        if (doc.done && doc.reason.includes('refused')) {
+          pending.delete(name);
+          refused.push(name);
+          process.stdout.write(`${name}: not copied (${doc.reason}; the sdl run log says why)\n`);
+        } else if (doc.done) {
           pending.delete(name);
           process.stdout.write(`${name}: copied (${doc.rows} rows read, ${doc.skipped} of them left to newer streamed changes)\n`);
         } else if (shown.get(name) !== doc.rows) {
@@ -50,7 +56,7 @@ export async function tableSnapshotCommand(config: Config, names: readonly strin
       }
       if (pending.size > 0) await sleep(opts.pollMs ?? 1000);
     }
-    return 0;
+    return refused.length === 0 ? 0 : 1;
   } finally {
     await client.close();
   }
