@@ -1,4 +1,3 @@
-import { resnapshotHint } from '../mysql/resnapshot-hint.js';
 import { withoutJson } from '../mongo/position.js';
 import type { Db, MongoClient } from 'mongodb';
 import { fromPromise } from 'xstate';
@@ -9,6 +8,10 @@ import type { Capabilities } from '../mongo/capabilities.js';
 import { finishBatch, recoverPending, writeBatch, type CommitContext, type WriteOutcome } from '../mongo/commit.js';
 import type { MirrorStrategy } from '../mongo/mirrors.js';
 import { Staging } from '../mongo/staging.js';
+import { ddlTables } from '../mongo/ddl-parse.js';
+import { MirrorLock } from '../mongo/mirror-lock.js';
+import { TouchedKeys } from '../snapshot/touched-keys.js';
+import { readTableSnapshot, requestTableSnapshot } from '../mongo/table-snapshots.js';
 import { FERRETDB_CHUNK } from '../mongo/write-shape.js';
 import type { Batch } from '../pipeline/types.js';
 import { scopeBatch } from '../mongo/scope.js';
@@ -68,6 +71,8 @@ export function committerIO(deps: CommitterIODeps) {
     return ctx.staging.stageBatch(scopeBatch(batch, ctx.pipeline));
   });
 
+  const lock = new MirrorLock();
+  const touched = new TouchedKeys();
   const keyless = new Set<string>();
   const warnKeyless = (batch: Batch): void => {
     for (const c of batch.changes) {
@@ -79,14 +84,33 @@ export function committerIO(deps: CommitterIODeps) {
     }
   };
 
-  /** DDL that changes stored rows without row events: the mirror keeps the old values of untouched rows. */
-  const warnDdl = (batch: Batch): void => {
+  /**
+   * DDL that changes stored rows without row events (`ADD COLUMN … DEFAULT`, a type-changing
+   * MODIFY, a charset conversion) leaves untouched mirror documents with their old values: the
+   * table is re-snapshotted online. Any other DDL on a table whose online snapshot is under way
+   * restarts it, since chunks read before the DDL would bring back what the DDL changed. Runs
+   * under the mirror lock before the batch is written, so no chunk is written in between; a
+   * retry or replay of the batch asks again, which only restarts the copy.
+   */
+  const requestResnapshots = async (batch: Batch): Promise<void> => {
+    const { db } = deps.mongo();
     for (const ddl of batch.ddl) {
       const a = ddl.action;
-      if (a?.kind !== 'alter' || a.stale.length === 0) continue;
-      const name = `${a.table.db}.${a.table.table}`;
-      log.warn({ db: a.table.db, table: a.table.table, changes: a.stale, position: batch.end === undefined ? undefined : withoutJson(batch.end) },
-        `${name}: ${a.stale.join(', ')} may change stored rows without row events; mirror documents of rows not written since keep their old values until repaired: once sdl has passed it, \`sdl verify --tables ${name} --repair\` re-copies the rows that differ (or ${resnapshotHint([name])})`);
+      if (a === undefined) continue;
+      const stale = a.kind === 'alter' && a.stale.length > 0 ? a : undefined;
+      if (stale !== undefined) {
+        const name = `${stale.table.db}.${stale.table.table}`;
+        log.warn({ db: stale.table.db, table: stale.table.table, changes: stale.stale, position: batch.end === undefined ? undefined : withoutJson(batch.end) },
+          `${name}: ${stale.stale.join(', ')} may change stored rows without row events: re-snapshotting ${name} online (progress in the snapshot log lines and /metrics)`);
+        await requestTableSnapshot(db, config.pipeline, stale.table, `${stale.stale.join(', ')} at ${batch.end === undefined ? batch.id : `${batch.end.file}:${batch.end.pos}`}`);
+        continue;
+      }
+      for (const t of ddlTables(a)) {
+        const pending = await readTableSnapshot(db, config.pipeline, t);
+        if (pending === null || pending.done) continue;
+        log.warn({ db: t.db, table: t.table, ddl: a.kind }, `${t.db}.${t.table}: DDL during its online snapshot: starting the copy over`);
+        await requestTableSnapshot(db, config.pipeline, t, `${pending.reason}; restarted after ${a.kind} DDL`);
+      }
     }
   };
 
@@ -95,11 +119,15 @@ export function committerIO(deps: CommitterIODeps) {
     context,
     /** For the batcher's decode step: stages a batch it hands on when that keeps staging order (see StageAhead). */
     stageAhead: (batch: Batch): Promise<boolean> => (config.staging ? stageAhead.ahead(batch) : Promise.resolve(false)),
+    /** Every mirror write of the committer runs under it; the online snapshot's chunks too. */
+    lock,
+    /** Keys the committer's batches touched, for the tables an online snapshot copies. */
+    touched,
     actors: {
       recover: fromPromise<unknown, void>(() =>
         mongoStep(async () => {
           stageAhead.reset();
-          const results = await recoverPending(context());
+          const results = await lock.exclusive(() => recoverPending(context()));
           if (results.length > 0) log.warn({ batches: results.length, rows: results.reduce((n, r) => n + r.eventsInserted + r.duplicatesIgnored, 0) }, 're-applied staged batches left pending by the previous run');
           return results.length;
         }),
@@ -107,11 +135,16 @@ export function committerIO(deps: CommitterIODeps) {
       writeBatch: fromPromise<unknown, { batch: Batch }>(({ input }) =>
         mongoStep(async () => {
           const staged = config.staging ? await stageAhead.stagedOrStage(input.batch) : null;
-          const outcome = { ...(await writeBatch(context(), input.batch, false)), staged };
+          const written = await lock.exclusive(async () => {
+            if (input.batch.ddl.length > 0) await requestResnapshots(input.batch);
+            // Noted before the write: a write that fails half way may have applied some of it.
+            touched.note(input.batch.changes);
+            return writeBatch(context(), input.batch, false);
+          });
+          const outcome = { ...written, staged };
           outcomes.set(input.batch.id, outcome);
           metrics.duplicatesIgnored(outcome.counts.duplicatesIgnored);
           warnKeyless(input.batch);
-          warnDdl(input.batch);
           if (outcome.counts.deadLetters > 0) {
             metrics.deadLetters(outcome.counts.deadLetters);
             log.error({ batch: input.batch.id, deadLetters: outcome.counts.deadLetters }, 'MongoDB rejected rows: written to dead_letters (replay them once the cause is fixed)');

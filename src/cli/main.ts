@@ -14,7 +14,9 @@ Commands:
   run        stream changes until SIGTERM/SIGINT (flushes, checkpoints, exits 0); a pipeline
              without a checkpoint first takes the initial snapshot
   snapshot   take the initial snapshot of a pipeline without a checkpoint, save the
-             checkpoint at its position and exit (\`sdl run\` then streams from there)
+             checkpoint at its position and exit (\`sdl run\` then streams from there);
+             with --tables, have the running \`sdl run\` copy those tables again online
+             while it streams, and wait until they are copied
   check      verify the source and target meet sdl's prerequisites
   status     ask the running instance (http.addr) for its live state: machines, lag, rows/s,
              the last error, the lease; when none answers, read MongoDB: checkpoint, snapshot
@@ -35,7 +37,8 @@ Options:
                   checkpoint; an interrupted re-snapshot resumes on a start without it)
   --json          status: the answer as JSON (\`source\` says whether the instance or MongoDB gave
                   it); verify: the report as JSON
-  --tables LIST   verify: only these included tables (db.t,db.u)
+  --tables LIST   verify: only these included tables (db.t,db.u); snapshot: the tables to
+                  re-snapshot online
   --repair        verify: copy the differing keys again from MySQL (as the snapshot does,
                   position-guarded); exit 0 when every difference was repaired
   --help          this text
@@ -60,7 +63,8 @@ async function main(argv: string[]): Promise<number> {
   }
   const config = (): Config => loadConfig(values.config);
   // `run` and `snapshot` take the signals over (flush, checkpoint); the rest end as usual.
-  if (command !== 'run' && command !== 'snapshot') defaultSignals();
+  const tables = values.tables?.split(',').map((t) => t.trim()).filter((t) => t !== '');
+  if (command !== 'run' && (command !== 'snapshot' || tables !== undefined)) defaultSignals();
   switch (command) {
     case 'machines':
       process.stdout.write(JSON.stringify(machineDefinitions(), null, 2) + '\n');
@@ -70,6 +74,10 @@ async function main(argv: string[]): Promise<number> {
       return run(config(), { resnapshot: values.resnapshot === true, ...(values.inspect === undefined ? {} : { inspectUrl: values.inspect }) });
     }
     case 'snapshot': {
+      if (tables !== undefined) {
+        const { tableSnapshotCommand } = await import('./table-snapshot.js');
+        return tableSnapshotCommand(config(), tables);
+      }
       const { run } = await import('./run.js');
       return run(config(), { resnapshot: values.resnapshot === true, snapshotOnly: true });
     }
@@ -83,7 +91,6 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'verify': {
       const { verifyCommand } = await import('./verify.js');
-      const tables = values.tables?.split(',').map((t) => t.trim()).filter((t) => t !== '');
       return verifyCommand(config(), { json: values.json === true, repair: values.repair === true, ...(tables !== undefined ? { tables } : {}) });
     }
     case 'replay': {

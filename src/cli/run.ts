@@ -22,6 +22,7 @@ import { offsetsCollection, readCheckpoint } from '../mongo/offsets.js';
 import { acquireLease, leaseOwner, renewLease, WriteFence, type Lease } from '../mongo/lease.js';
 import { dropSnapshotProgress } from '../mongo/snapshot-progress.js';
 import { initialSnapshot } from '../snapshot/initial-snapshot.js';
+import { OnlineSnapshots } from '../snapshot/online-snapshot.js';
 import { leaseKeeper } from '../actors/lease-keeper.js';
 import { COLLECTIONS, ensureIndexes } from '../mongo/layout.js';
 import { checkMirrorNames } from '../mongo/names-check.js';
@@ -283,7 +284,30 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
   actor.start();
   running.actor = actor;
   if (signals > 0) actor.send({ type: 'STOP' });
+  // Online re-snapshots of single tables (requests in sdl.snapshots), beside the stream.
+  const online = new AbortController();
+  stopping.signal.addEventListener('abort', () => online.abort(), { once: true });
+  const tables = new OnlineSnapshots({
+    mysqlUrl: config.mysql.url,
+    db: () => target.db,
+    pipeline: config.pipeline,
+    commit: () => io.context(),
+    decoder: () => {
+      if (decoder === undefined) throw new Error('decoder used before prepare');
+      return decoder;
+    },
+    lock: io.lock,
+    touched: io.touched,
+    ready: () => caps !== undefined && decoder !== undefined && actor.getSnapshot().matches({ active: { running: 'healthy' } }),
+    chunkRows: config.snapshot.chunkRows,
+    chunkBytes: config.batch.maxBytes,
+    log,
+    metrics: m.snapshot,
+    signal: online.signal,
+  }).run();
   const output = await toPromise(actor);
+  online.abort();
+  await tables;
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
   // Ends the dashboards' event streams first: the server closes only once its connections have.

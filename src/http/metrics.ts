@@ -27,11 +27,11 @@ export function pipelineMetrics(registry: Registry = new Registry()) {
   });
   const degraded = gauge('sdl_degraded', '1 while a child of the supervisor retries a transient failure');
   const state = gauge('sdl_machine_state', '1 for the state each machine is in now (top-level state name)', ['machine', 'state']);
-  const snapshotRows = gauge('sdl_snapshot_rows', 'Initial snapshot: rows copied, by table', ['table']);
-  const snapshotEstimated = gauge('sdl_snapshot_rows_estimated', 'Initial snapshot: rows the source estimates, by table (information_schema.TABLES.TABLE_ROWS)', ['table']);
-  const snapshotRate = gauge('sdl_snapshot_rows_per_second', 'Initial snapshot: copy rate over the last progress interval');
-  const snapshotEta = gauge('sdl_snapshot_eta_seconds', 'Initial snapshot: estimated seconds until every table is copied');
-  const snapshotActive = gauge('sdl_snapshot_running', '1 while the initial snapshot copies tables');
+  const snapshotRows = gauge('sdl_snapshot_rows', 'Snapshot (initial, or online of one table): rows copied, by table', ['table']);
+  const snapshotEstimated = gauge('sdl_snapshot_rows_estimated', 'Snapshot (initial, or online of one table): rows the source estimates, by table (information_schema.TABLES.TABLE_ROWS)', ['table']);
+  const snapshotRate = gauge('sdl_snapshot_rows_per_second', 'Snapshot (initial, or online of one table): copy rate over the last progress interval');
+  const snapshotEta = gauge('sdl_snapshot_eta_seconds', 'Snapshot (initial, or online of one table): estimated seconds until every table is copied');
+  const snapshotActive = gauge('sdl_snapshot_running', '1 while a snapshot (initial, or online of one table) copies');
   const writeConcern = gauge('sdl_write_concern_info', 'The write concern every MongoDB write uses: 1 for the one in use (j is "default" when the server decides)', ['w', 'j']);
   return {
     registry,

@@ -154,7 +154,8 @@ describe('DDL shapes: applied exactly or a loud stop', () => {
     } finally {
       await client.close();
     }
-    assert.deepEqual(await eventCounts(stack, 'jb', 'b'), { insert: 2, update: 1 });
+    // The MODIFY starts an online re-snapshot of jb.b: its `r` reads are not changes.
+    assert.deepEqual(await eventCounts(stack, 'jb', 'b', { reads: false }), { insert: 2, update: 1 });
     assert.ok(sdl.lines().some((l) => l['level'] === 40 && String(l['msg']).includes('jb.b: MODIFY b')), 'a warning names the table whose stored rows changed without row events');
   });
 

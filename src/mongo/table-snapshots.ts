@@ -1,0 +1,80 @@
+import { Binary, type Collection, type Db } from 'mongodb';
+import type { RawValue } from '../pipeline/types.js';
+import { COLLECTIONS } from './layout.js';
+
+/**
+ * A request to re-snapshot one table while streaming goes on, and its progress, one document
+ * per pipeline and table in `sdl.snapshots` (`_id` `<pipeline>/table/<db.table>`; the initial
+ * snapshot's document there is `_id` `<pipeline>`). `sdl snapshot --tables` and a DDL that
+ * changes stored values without row events write it; the running `sdl run` copies the table
+ * and saves the progress after each chunk, so a restart resumes after the last one.
+ */
+export interface TableSnapshotDoc {
+  _id: string;
+  pipeline: string;
+  db: string;
+  table: string;
+  /** Why: `requested` (the command) or the DDL that made the mirror stale. */
+  reason: string;
+  /** Bumped by every new request: a copy under way for an older one starts over. */
+  generation: number;
+  requestedAt: Date;
+  /** `_sdl.pos` of the first chunk's view: documents older than it at the end have no row. */
+  firstSeq: string | null;
+  /** Key of the last copied row (null: none yet). */
+  after: RawValue[] | null;
+  rows: number;
+  /** Keys left to the stream because it changed them after the chunk's view. */
+  skipped: number;
+  done: boolean;
+  finishedAt: Date | null;
+  updatedAt: Date;
+}
+
+export function tableSnapshotId(pipeline: string, db: string, table: string): string {
+  return `${pipeline}/table/${db}.${table}`;
+}
+
+function coll(db: Db): Collection<TableSnapshotDoc> {
+  return db.collection<TableSnapshotDoc>(COLLECTIONS.snapshots);
+}
+
+/** Asks for a (new) copy of the table: one under way restarts from its first key. */
+export async function requestTableSnapshot(db: Db, pipeline: string, t: { db: string; table: string }, reason: string): Promise<void> {
+  const now = new Date();
+  await coll(db).updateOne(
+    { _id: tableSnapshotId(pipeline, t.db, t.table) },
+    {
+      $set: { pipeline, db: t.db, table: t.table, reason, requestedAt: now, firstSeq: null, after: null, rows: 0, skipped: 0, done: false, finishedAt: null, updatedAt: now },
+      $inc: { generation: 1 },
+    },
+    { upsert: true },
+  );
+}
+
+/** The oldest pending request of the pipeline, if any. */
+export async function nextTableSnapshot(db: Db, pipeline: string): Promise<TableSnapshotDoc | null> {
+  const [doc] = await coll(db).find({ pipeline, done: false }).sort({ requestedAt: 1 }).limit(1).toArray();
+  return doc === undefined ? null : withBuffers(doc);
+}
+
+export async function readTableSnapshot(db: Db, pipeline: string, t: { db: string; table: string }): Promise<TableSnapshotDoc | null> {
+  const doc = await coll(db).findOne({ _id: tableSnapshotId(pipeline, t.db, t.table) });
+  return doc === null ? null : withBuffers(doc);
+}
+
+/**
+ * Saves progress only while the request is the one being copied (same generation): a new
+ * request that came meanwhile is not overwritten. False when it was.
+ */
+export async function saveTableSnapshot(db: Db, doc: TableSnapshotDoc): Promise<boolean> {
+  const { _id, generation, ...rest } = doc;
+  const r = await coll(db).updateOne({ _id, generation }, { $set: { ...rest, updatedAt: new Date() } });
+  return r.matchedCount === 1;
+}
+
+function withBuffers(doc: TableSnapshotDoc): TableSnapshotDoc {
+  // Binary key parts come back as the driver's Binary; the chunk query wants the bytes.
+  const after = doc.after?.map((v) => (v instanceof Binary ? Buffer.from(v.buffer.subarray(0, v.position)) : v)) ?? null;
+  return { ...doc, after };
+}
