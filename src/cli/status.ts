@@ -87,6 +87,11 @@ function storedLines(s: StoredStatus): string[] {
     const cur = s.snapshot.current;
     lines.push(`snapshot       unfinished: ${s.snapshot.done.length} tables done, ${s.snapshot.rows} rows${cur !== null ? `, now ${cur.table}` : ''}`);
   }
+  for (const c of s.tableCopies) {
+    const of = c.estimatedRows === null ? '' : ` of ~${c.estimatedRows}`;
+    const pace = c.rowsPerSecond === null ? 'not started' : `${c.rowsPerSecond} rows/s${c.etaSeconds === null ? '' : `, about ${c.etaSeconds} s left`}`;
+    lines.push(`table copy     ${c.table}: ${c.rows}${of} rows, ${pace} (${c.reason}; saved ${ago(c.updatedAt)})`);
+  }
   lines.push(`staging        ${s.pendingBatches} pending batch${s.pendingBatches === 1 ? '' : 'es'}`);
   lines.push(`dead letters   ${s.deadLetters} unreplayed${s.deadLetters > 0 ? ' (sdl replay, once the cause is fixed)' : ''}`);
   return lines;

@@ -29,6 +29,35 @@ export interface TableSnapshotDoc {
   done: boolean;
   finishedAt: Date | null;
   updatedAt: Date;
+  /** When the copy of this request began (kept across restarts), for its average rate. */
+  startedAt?: Date;
+  /** The table's row count estimate (information_schema) when the copy began, for the ETA. */
+  estimatedRows?: number;
+}
+
+/** A table copy as `sdl status` shows it: progress, average rate since it began, and the time left. */
+export interface TableCopyStatus {
+  table: string;
+  reason: string;
+  rows: number;
+  estimatedRows: number | null;
+  /** Rows read per second since the copy began; null before its first chunk. */
+  rowsPerSecond: number | null;
+  /** Seconds left at that rate; null when the rate or the estimate is unknown. */
+  etaSeconds: number | null;
+  updatedAt: Date;
+}
+
+/** The pipeline's unfinished table copies, oldest request first. */
+export async function unfinishedTableCopies(db: Db, pipeline: string, maxTimeMS?: number): Promise<TableCopyStatus[]> {
+  const docs = await coll(db).find({ pipeline, done: false }, maxTimeMS === undefined ? {} : { maxTimeMS }).sort({ requestedAt: 1 }).toArray();
+  return docs.map((d) => {
+    const seconds = d.startedAt === undefined ? 0 : (d.updatedAt.getTime() - d.startedAt.getTime()) / 1000;
+    const rate = seconds > 0 && d.rows > 0 ? d.rows / seconds : null;
+    const estimate = d.estimatedRows ?? null;
+    const eta = rate === null || estimate === null ? null : Math.max(0, Math.round((estimate - d.rows) / rate));
+    return { table: `${d.db}.${d.table}`, reason: d.reason, rows: d.rows, estimatedRows: estimate, rowsPerSecond: rate === null ? null : Math.round(rate), etaSeconds: eta, updatedAt: d.updatedAt };
+  });
 }
 
 export function tableSnapshotId(pipeline: string, db: string, table: string): string {
@@ -46,6 +75,7 @@ export async function requestTableSnapshot(db: Db, pipeline: string, t: { db: st
     { _id: tableSnapshotId(pipeline, t.db, t.table) },
     {
       $set: { pipeline, db: t.db, table: t.table, reason, requestedAt: now, firstSeq: null, after: null, rows: 0, skipped: 0, done: false, finishedAt: null, updatedAt: now },
+      $unset: { startedAt: '', estimatedRows: '' },
       $inc: { generation: 1 },
     },
     { upsert: true },

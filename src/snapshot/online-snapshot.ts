@@ -138,9 +138,10 @@ export class OnlineSnapshots {
     }
     const cp = await readCheckpoint(deps.db(), deps.pipeline);
     const epoch = cp?.position.epoch ?? 0;
-    const req = { ...start };
+    const estimated = await estimate(conn, start.db, start.table);
+    const req = { ...start, startedAt: start.startedAt ?? new Date(), estimatedRows: start.estimatedRows ?? estimated };
     deps.touched.watch(name);
-    const pace = new SnapshotPace(deps.log, deps.metrics, [{ name, rows: await estimate(conn, start.db, start.table) }], req.rows, deps.progressMs);
+    const pace = new SnapshotPace(deps.log, deps.metrics, [{ name, rows: estimated }], req.rows, deps.progressMs);
     pace.startTable(name, req.rows);
     let limit = deps.chunkRows;
     let ended = false;

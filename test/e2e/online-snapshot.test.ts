@@ -7,6 +7,7 @@ import type { Connection } from 'mysql2/promise';
 import { sleep, shopEventCounts, shopWorkload } from '../support/fault-run.js';
 import { scrape } from '../support/metrics.js';
 import { freePort } from '../support/ports.js';
+import { sdlCommand } from '../support/sdl-cli.js';
 import { SdlProcess, sdlEnv, waitForCatchUp } from '../support/sdl-process.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { assertMirrorsEqual } from '../support/verify.js';
@@ -181,6 +182,14 @@ describe('online re-snapshot of chosen tables while streaming goes on', () => {
       await sdl.kill9();
       const saved = await request(client, 'extra.items');
       assert.ok(saved !== null && !saved.done && saved.rows >= atKill.rows, 'progress survives the kill');
+      // With no instance running, `sdl status` reads the copy's progress from MongoDB.
+      const st = await sdlCommand(stack, 'status', { SDL_PIPELINE: PIPELINE, SDL_INCLUDE: INCLUDE, SDL_HTTP_ADDR: 'off' }, ['--json']);
+      assert.equal(st.code, 0, st.stderr);
+      const copies = (JSON.parse(st.stdout) as { stored: { tableCopies: { table: string; rows: number; estimatedRows: number | null; rowsPerSecond: number | null; etaSeconds: number | null }[] } }).stored.tableCopies;
+      const copy = copies.find((c) => c.table === 'extra.items');
+      assert.ok(copy !== undefined && copy.rows === saved.rows && (copy.estimatedRows ?? 0) > 0 && (copy.rowsPerSecond ?? 0) > 0 && copy.etaSeconds !== null, `sdl status shows the copy with rate and ETA: ${st.stdout}`);
+      const human = await sdlCommand(stack, 'status', { SDL_PIPELINE: PIPELINE, SDL_INCLUDE: INCLUDE, SDL_HTTP_ADDR: 'off' });
+      assert.match(human.stdout, /table copy {5}extra\.items: \d+ of ~\d+ rows, \d+ rows\/s, about \d+ s left/);
       sdl = startSdl('sdl-after-kill');
       const r = await command;
       assert.equal(r.code, 0, r.out + r.err);
