@@ -26,6 +26,8 @@ export interface BinlogStreamInput {
   include: readonly string[];
   /** Replication heartbeat period asked of the server; silence for SILENT_PERIODS of it is a dead connection. */
   heartbeatMs?: number;
+  /** An open transaction past this many held bytes goes on in slices (AssemblerOptions.sliceBytes). */
+  sliceBytes?: number;
 }
 
 export const DEFAULT_HEARTBEAT_MS = 5000;
@@ -117,7 +119,8 @@ export const binlogStream = fromCallback<BinlogStreamCommand, BinlogStreamInput,
 
   const emit = (txn: SourceTransaction, lookups: ReadonlySet<string>): void => {
     const state = json?.state();
-    const out: SourceTransaction = { ...txn, end: withJson(txn.end, state) };
+    // An open slice's end is only where its group began: the JSON state belongs to real ends.
+    const out: SourceTransaction = txn.slice?.open === true ? txn : { ...txn, end: withJson(txn.end, state) };
     if (lookups.size === 0) {
       send({ type: 'TXN', txn: out });
       return;
@@ -160,7 +163,7 @@ export const binlogStream = fromCallback<BinlogStreamCommand, BinlogStreamInput,
     const assembler = new TransactionAssembler(input.start, include, gtids, {
       transaction: emit,
       heartbeat: (pos) => send({ type: 'HEARTBEAT', pos: withJson(pos, tracker.state()) }),
-    }, (db, table) => tracker.get(db, table), { lowerCaseNames: server.lowerCaseNames, identity: { epoch, source } });
+    }, (db, table) => tracker.get(db, table), { lowerCaseNames: server.lowerCaseNames, identity: { epoch, source }, ...(input.sliceBytes !== undefined ? { sliceBytes: input.sliceBytes } : {}) });
 
     // DDL can add or remove a json_valid check. MariaDB logs DDL after a GTID event, so it
     // arrives inside an open group: follow every statement but BEGIN/COMMIT in stream order,

@@ -54,6 +54,10 @@ export function committerIO(deps: CommitterIODeps) {
       ...(deps.term() !== undefined ? { term: deps.term() } : {}),
       ...(deps.fence !== undefined ? { fence: deps.fence } : {}),
       ...(caps.ferretdb !== undefined ? { limits: FERRETDB_CHUNK } : {}),
+      sliceApplied: (slice) => {
+        metrics.rowsCommitted(slice.rows);
+        metrics.tableRowsCommitted(slice.changes);
+      },
     };
     return ctx;
   };
@@ -118,6 +122,11 @@ export function committerIO(deps: CommitterIODeps) {
             log.warn({ batch: batch.id, end: batch.end === undefined ? undefined : withoutJson(batch.end), stored: written.stored === undefined ? null : { file: written.stored.file, pos: written.stored.pos, gtid: written.stored.gtid, order: written.stored.order } }, 'checkpoint kept: the stored one is further along than this batch');
           }
           outcomes.delete(batch.id);
+          if (batch.slice?.open === true) {
+            // Staged only: its rows count as committed when its group's commit applies them.
+            log.debug({ batch: batch.id, rows: batch.rows, group: batch.slice.group }, 'open slice staged');
+            return batch.id;
+          }
           metrics.rowsCommitted(batch.rows);
           metrics.tableRowsCommitted(batch.changes);
           metrics.batchesCommitted();
