@@ -79,7 +79,7 @@ export async function writeBatch(ctx: CommitContext, unscoped: Batch, stage = ct
   if (batch.slice?.open === true) {
     // Staged even with staging off: it is where an open transaction's rows wait for its commit.
     ctx.fence?.();
-    const staged = await stagingOf(ctx).stageBatch(batch, 'open');
+    const staged = await stagingOf(ctx).stageOpen(batch);
     faultPoint('after-stage-open');
     return { counts: emptyCounts(), staged, transaction: false, checkpoint: null, ms: { stage: performance.now() - t0, apply: 0 } };
   }

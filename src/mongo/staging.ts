@@ -73,6 +73,16 @@ export class Staging {
     return { parts: parts.length, bytes: parts.reduce((n, p) => n + p.length, 0) };
   }
 
+  /**
+   * Stages an open slice, unless a complete copy of it is staged open already: the reader read
+   * the open transaction again after a reconnect, and its slices are the same (deterministic).
+   */
+  async stageOpen(batch: Batch): Promise<{ parts: number; bytes: number }> {
+    const head = await this.coll.findOne({ _id: `${batch.id}#0`, status: 'open' }, { projection: { parts: 1 } });
+    if (head !== null && await this.coll.countDocuments({ batch: batch.id, status: 'open' }) === head.parts) return { parts: head.parts, bytes: 0 };
+    return this.stageBatch(batch, 'open');
+  }
+
   /** Complete pending batches in staging order, with their BSON classes restored. */
   async listPending(): Promise<Batch[]> {
     const batches: Batch[] = [];

@@ -69,6 +69,8 @@ describe('a source transaction streamed through staging in slices', () => {
     assert.equal(await events(ctx), 0);
     assert.equal(await readCheckpoint(ctx.db, 'main'), null);
     assert.equal(await staged(ctx, 'open'), 2);
+    // The reader reconnected and read the open transaction again: the same slices are not staged again.
+    assert.deepEqual((await commitBatch(ctx, g.open[1])).staged, { parts: 1, bytes: 0 });
     const closed = await commitBatch(ctx, g.closing);
     assert.equal(closed.eventsInserted, g.all.length);
     assert.deepEqual(await mirror(src), [[1, 'c'], [2, 'later'], [3, 'b']]);
