@@ -284,8 +284,9 @@ export function translate(e: AnyBinlogEvent, ctx: TranslateContext): AssemblerEv
       return { kind: 'rotate', file: r.binlogName, position: r.position };
     }
     case 'MariadbGtid': {
-      const g = e as Extract<AnyBinlogEvent, { seqNo: number | string; standalone: boolean }>;
-      return { kind: 'begin', gtid: g.gtid, standalone: g.standalone, nextPosition: g.nextPosition, timestamp: g.timestamp };
+      const g = e as Extract<AnyBinlogEvent, { seqNo: number | string; standalone: boolean; preparedXa: boolean }>;
+      // MariaDB logs no XA START query: the GTID event's flag says the group is an XA branch.
+      return { kind: 'begin', gtid: g.gtid, standalone: g.standalone, nextPosition: g.nextPosition, timestamp: g.timestamp, ...(g.preparedXa ? { xa: true } : {}) };
     }
     case 'Gtid': {
       const g = e as Extract<AnyBinlogEvent, { sid: string; gno: number | string; flags: number }>;

@@ -12,7 +12,7 @@ import { classifyStatement, type TableRef } from './txn-statements.js';
 /** The binlog events the assembler understands, as zongji delivers them (structurally typed). */
 export type AssemblerEvent =
   | { kind: 'rotate'; file: string; position: number }
-  | { kind: 'begin'; gtid: string | undefined; standalone: boolean; nextPosition: number; timestamp: number }
+  | { kind: 'begin'; gtid: string | undefined; standalone: boolean; nextPosition: number; timestamp: number; /** MariaDB: the GTID event flags an XA branch (FL_PREPARED_XA). */ xa?: boolean }
   | { kind: 'tablemap'; tableId: number; db: string; table: string; columns: BinlogColumn[]; primaryKey: number[] | undefined }
   | {
     kind: 'rows'; op: RowChange['op']; tableId: number; rows: RawRow[] | { before: RawRow; after: RawRow }[]; size: number; timestamp: number;
@@ -155,6 +155,7 @@ export class TransactionAssembler {
         return;
       case 'begin':
         this.begin(e.gtid, e.standalone, e.nextPosition, e.timestamp);
+        if (e.xa === true && this.open !== undefined) this.open.xa = true;
         return;
       case 'tablemap':
         this.tables.set(e.tableId, { db: e.db, table: e.table, columns: e.columns, primaryKey: e.primaryKey });
@@ -429,6 +430,11 @@ export class TransactionAssembler {
     }
     const txn = this.open;
     if (txn === undefined) return;
+    if (txn.handed > 0) {
+      // Its sliced rows are staged under this group, which never commits: the XA COMMIT's group does.
+      throw new SdlError('UNSUPPORTED_EVENT', `the XA branch prepared at ${this.where(e.nextPosition, txn.gtid)} was streamed in slices before sdl knew it was an XA branch; its rows would be lost`, 'permanent',
+        this.hint(txn, 'report the binlog event sequence at that position (mariadb-binlog -vv)'));
+    }
     this.open = undefined;
     this.checkExplained(txn, e.nextPosition);
     if (txn.gtid !== undefined) this.gtids.commit(txn.gtid);

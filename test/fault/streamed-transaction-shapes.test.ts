@@ -91,6 +91,24 @@ describe('streamed transactions that do not commit all their rows', () => {
     assert.equal(await staged('sp', 'open') + await staged('sp', 'pending'), 0);
   });
 
+  it('an XA branch over the slice threshold is held whole (MariaDB flags it only in its GTID event) and replicates exactly at its XA COMMIT', async () => {
+    await conn.query('CREATE DATABASE xb; CREATE TABLE xb.t (id INT PRIMARY KEY, note VARCHAR(200)) ENGINE=InnoDB');
+    await streamWholeBinlog(stack, 'xb');
+    await conn.query("XA START 'big'");
+    await insertRows(conn, 'xb.t', 1, 1500);
+    await conn.query("XA END 'big'");
+    await conn.query("XA PREPARE 'big'");
+    await conn.query("XA COMMIT 'big'");
+    const run = sdl('xb', 'xb');
+    run.start();
+    await run.leaseAcquired();
+    await waitForCatchUp(stack, 'xb', 300_000, run);
+    assert.equal(await run.stop(), 0, run.logs().slice(-3000));
+    await assertMirrorsEqual(stack, ['xb']);
+    assert.deepEqual(await eventCounts(stack, 'xb', 't'), { insert: 1500 });
+    assert.equal(await client.db('sdl').collection('row_changes_staging').countDocuments({ pipeline: 'xb', status: 'open' }), 0, 'nothing of it was staged as an open slice');
+  });
+
   it('a streamed mixed transaction that ends in ROLLBACK: none of its slices is applied, through kill -9 while it is open, and sdl stops naming it', async () => {
     // An XA branch rolled back after XA END whose rows also wrote MyISAM (a trigger): MariaDB logs
     // its InnoDB rows, then ROLLBACK (no XA START), so sdl reads them as an ordinary open group.

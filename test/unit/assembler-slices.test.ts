@@ -123,6 +123,23 @@ describe('TransactionAssembler hands a transaction over its slice threshold on i
     assert.ok(h.txns.every((t) => t.slice?.open === true), 'only open slices were handed on');
   });
 
+  it('holds a MariaDB XA branch whole from its GTID event\'s flag (MariaDB logs no XA START)', () => {
+    const X1 = xidOf(1, Buffer.from('x1'), Buffer.alloc(0));
+    const h = harness(5 * ROW);
+    h.push({ kind: 'begin', gtid: '0-1-11', standalone: false, nextPosition: 1000, timestamp: 1, xa: true }, map(24, 'd', 'i'), inserts(24, 0, 30, 1100),
+      query("XA END X'7831',X'',1", 1150), { kind: 'xaprepare', xid: X1, onePhase: false, nextPosition: 1200, timestamp: 1 });
+    assert.equal(h.txns.length, 0);
+    h.push(gtid(12, 1300), query("XA COMMIT X'7831',X'',1", 1400));
+    assert.deepEqual(h.txns.map((t) => [t.changes.length, t.slice]), [[30, undefined]]);
+  });
+
+  it('stops, rather than lose them, when an XA PREPARE ends a group whose rows were already sliced', () => {
+    const X1 = xidOf(1, Buffer.from('x1'), Buffer.alloc(0));
+    const h = harness(5 * ROW);
+    h.push(gtid(11, 1000), map(24, 'd', 'i'), inserts(24, 0, 30, 1100), query("XA END X'7831',X'',1", 1150));
+    assert.throws(() => h.push({ kind: 'xaprepare', xid: X1, onePhase: false, nextPosition: 1200, timestamp: 1 }), (err: unknown) => err instanceof SdlError && err.code === 'UNSUPPORTED_EVENT' && /XA branch/.test(err.message));
+  });
+
   it('holds an XA branch whole: its rows are decided by an XA COMMIT in another group', () => {
     const X1 = xidOf(1, Buffer.from('x1'), Buffer.alloc(0));
     const h = harness(5 * ROW);
