@@ -59,6 +59,10 @@ export function committerIO(deps: CommitterIODeps) {
       ...(deps.term() !== undefined ? { term: deps.term() } : {}),
       ...(deps.fence !== undefined ? { fence: deps.fence } : {}),
       ...(caps.ferretdb !== undefined ? { limits: FERRETDB_CHUNK } : {}),
+      sliceApplied: (slice) => {
+        metrics.rowsCommitted(slice.rows);
+        metrics.tableRowsCommitted(slice.changes);
+      },
     };
     return ctx;
   };
@@ -134,14 +138,16 @@ export function committerIO(deps: CommitterIODeps) {
       ),
       writeBatch: fromPromise<unknown, { batch: Batch }>(({ input }) =>
         mongoStep(async () => {
-          const staged = config.staging ? await stageAhead.stagedOrStage(input.batch) : null;
+          // A slice of a streamed transaction stages itself (open, or after its group's slices turn pending): never ahead.
+          const sliced = input.batch.slice !== undefined;
+          const staged = config.staging && !sliced ? await stageAhead.stagedOrStage(input.batch) : null;
           const written = await lock.exclusive(async () => {
             if (input.batch.ddl.length > 0) await requestResnapshots(input.batch);
             // Noted before the write: a write that fails half way may have applied some of it.
             touched.note(input.batch.changes);
-            return writeBatch(context(), input.batch, false);
+            return sliced ? writeBatch(context(), input.batch) : writeBatch(context(), input.batch, false);
           });
-          const outcome = { ...written, staged };
+          const outcome = sliced ? written : { ...written, staged };
           outcomes.set(input.batch.id, outcome);
           metrics.duplicatesIgnored(outcome.counts.duplicatesIgnored);
           warnKeyless(input.batch);
@@ -166,6 +172,11 @@ export function committerIO(deps: CommitterIODeps) {
           }
           outcomes.delete(batch.id);
           stageAhead.committed(batch.id);
+          if (batch.slice?.open === true) {
+            // Staged only: its rows count as committed when its group's commit applies them.
+            log.debug({ batch: batch.id, rows: batch.rows, group: batch.slice.group }, 'open slice staged');
+            return batch.id;
+          }
           metrics.rowsCommitted(batch.rows);
           metrics.tableRowsCommitted(batch.changes);
           metrics.batchesCommitted();

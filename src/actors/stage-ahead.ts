@@ -33,7 +33,10 @@ export class StageAhead {
   async ahead(batch: Batch): Promise<boolean> {
     const inOrder = this.previous === undefined || this.staged.has(this.previous);
     this.previous = batch.id;
-    if (!inOrder) return false;
+    // A slice of a streamed transaction is staged by the committer only: an open one as `open`,
+    // the closing one after its group's open slices turned pending. Staged ahead as pending, a
+    // crash could re-apply the closing batch without the slices before it.
+    if (!inOrder || batch.slice !== undefined) return false;
     try {
       this.staged.set(batch.id, await this.stage(batch));
       this.aheadCount++;

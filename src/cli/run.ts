@@ -30,7 +30,7 @@ import { classifyMysqlError, errorInfo, exitCodeOf, SdlError } from '../errors.j
 import { connectExact, sessionTls, tlsOf } from '../mysql/connection.js';
 import { IncludeFilter } from '../mysql/include-filter.js';
 import { listTables } from '../mysql/information-schema.js';
-import type { Part } from '../pipeline/batching.js';
+import { sliceBytesFor, type Part } from '../pipeline/batching.js';
 import { mongoStep } from '../actors/mongo-step.js';
 import { takeOverSignals } from './signals.js';
 
@@ -250,6 +250,7 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
       serverId,
       include: config.mysql.include,
       heartbeatMs: config.mysql.heartbeatMs,
+      sliceBytes: sliceBytesFor(config),
       batcher: { ...config.batch, maxInFlightBytes: config.maxInFlightBytes },
     },
     inspect: inspectAll(transitionLogger(log), m.observe, ...(dashboard === undefined ? [] : [live.observe]), ...(inspector === undefined ? [] : [inspector.inspect])),

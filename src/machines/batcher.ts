@@ -159,5 +159,6 @@ export function batchFrom(parts: readonly Part[], changes: Batch['changes']): Ba
     ddl: parts.flatMap((p) => (p.ddl === undefined ? [] : [p.ddl])),
     rows: rowsOf(parts),
     bytes: bytesOf(parts),
+    ...(parts[0]?.slice !== undefined ? { slice: parts[0].slice } : {}),
   };
 }

@@ -12,6 +12,7 @@ export interface ReaderInput {
   include: readonly string[];
   start: SourcePosition | undefined;
   heartbeatMs?: number;
+  sliceBytes?: number;
 }
 
 interface ReaderContext extends ReaderInput {
@@ -61,7 +62,7 @@ export const readerMachine = setup({
       invoke: {
         id: 'stream',
         src: 'binlogStream',
-        input: ({ context }): BinlogStreamInput => ({ url: context.url, serverId: context.serverId, start: context.position, include: context.include, heartbeatMs: context.heartbeatMs }),
+        input: ({ context }): BinlogStreamInput => ({ url: context.url, serverId: context.serverId, start: context.position, include: context.include, heartbeatMs: context.heartbeatMs, sliceBytes: context.sliceBytes }),
       },
       initial: 'connecting',
       on: {

@@ -13,6 +13,8 @@ export interface SupervisorInput {
   serverId: number;
   include: readonly string[];
   heartbeatMs?: number;
+  /** An open source transaction past this many held bytes is streamed through staging in slices. */
+  sliceBytes?: number;
   batcher: BatcherInput;
 }
 
@@ -119,7 +121,7 @@ export const supervisorMachine = setup({
               systemId: 'reader',
               src: 'reader',
               onError: { target: '#supervisor.failed', actions: 'fail' },
-              input: ({ context }) => ({ url: context.mysqlUrl, serverId: context.serverId, include: context.include, start: context.start, heartbeatMs: context.heartbeatMs }),
+              input: ({ context }) => ({ url: context.mysqlUrl, serverId: context.serverId, include: context.include, start: context.start, heartbeatMs: context.heartbeatMs, sliceBytes: context.sliceBytes }),
             },
           ],
           initial: 'healthy',

@@ -36,6 +36,8 @@ export interface CommitContext {
    * when the partition heals (it learns then that it lost the lease, and stops).
    */
   fence?: () => void;
+  /** Told of each staged slice of a streamed group once it is applied (for metrics). */
+  sliceApplied?: (batch: Batch) => void;
 }
 
 export interface CommitResult extends ApplyCounts {
@@ -74,26 +76,70 @@ export interface WriteOutcome {
 export async function writeBatch(ctx: CommitContext, unscoped: Batch, stage = ctx.stagingEnabled !== false): Promise<WriteOutcome> {
   const batch = scopeBatch(unscoped, ctx.pipeline);
   const t0 = performance.now();
+  if (batch.slice?.open === true) {
+    // Staged even with staging off: it is where an open transaction's rows wait for its commit.
+    ctx.fence?.();
+    const staged = await stagingOf(ctx).stageOpen(batch);
+    faultPoint('after-stage-open');
+    return { counts: emptyCounts(), staged, transaction: false, checkpoint: null, ms: { stage: performance.now() - t0, apply: 0 } };
+  }
+  const counts = emptyCounts();
+  if (batch.slice !== undefined) await applyGroup(ctx, batch.slice.group, counts);
+  const t1 = performance.now();
   ctx.fence?.();
   const staged = stage ? await stagingOf(ctx).stageBatch(batch) : null;
-  const t1 = performance.now();
+  const t2 = performance.now();
   faultPoint('after-stage');
+  const applied = await applyBatch(ctx, batch, counts);
+  return { ...applied, staged, ms: { stage: t2 - t1, apply: t1 - t0 + performance.now() - t2 } };
+}
+
+/** DDL, event log and mirrors of one batch; where the server has transactions, rows and checkpoint commit together. */
+async function applyBatch(ctx: CommitContext, batch: Batch, counts: ApplyCounts): Promise<Pick<WriteOutcome, 'counts' | 'transaction' | 'checkpoint'>> {
   const target: ApplyTarget = { client: ctx.client, db: ctx.db, databaseMap: ctx.databaseMap, limits: ctx.limits, mirrorStrategy: ctx.mirrorStrategy, fence: ctx.fence };
-  const counts = emptyCounts();
   // Drop and rename cannot run in a MongoDB transaction; they are idempotent on their own.
   await applyBatchDdl(target, batch, counts);
   if (ctx.caps.transactions) {
     const inTxn = await inTransaction(ctx, target, batch, counts);
-    if (inTxn !== undefined) return { counts: inTxn.counts, staged, transaction: true, checkpoint: inTxn.checkpoint, ms: { stage: t1 - t0, apply: performance.now() - t1 } };
+    if (inTxn !== undefined) return { counts: addCounts(inTxn.counts, counts), transaction: true, checkpoint: inTxn.checkpoint };
   }
   const rejected = await applyRows(target, batch, counts);
   if (rejected.length > 0) ctx.fence?.();
-  counts.deadLetters = await writeDeadLetters(ctx.db, rejected);
-  return { counts, staged, transaction: false, checkpoint: null, ms: { stage: t1 - t0, apply: performance.now() - t1 } };
+  counts.deadLetters += await writeDeadLetters(ctx.db, rejected);
+  return { counts, transaction: false, checkpoint: null };
+}
+
+/**
+ * A streamed group committed: its open slices become pending and are applied from staging in
+ * order, one at a time (bounded memory), each marked applied once written. The checkpoint does
+ * not move here: it moves with the closing batch, after it. A retry, or recovery after a crash,
+ * goes on with the slices still pending; a slice applied twice is absorbed as any replay is.
+ */
+async function applyGroup(ctx: CommitContext, group: string, counts: ApplyCounts): Promise<void> {
+  const staging = stagingOf(ctx);
+  ctx.fence?.();
+  await staging.commitGroup(group);
+  faultPoint('after-group-commit');
+  for await (const slice of staging.pending(group)) {
+    // A slice has no end: nothing to checkpoint, only its staged copy to release.
+    addCounts(counts, (await applyBatch(ctx, slice, emptyCounts())).counts);
+    ctx.fence?.();
+    await staging.markApplied(slice.id);
+    ctx.sliceApplied?.(slice);
+    faultPoint('after-slice-apply');
+  }
+}
+
+/** Adds the row counts of `more` into `into` (returned); DDL counts are the batch's own. */
+function addCounts(into: ApplyCounts, more: ApplyCounts): ApplyCounts {
+  for (const k of ['eventsInserted', 'duplicatesIgnored', 'mirrorsUpserted', 'mirrorsReplaced', 'mirrorsDeleted', 'skippedOlder', 'deadLetters'] as const) into[k] += more[k];
+  return into;
 }
 
 /** Step 5: the checkpoint (unless the transaction already wrote it), then the staged copy is released. */
 export async function finishBatch(ctx: CommitContext, unscoped: Batch, written: Pick<WriteOutcome, 'transaction' | 'checkpoint' | 'staged'>): Promise<CheckpointWrite | null> {
+  // An open slice has no end and stays staged `open` until its group commits (see applyGroup).
+  if (unscoped.slice?.open === true) return null;
   const batch = scopeBatch(unscoped, ctx.pipeline);
   let checkpoint = written.checkpoint;
   if (!written.transaction) {
@@ -120,7 +166,8 @@ export async function commitBatch(ctx: CommitContext, batch: Batch): Promise<Com
 /** Startup: re-applies every pending staged batch in staging order, then marks it applied. */
 export async function recoverPending(ctx: CommitContext): Promise<CommitResult[]> {
   const results: CommitResult[] = [];
-  for (const batch of await stagingOf(ctx).listPending()) {
+  await stagingOf(ctx).deleteOpen();
+  for await (const batch of stagingOf(ctx).pending()) {
     const t0 = performance.now();
     const written = await writeBatch(ctx, batch, false);
     const checkpoint = await finishBatch(ctx, batch, { ...written, staged: { parts: 0, bytes: 0 } });

@@ -12,6 +12,7 @@ export function scopeBatch(batch: Batch, pipeline: string): Batch {
   return {
     ...batch,
     id: prefix + batch.id,
+    ...(batch.slice !== undefined ? { slice: { ...batch.slice, group: prefix + batch.slice.group } } : {}),
     changes: batch.changes.map((c) => (c.id.startsWith(prefix) ? c : { ...c, id: prefix + c.id })),
   };
 }

@@ -12,7 +12,13 @@ export interface StagingDoc {
   batch: string;
   part: number;
   parts: number;
-  status: 'pending' | 'applied';
+  /**
+   * `open`: a slice of a source transaction not committed yet (never applied; deleted at the
+   * next start, the binlog re-read stages it again); `pending`: to apply; `applied`: done.
+   */
+  status: 'open' | 'pending' | 'applied';
+  /** The streamed group an open slice belongs to (TxnSlice.group, scoped by pipeline). */
+  group?: string;
   /** Staging order; pending batches are re-applied in this order. */
   order: number;
   stagedAt: Date;
@@ -40,8 +46,8 @@ export class Staging {
     this.coll = db.collection<StagingDoc>(COLLECTIONS.staging);
   }
 
-  /** Writes the batch as `pending`; a re-staged batch (replay) replaces its earlier copy. */
-  async stageBatch(batch: Batch): Promise<{ parts: number; bytes: number }> {
+  /** Writes the batch as `pending` (or `open`, see StagingDoc); a re-staged batch (replay) replaces its earlier copy. */
+  async stageBatch(batch: Batch, status: 'pending' | 'open' = 'pending'): Promise<{ parts: number; bytes: number }> {
     const parts = encodeBatch(batch, this.opts.partBytes ?? PART_BYTES);
     const order = this.nextOrder();
     const stagedAt = new Date();
@@ -54,7 +60,8 @@ export class Staging {
         batch: batch.id,
         part: i,
         parts: parts.length,
-        status: 'pending',
+        status,
+        ...(batch.slice !== undefined ? { group: batch.slice.group } : {}),
         order,
         stagedAt,
         payload: new Binary(parts[i]),
@@ -66,22 +73,57 @@ export class Staging {
     return { parts: parts.length, bytes: parts.reduce((n, p) => n + p.length, 0) };
   }
 
+  /**
+   * Stages an open slice, unless a complete copy of it is staged open already: the reader read
+   * the open transaction again after a reconnect, and its slices are the same (deterministic).
+   */
+  async stageOpen(batch: Batch): Promise<{ parts: number; bytes: number }> {
+    const head = await this.coll.findOne({ _id: `${batch.id}#0`, status: 'open' }, { projection: { parts: 1 } });
+    if (head !== null && await this.coll.countDocuments({ batch: batch.id, status: 'open' }) === head.parts) return { parts: head.parts, bytes: 0 };
+    return this.stageBatch(batch, 'open');
+  }
+
   /** Complete pending batches in staging order, with their BSON classes restored. */
   async listPending(): Promise<Batch[]> {
+    const batches: Batch[] = [];
+    for await (const b of this.pending()) batches.push(b);
+    return batches;
+  }
+
+  /**
+   * Complete pending batches (of one streamed group, when named) in staging order, read one at
+   * a time: a committed group can hold more rows than memory should.
+   */
+  async *pending(group?: string): AsyncGenerator<Batch> {
     // Documents staged before pipelines were scoped carry no pipeline: they can only be this
     // deployment's own (a shared sdl database needed the scoping to work at all).
+    const scope = group === undefined ? { $or: [{ pipeline: this.pipeline }, { pipeline: { $exists: false } }] } : { pipeline: this.pipeline, group };
     const heads = await this.coll
-      .find({ status: 'pending', part: 0, $or: [{ pipeline: this.pipeline }, { pipeline: { $exists: false } }] }, { projection: { batch: 1, parts: 1, order: 1 } })
+      .find({ status: 'pending', part: 0, ...scope }, { projection: { batch: 1, parts: 1, order: 1 } })
       .sort({ order: 1, _id: 1 })
       .toArray();
-    const batches: Batch[] = [];
     for (const head of heads) {
       const docs = await this.coll.find({ batch: head.batch, status: 'pending' }).sort({ part: 1 }).toArray();
       // Incomplete: staging was interrupted, so the batch was never applied; the binlog re-read brings it again.
       if (docs.length !== head.parts || docs.some((d, i) => d.part !== i || d.payload === undefined)) continue;
-      batches.push(decodeBatch(docs.map((d) => (d.payload as Binary).buffer)));
+      yield decodeBatch(docs.map((d) => (d.payload as Binary).buffer));
     }
-    return batches;
+  }
+
+  /**
+   * The group committed: its open slices become pending, so they are applied now and, after a
+   * crash, by recovery. Done before the closing batch is staged, so a recovery that finds the
+   * closing batch (and writes its checkpoint) always finds the whole group pending before it.
+   */
+  async commitGroup(group: string): Promise<number> {
+    const res = await this.coll.updateMany({ pipeline: this.pipeline, group, status: 'open' }, { $set: { status: 'pending' } });
+    return res.modifiedCount;
+  }
+
+  /** Start: slices of groups whose commit was never staged. The binlog re-read stages them again. */
+  async deleteOpen(): Promise<number> {
+    const res = await this.coll.deleteMany({ pipeline: this.pipeline, status: 'open' });
+    return res.deletedCount;
   }
 
   async markApplied(batchId: string): Promise<void> {

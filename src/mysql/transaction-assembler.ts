@@ -12,7 +12,7 @@ import { classifyStatement, type TableRef } from './txn-statements.js';
 /** The binlog events the assembler understands, as zongji delivers them (structurally typed). */
 export type AssemblerEvent =
   | { kind: 'rotate'; file: string; position: number }
-  | { kind: 'begin'; gtid: string | undefined; standalone: boolean; nextPosition: number; timestamp: number }
+  | { kind: 'begin'; gtid: string | undefined; standalone: boolean; nextPosition: number; timestamp: number; /** MariaDB: the GTID event flags an XA branch (FL_PREPARED_XA). */ xa?: boolean }
   | { kind: 'tablemap'; tableId: number; db: string; table: string; columns: BinlogColumn[]; primaryKey: number[] | undefined }
   | {
     kind: 'rows'; op: RowChange['op']; tableId: number; rows: RawRow[] | { before: RawRow; after: RawRow }[]; size: number; timestamp: number;
@@ -52,6 +52,11 @@ export interface AssemblerOptions {
   lowerCaseNames?: boolean;
   /** Epoch and identity of the server streamed from (see SourcePosition); default: the start's. */
   identity?: { epoch: number; source: string };
+  /**
+   * Held bytes (rowChangeBytes) past which an open transaction's rows are handed on as an open
+   * slice instead of being held until its commit; undefined holds every transaction whole.
+   */
+  sliceBytes?: number;
 }
 
 interface OpenTxn {
@@ -59,13 +64,21 @@ interface OpenTxn {
   standalone: boolean;
   startPos: number;
   ts: number;
+  /** Row changes not handed on yet; the first has ordinal `handed`. */
   changes: RowChange[];
+  /** Row changes already handed on in open slices. */
+  handed: number;
+  /** Tables whose JSON columns were asked for with a slice already. */
+  asked: Set<string>;
+  /** An XA branch: its rows are decided by an XA COMMIT in a later group, so they are never sliced. */
+  xa: boolean;
   schemas: TableSchema[];
   schemaIndex: Map<number, number>;
   /** Tables (`db.table`) whose JSON columns were unknown when their schema was built: asked of the server before the transaction leaves. */
   jsonUnknown: Set<string>;
+  /** Held bytes of `changes`. */
   bytes: number;
-  /** `changes.length` at each SAVEPOINT, so a logged ROLLBACK TO can drop the rows after it. */
+  /** Ordinal of the next row change at each SAVEPOINT, so a logged ROLLBACK TO can drop the rows after it. */
   savepoints: Map<string, number>;
   /** Start of a run of unidentifiable events the next event may show to belong to a statement. */
   unknownRun: number | undefined;
@@ -105,6 +118,7 @@ export class TransactionAssembler {
   /** Source history this stream belongs to (see SourcePosition.epoch), fixed for the stream. */
   private readonly epoch: number;
   private readonly source: string | undefined;
+  private readonly sliceBytes: number | undefined;
 
   constructor(
     start: SourcePosition | undefined,
@@ -120,6 +134,7 @@ export class TransactionAssembler {
     this.lastEnd = start;
     this.epoch = opts.identity?.epoch ?? start?.epoch ?? 0;
     this.source = opts.identity?.source ?? start?.source;
+    this.sliceBytes = opts.sliceBytes;
     this.schemaChanges = new SchemaChanges(include, opts.lowerCaseNames === true, (db, table) => {
       let columns: BinlogColumn[] | undefined;
       for (const t of this.tables.values()) if (t.db === db && t.table === table) columns = t.columns;
@@ -140,6 +155,7 @@ export class TransactionAssembler {
         return;
       case 'begin':
         this.begin(e.gtid, e.standalone, e.nextPosition, e.timestamp);
+        if (e.xa === true && this.open !== undefined) this.open.xa = true;
         return;
       case 'tablemap':
         this.tables.set(e.tableId, { db: e.db, table: e.table, columns: e.columns, primaryKey: e.primaryKey });
@@ -180,13 +196,13 @@ export class TransactionAssembler {
       this.open.standalone = false;
       return;
     }
-    if (this.open !== undefined && this.open.changes.length > 0) {
+    if (this.open !== undefined && rowCount(this.open) > 0) {
       // Every group shape sdl knows ends with a marker; dropping its rows here would be silent loss.
       const where = this.where(pos, this.open.gtid);
-      throw new SdlError('UNSUPPORTED_EVENT', `a transaction with ${this.open.changes.length} row changes on ${this.tableList(this.open)} ended without COMMIT, ROLLBACK or XA PREPARE at ${where}`, 'permanent',
+      throw new SdlError('UNSUPPORTED_EVENT', `a transaction with ${rowCount(this.open)} row changes on ${this.tableList(this.open)} ended without COMMIT, ROLLBACK or XA PREPARE at ${where}`, 'permanent',
         this.hint(this.open, 'report the binlog event sequence at that position (mariadb-binlog -vv) so sdl can learn the shape'));
     }
-    this.open = { gtid, standalone, startPos: pos, ts, changes: [], schemas: [], schemaIndex: new Map(), jsonUnknown: new Set(), bytes: 0, savepoints: new Map(), unknownRun: undefined, unexplained: undefined };
+    this.open = { gtid, standalone, startPos: pos, ts, changes: [], handed: 0, asked: new Set(), xa: false, schemas: [], schemaIndex: new Map(), jsonUnknown: new Set(), bytes: 0, savepoints: new Map(), unknownRun: undefined, unexplained: undefined };
   }
 
   private rows(e: Extract<AssemblerEvent, { kind: 'rows' }>): void {
@@ -210,7 +226,7 @@ export class TransactionAssembler {
       txn.schemaIndex.set(e.tableId, idx);
     }
     for (const row of e.rows) {
-      const n = txn.changes.length;
+      const n = rowCount(txn);
       const pair = e.op === 'update' ? (row as { before: RawRow; after: RawRow }) : undefined;
       const change: RowChange = {
         op: e.op,
@@ -223,11 +239,51 @@ export class TransactionAssembler {
       txn.bytes += rowChangeBytes(change);
       txn.changes.push(change);
     }
+    if (this.sliceBytes !== undefined && txn.bytes >= this.sliceBytes) this.slice(txn);
+  }
+
+  /**
+   * Hands on the held rows of a still-open transaction as an open slice, so one transaction
+   * never holds more than about sliceBytes here. Never past a live SAVEPOINT (a logged ROLLBACK
+   * TO drops the rows after it), never an XA branch or a group carrying DDL or an event sdl
+   * could not read yet. Slices depend only on the events, so a re-read makes the same ones.
+   */
+  private slice(txn: OpenTxn): void {
+    if (txn.standalone || txn.xa || txn.ddl !== undefined || txn.unknownRun !== undefined || txn.unexplained !== undefined) return;
+    let upTo = txn.handed + txn.changes.length;
+    for (const at of txn.savepoints.values()) upTo = Math.min(upTo, at);
+    const count = upTo - txn.handed;
+    if (count <= 0) return;
+    const changes = txn.changes.slice(0, count);
+    let bytes = txn.bytes;
+    if (count < txn.changes.length) {
+      bytes = 0;
+      for (const c of changes) bytes += rowChangeBytes(c);
+    }
+    txn.changes = txn.changes.slice(count);
+    txn.bytes -= bytes;
+    txn.handed += count;
+    const group = this.groupOf(txn);
+    // Nothing moves past the group's start until it commits: a resume there reads it again.
+    const start = this.lastEnd ?? { ...this.identityOf(), file: this.file, pos: 4 };
+    this.out.transaction({ gtid: txn.gtid, ts: txn.ts, end: start, schemas: txn.schemas, changes, bytes: bytes + 256, slice: { group, open: true } }, this.lookupsOf(txn));
+  }
+
+  /** The JSON-column lookups not yet asked with an earlier slice of this group. */
+  private lookupsOf(txn: OpenTxn): ReadonlySet<string> {
+    const ask = new Set<string>();
+    for (const t of txn.jsonUnknown) if (!txn.asked.has(t)) ask.add(t);
+    for (const t of ask) txn.asked.add(t);
+    return ask;
+  }
+
+  private groupOf(txn: OpenTxn): string {
+    return txn.gtid ?? `${this.file}:${txn.startPos}`;
   }
 
   /** Deterministic id and seq of the n-th row change of a group: the same on every re-read. */
   private identity(txn: OpenTxn, n: number): { id: string; seq: string } {
-    const idBase = txn.gtid ?? `${this.file}:${txn.startPos}`;
+    const idBase = this.groupOf(txn);
     return { id: `${idBase}#${n}`, seq: changeSeq(this.epoch, this.fileSeq, txn.startPos, n) };
   }
 
@@ -263,7 +319,7 @@ export class TransactionAssembler {
     // A temporary table's DROP (statement-logged sessions) names no table a mirror follows.
     const tables = ddl?.action === undefined ? [] : ddlTables(ddl.action);
     if (ddl === undefined || tables.length === 0) return;
-    if (txn.ddl !== undefined || txn.changes.length > 0) {
+    if (txn.ddl !== undefined || rowCount(txn) > 0) {
       const name = tables.map((t) => `${t.db}.${t.table}`).join(', ');
       throw permanentStop('UNSUPPORTED_EVENT', `the transaction at ${this.where(e.nextPosition, txn.gtid)} runs \`${stmt.slice(0, 200)}\` after rows or another DDL; sdl applies a DDL only before its transaction's rows`,
         name, 'do not mix DDL on replicated tables into multi-statement transactions');
@@ -290,7 +346,7 @@ export class TransactionAssembler {
         this.rollback(e.nextPosition);
         return true;
       case 'savepoint':
-        txn?.savepoints.set(st.name.toLowerCase(), txn.changes.length);
+        if (txn !== undefined) txn.savepoints.set(st.name.toLowerCase(), rowCount(txn));
         return true;
       case 'release':
         txn?.savepoints.delete(st.name.toLowerCase());
@@ -304,12 +360,15 @@ export class TransactionAssembler {
           throw new SdlError('UNSUPPORTED_EVENT', `ROLLBACK TO ${st.name} at ${this.where(e.nextPosition, txn.gtid)} names a savepoint this transaction did not log`, 'permanent',
             this.hint(txn, 'report the binlog event sequence at that position'));
         }
-        txn.changes.length = keep;
+        // Rows after a live savepoint are never sliced (see slice), so they are all still here.
+        txn.changes.length = keep - txn.handed;
+        txn.bytes = 0;
+        for (const c of txn.changes) txn.bytes += rowChangeBytes(c);
         for (const [name, at] of txn.savepoints) if (at > keep) txn.savepoints.delete(name);
         return true;
       }
       case 'xa-marker':
-        if (txn === undefined) this.implicitBegin(e.timestamp, e.nextPosition);
+        (txn ?? this.implicitBegin(e.timestamp, e.nextPosition)).xa = true;
         return true;
       case 'xa-commit':
       case 'xa-rollback':
@@ -371,6 +430,11 @@ export class TransactionAssembler {
     }
     const txn = this.open;
     if (txn === undefined) return;
+    if (txn.handed > 0) {
+      // Its sliced rows are staged under this group, which never commits: the XA COMMIT's group does.
+      throw new SdlError('UNSUPPORTED_EVENT', `the XA branch prepared at ${this.where(e.nextPosition, txn.gtid)} was streamed in slices before sdl knew it was an XA branch; its rows would be lost`, 'permanent',
+        this.hint(txn, 'report the binlog event sequence at that position (mariadb-binlog -vv)'));
+    }
     this.open = undefined;
     this.checkExplained(txn, e.nextPosition);
     if (txn.gtid !== undefined) this.gtids.commit(txn.gtid);
@@ -405,8 +469,9 @@ export class TransactionAssembler {
   private rollback(pos: number): void {
     const txn = this.open;
     if (txn === undefined) return;
-    if (txn.changes.length > 0) {
-      throw new SdlError('UNSUPPORTED_EVENT', `a rolled-back transaction at ${this.where(pos, txn.gtid)} logged ${txn.changes.length} row changes on ${this.tableList(txn)}; the binlog does not say which of them a non-transactional table kept`, 'permanent',
+    if (rowCount(txn) > 0) {
+      // Slices of it already handed on are staged open and never applied: a restart deletes them.
+      throw new SdlError('UNSUPPORTED_EVENT', `a rolled-back transaction at ${this.where(pos, txn.gtid)} logged ${rowCount(txn)} row changes on ${this.tableList(txn)}; the binlog does not say which of them a non-transactional table kept`, 'permanent',
         this.hint(txn, 'prevent it by not mixing non-transactional (MyISAM/Aria) writes, triggers included, into transactions that may roll back, or convert those tables to InnoDB'));
     }
     this.checkExplained(txn, pos);
@@ -457,9 +522,11 @@ export class TransactionAssembler {
     else end = held;
     // Decided when each schema was built, not now: an answer for an earlier transaction may have
     // arrived since, and this transaction's schema was built without it.
-    const lookups = txn.jsonUnknown;
+    const sliced = txn.handed > 0;
+    const lookups = sliced ? this.lookupsOf(txn) : txn.jsonUnknown;
     const out: SourceTransaction = { gtid: txn.gtid, ts: txn.ts, end, schemas: txn.schemas, changes: txn.changes, bytes: txn.bytes + 256 };
     if (ddl !== undefined) out.ddl = ddl;
+    if (sliced) out.slice = { group: this.groupOf(txn), open: false };
     this.out.transaction(out, lookups);
   }
 
@@ -481,6 +548,11 @@ export class TransactionAssembler {
   }
 }
 
+
+/** Row changes of a group so far, handed on in slices or held. */
+function rowCount(txn: OpenTxn): number {
+  return txn.handed + txn.changes.length;
+}
 
 function fileSequence(file: string): number {
   const m = /\.(\d+)$/.exec(file);

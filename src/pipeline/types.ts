@@ -148,6 +148,25 @@ export interface SourceTransaction {
   ddl?: SchemaChange;
   /** Estimated bytes held in memory (for backpressure). */
   bytes: number;
+  /**
+   * Set on a slice of a transaction handed on before its commit, because its rows passed the
+   * slice threshold (src/mysql/transaction-assembler.ts). An open slice's `end` is where its
+   * group began (a resume there reads the whole group again); the closing slice's is the
+   * group's real end.
+   */
+  slice?: TxnSlice;
+}
+
+/**
+ * One slice of a source transaction streamed through staging. Open slices are staged and not
+ * applied (the group may still end in ROLLBACK, and a restart deletes them: the binlog re-read
+ * brings them again); the closing slice commits the group: its staged slices are applied, one
+ * at a time, before the closing slice's own rows.
+ */
+export interface TxnSlice {
+  /** The group's deterministic id: `<gtid or file:startpos>`, the base of its change ids. */
+  group: string;
+  open: boolean;
 }
 
 /**
@@ -190,4 +209,6 @@ export interface Batch {
   ddl: SchemaChange[];
   rows: number;
   bytes: number;
+  /** An open slice's batch (stage only), or the batch that closes a streamed group (see TxnSlice). */
+  slice?: TxnSlice;
 }

@@ -10,7 +10,10 @@ import { assertMirrorsEqual, eventCounts } from '../support/verify.js';
 
 /** Rows of the one transaction: with ~1 KB held per row it is about 1.5 times the budget below. */
 const ROWS = 1500;
-/** The smallest in-flight budget sdl accepts, and batches of 100 rows: the transaction goes in 15 parts. */
+/**
+ * The smallest in-flight budget sdl accepts, and batches of 100 rows or 64 KiB: the transaction
+ * is streamed in slices of about 64 KiB (min(batch.maxBytes, budget / 4)), some 20 of them.
+ */
 const CONFIG = { maxInFlightBytes: 1024 * 1024, batch: { maxRows: 100, maxBytes: 64 * 1024, maxDelayMs: 100 } };
 const PIPELINE = 'huge';
 
@@ -29,7 +32,7 @@ describe('one source transaction larger than the in-flight budget', () => {
     await stack?.stop();
   });
 
-  it('replicates exactly through kill -9 between its parts, after all of them before the checkpoint, and after the checkpoint', async () => {
+  it('streams through staging in slices and replicates exactly through kill -9 while it is open, while its slices are applied, after all of it before the checkpoint, and after the checkpoint', async () => {
     const conn = await stack.mariadb.connect();
     const client = new MongoClient(stack.mongo.url);
     const config = stack.scratch.path('huge.json');
@@ -39,6 +42,8 @@ describe('one source transaction larger than the in-flight budget', () => {
     });
     const checkpoint = async (): Promise<string | null | undefined> => (await client.db('sdl').collection<{ _id: string; gtid: string | null }>('offsets').findOne({ _id: PIPELINE }))?.gtid;
     const mirrored = (): Promise<number> => client.db('big').collection('t').countDocuments();
+    const events = (): Promise<number> => client.db('sdl').collection('row_changes').countDocuments({ db: 'big' });
+    const staging = client.db('sdl').collection<{ _id: string; status: string }>('row_changes_staging');
     try {
       await conn.query('CREATE DATABASE big');
       await conn.query('CREATE TABLE big.t (id INT PRIMARY KEY, note VARCHAR(200), n INT) CHARSET utf8mb4');
@@ -64,38 +69,52 @@ describe('one source transaction larger than the in-flight budget', () => {
       await conn.query('UPDATE big.t SET note = \'after\' WHERE id IN (1, 2, 3)');
       await conn.query('DELETE FROM big.t WHERE id = 4');
 
-      // 1. kill -9 right after the 6th part is staged: five parts applied, one staged and not applied.
-      const first = sdl('huge-0', 'after-stage@6');
+      // 1. kill -9 while the transaction is still open in sdl: six slices staged `open`, its COMMIT not processed.
+      const first = sdl('huge-0', 'after-stage-open@6');
       first.start();
       assert.equal(await first.exited(), 137, first.logs().slice(-3000));
-      const atKill = await mirrored();
-      const pending = await client.db('sdl').collection('row_changes_staging').countDocuments({ pipeline: PIPELINE, status: 'pending' });
-      assert.equal(atKill, 1 + 5 * CONFIG.batch.maxRows, 'five parts of the transaction were applied before the kill');
-      assert.ok(pending > 0, 'the sixth part was staged and left pending');
-      // Applied parts do not move the checkpoint: it stays before the transaction until all of it is applied.
+      const openIds = (await staging.find({ pipeline: PIPELINE, status: 'open', part: 0 }).toArray()).map((d) => d._id);
+      assert.equal(openIds.length, 6, 'six slices staged open');
+      assert.equal(await staging.countDocuments({ pipeline: PIPELINE, status: 'pending' }), 0);
+      assert.equal(await mirrored(), 1, 'nothing of an open transaction is applied');
+      assert.equal(await events(), 1);
       assert.ok(seqOf(await checkpoint()) < seqOf(txnGtid), `checkpoint ${String(await checkpoint())} stayed before ${txnGtid}`);
 
-      // 2. kill -9 once every part is applied, before the transaction's checkpoint is written
-      // (recovery re-applies the staged sixth part, the binlog re-read brings the transaction again).
-      const second = sdl('huge-1', `after-apply@${Math.ceil((ROWS + 10) / CONFIG.batch.maxRows) + 1}`);
+      // 2. kill -9 after its COMMIT, while its staged slices are applied: the third one applied, the rest pending.
+      const second = sdl('huge-1', 'after-slice-apply@3');
       second.start();
       assert.equal(await second.exited(), 137, second.logs().slice(-3000));
-      // Its last part shares a batch with the later transactions (row 4 deleted), hence ≥ ROWS.
+      assert.equal(await staging.countDocuments({ pipeline: PIPELINE, status: 'open' }), 0, 'the start deleted the old open slices; the COMMIT made the new ones pending');
+      // The re-read made the same slices: the ids staged before the first kill are there again.
+      assert.equal(await staging.countDocuments({ _id: { $in: openIds }, status: { $in: ['pending', 'applied'] } }), openIds.length);
+      const pending = await staging.countDocuments({ pipeline: PIPELINE, status: 'pending', part: 0 });
+      assert.ok(pending > 0, 'slices left pending');
+      const applied = await mirrored();
+      assert.ok(applied > 1 && applied < 1 + ROWS, `three slices applied (${applied} documents)`);
+      assert.ok(seqOf(await checkpoint()) < seqOf(txnGtid), 'the checkpoint is still before the transaction');
+
+      // 3. kill -9 once all of it is applied, before its checkpoint: the start applies the pending
+      // slices (one after-apply each), the re-read brings the transaction again, its last batch is next.
+      const third = sdl('huge-2', `after-apply@${pending + 1}`);
+      third.start();
+      assert.equal(await third.exited(), 137, third.logs().slice(-3000));
+      assert.ok(third.logs().includes('re-applied staged batches left pending by the previous run'), 'recovery applied the pending slices');
+      // Its last batch shares a batch with the later transactions (row 4 deleted), hence ≥ ROWS.
       assert.ok(await mirrored() >= ROWS, 'every row of the transaction reached its mirror');
       assert.ok(seqOf(await checkpoint()) < seqOf(txnGtid), 'the checkpoint is still before the transaction');
 
-      // 3. kill -9 right after the transaction's checkpoint is written.
-      const third = sdl('huge-2');
-      third.start();
+      // 4. kill -9 right after the transaction's checkpoint is written.
+      const fourth = sdl('huge-3');
+      fourth.start();
       const deadline = Date.now() + 300_000;
       while (seqOf(await checkpoint()) < seqOf(txnGtid)) {
-        assert.ok(third.running, third.logs().slice(-3000));
+        assert.ok(fourth.running, fourth.logs().slice(-3000));
         assert.ok(Date.now() < deadline, 'the transaction was applied within 5 minutes');
         await sleep(20);
       }
-      await third.kill9();
+      await fourth.kill9();
 
-      // 3. A clean run catches up; mirrors equal MySQL and every row change is logged exactly once.
+      // 5. A clean run catches up; mirrors equal MySQL and every row change is logged exactly once.
       const last = sdl('huge-final');
       last.start();
       // Stopped before it installs its signal handlers, it would die of the SIGTERM instead of exiting 0.
@@ -104,7 +123,7 @@ describe('one source transaction larger than the in-flight budget', () => {
       assert.equal(await last.stop(), 0, last.logs().slice(-3000));
       await assertMirrorsEqual(stack, ['big']);
       assert.deepEqual(await eventCounts(stack, 'big', 't'), { insert: ROWS + 1, update: 10 + 3, delete: 1 });
-      const paused = [first, second, third, last].some((p) => p.lines().some((l) => l['machine'] === 'reader' && JSON.stringify(l['to']).includes('paused')));
+      const paused = [first, second, third, fourth, last].some((p) => p.lines().some((l) => l['machine'] === 'reader' && JSON.stringify(l['to']).includes('paused')));
       assert.ok(paused, 'the transaction was over the budget: the reader paused');
     } finally {
       await conn.end();
