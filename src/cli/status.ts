@@ -92,7 +92,8 @@ function storedLines(s: StoredStatus): string[] {
     const pace = c.rowsPerSecond === null ? 'not started' : `${c.rowsPerSecond} rows/s${c.etaSeconds === null ? '' : `, about ${c.etaSeconds} s left`}`;
     lines.push(`table copy     ${c.table}: ${c.rows}${of} rows, ${pace} (${c.reason}; saved ${ago(c.updatedAt)})`);
   }
-  lines.push(`staging        ${s.pendingBatches} pending batch${s.pendingBatches === 1 ? '' : 'es'}`);
+  const open = s.openSlices > 0 ? `, ${s.openSlices} slice${s.openSlices === 1 ? '' : 's'} of a source transaction still open` : '';
+  lines.push(`staging        ${s.pendingBatches} pending batch${s.pendingBatches === 1 ? '' : 'es'}${open}`);
   lines.push(`dead letters   ${s.deadLetters} unreplayed${s.deadLetters > 0 ? ' (sdl replay, once the cause is fixed)' : ''}`);
   return lines;
 }

@@ -13,6 +13,8 @@ export interface StoredStatus {
   tableCopies: TableCopyStatus[];
   /** Staged batches still `pending` (written, not yet applied). */
   pendingBatches: number;
+  /** Staged slices of a source transaction still open (its COMMIT not read yet; see Staging). */
+  openSlices: number;
   /** Dead letters not yet replayed (every pipeline of the sdl database). */
   deadLetters: number;
   lease: { owner: string; term: number; expiresAt: Date } | null;
@@ -25,14 +27,15 @@ export interface StoredStatus {
  */
 export async function readStoredStatus(db: Db, pipeline: string, maxTimeMS?: number): Promise<StoredStatus> {
   const opts = maxTimeMS === undefined ? {} : { maxTimeMS };
-  const [checkpoint, snapshot, tableCopies, pendingBatches, deadLetters, lease] = await Promise.all([
+  const [checkpoint, snapshot, tableCopies, pendingBatches, openSlices, deadLetters, lease] = await Promise.all([
     readCheckpoint(db, pipeline),
     readSnapshotProgress(db, pipeline),
     unfinishedTableCopies(db, pipeline, maxTimeMS),
     // Staging documents written before pipelines were scoped carry none (see Staging.listPending).
     db.collection(COLLECTIONS.staging).countDocuments({ status: 'pending', part: 0, $or: [{ pipeline }, { pipeline: { $exists: false } }] }, opts),
+    db.collection(COLLECTIONS.staging).countDocuments({ status: 'open', part: 0, pipeline }, opts),
     db.collection(COLLECTIONS.deadLetters).countDocuments({ replayed: false }, opts),
     db.collection<{ _id: string; owner: string; term: number; expiresAt: Date }>(COLLECTIONS.leases).findOne({ _id: pipeline }, opts),
   ]);
-  return { checkpoint, snapshot, tableCopies, pendingBatches, deadLetters, lease: lease === null ? null : { owner: lease.owner, term: lease.term, expiresAt: lease.expiresAt } };
+  return { checkpoint, snapshot, tableCopies, pendingBatches, openSlices, deadLetters, lease: lease === null ? null : { owner: lease.owner, term: lease.term, expiresAt: lease.expiresAt } };
 }

@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { MongoClient } from 'mongodb';
 import { streamWholeBinlog } from '../support/binlog.js';
 import { sleep } from '../support/fault-run.js';
+import { sdlCommand } from '../support/sdl-cli.js';
 import { SdlProcess, waitForCatchUp } from '../support/sdl-process.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { assertMirrorsEqual, eventCounts } from '../support/verify.js';
@@ -79,6 +80,9 @@ describe('one source transaction larger than the in-flight budget', () => {
       assert.equal(await mirrored(), 1, 'nothing of an open transaction is applied');
       assert.equal(await events(), 1);
       assert.ok(seqOf(await checkpoint()) < seqOf(txnGtid), `checkpoint ${String(await checkpoint())} stayed before ${txnGtid}`);
+      // What an operator sees meanwhile: `sdl status` (no instance runs) counts the open slices.
+      const st = await sdlCommand(stack, 'status', { SDL_PIPELINE: PIPELINE, SDL_HTTP_ADDR: 'off' }, ['--json']);
+      assert.equal((JSON.parse(st.stdout) as { stored: { openSlices: number } }).stored.openSlices, 6, st.stdout + st.stderr);
 
       // 2. kill -9 after its COMMIT, while its staged slices are applied: the third one applied, the rest pending.
       const second = sdl('huge-1', 'after-slice-apply@3');
