@@ -8,9 +8,9 @@ const batch = (id: string, slice?: TxnSlice): Batch => ({ id, end: undefined, la
 describe('StageAhead and streamed transaction slices', () => {
   it('never stages a slice ahead, and stages nothing after one until the committer has committed it', async () => {
     const staged: string[] = [];
-    const ahead = new StageAhead(async (b) => {
+    const ahead = new StageAhead((b) => {
       staged.push(b.id);
-      return { parts: 1, bytes: 1 };
+      return Promise.resolve({ parts: 1, bytes: 1 });
     });
     assert.equal(await ahead.ahead(batch('a')), true);
     // An open slice is staged `open` by the committer; a closing one only after its slices turned pending.
