@@ -20,9 +20,65 @@ export function exitCodeOf(errorClass: ErrorClass): 1 | 2 {
  */
 export type RetryKind = 'network' | 'election' | 'conflict' | 'throttled' | 'other';
 
+/**
+ * Every code sdl raises itself, each with what it means; operators, alert rules and
+ * docs/troubleshooting.md#error-codes match on these strings, so a new one is added here (and
+ * there) and a typo fails to compile.
+ */
+export const SDL_CODES = {
+  CONFIG: 'a setting is missing or invalid (the message names it)',
+  TLS: 'the MySQL server offers no TLS, or its certificate is not signed by ssl-ca or does not name the host',
+  WRITE_CONCERN: 'MongoDB refused the write concern asked for, or mongo.url asks for unacknowledged writes',
+  WEAK_WRITE_CONCERN: 'MongoDB accepts only a write concern weaker than { w: "majority", j: true } and it is not allowed',
+  WRITE_CONCERN_REFUSED: 'MongoDB stopped accepting the write concern decided at start',
+  SOURCE_PREREQUISITE: 'the source server lacks a prerequisite (binlog off, not ROW, not FULL image or metadata)',
+  SNAPSHOT_POSITION: 'the source gave no binlog position for the consistent snapshot',
+  NAME_COLLISION: 'two mirror names collide (case only, or databaseMap sends two tables to one collection)',
+  HAS_CHECKPOINT: '`sdl snapshot` on a pipeline that already has a checkpoint',
+  NO_CHECKPOINT: '`sdl snapshot --tables` on a pipeline without a checkpoint',
+  UNKNOWN_TABLE: '`sdl snapshot --tables` names a table that is not included',
+  VERIFY_TABLES: '`sdl verify --tables` names a table that is not included or does not exist',
+  UNSUPPORTED_BINLOG: 'the source writes a binlog event sdl cannot decode',
+  BINLOG_PURGED: 'the binlog needed to resume was purged from the source',
+  PRIMARY_KEY_CHANGED: 'an ALTER changed the key of an included table',
+  STATEMENT_FORMAT_DML: 'DML was logged as a statement (binlog_format STATEMENT/MIXED, LOAD DATA)',
+  PARTIAL_ROW_IMAGE: 'a row event lacks columns (binlog_row_image MINIMAL/NOBLOB)',
+  UNSUPPORTED_EVENT: 'a transaction sdl cannot apply exactly (the message says which)',
+  UNSUPPORTED_COLUMN: 'a column in a refused charset or of an unknown type',
+  SCHEMA_UNKNOWN: 'rows of a table sdl could not follow through a DDL and that no longer exists',
+  SNAPSHOT_KEY: 'the snapshot cannot page through a table\'s key exactly',
+  SNAPSHOT_CHECKPOINT: 'another instance wrote the pipeline during this one\'s snapshot',
+  LEASE_LOST: 'another instance took the pipeline\'s single-writer lease over',
+  FENCED: 'a checkpoint write found a newer lease term: another instance writes this pipeline',
+  LEASE_STALE: 'the lease was not renewed recently; writes wait (transient)',
+  SOURCE_SILENT: 'no binlog event or heartbeat for several heartbeat periods: the replication connection is dead (transient)',
+  STOPPED: 'stopped by a signal during a step that cannot finish',
+  DECODE: 'decoding a batch failed (a bug)',
+  UNEXPECTED: 'an error no classifier knew (a bug)',
+} as const;
+
+/** A code sdl raises itself; see SDL_CODES for what each means. */
+export type SdlCode = keyof typeof SDL_CODES;
+
+declare const driverBrand: unique symbol;
+
+/**
+ * A code that passes through from a driver, with its text unchanged (ECONNRESET,
+ * ER_ACCESS_DENIED_ERROR, MYSQL_1236, MONGO_<code name or number>): made only by the classify
+ * functions at the I/O edge (classifyMysqlError here, mongoErrorInfo in src/mongo/errors.ts).
+ */
+export type DriverCode = string & { readonly [driverBrand]: 'driver' };
+
+/** For the classify functions only: the driver's code text, kept as it is for logs and alerts. */
+export function driverCode(text: string): DriverCode {
+  return text as DriverCode;
+}
+
+export type ErrorCode = SdlCode | DriverCode;
+
 export class SdlError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: ErrorCode,
     message: string,
     readonly errorClass: ErrorClass,
     readonly hint?: string,
@@ -43,7 +99,7 @@ export class SdlError extends Error {
 
 /** The plain-data form that crosses actor boundaries and goes into logs. */
 export interface ErrorInfo {
-  code: string;
+  code: ErrorCode;
   errorClass: ErrorClass;
   message: string;
   hint?: string;
@@ -66,10 +122,18 @@ const NETWORK_CODES = new Set([
   'PROTOCOL_CONNECTION_LOST', 'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_CON_COUNT_ERROR', 'ER_SERVER_SHUTDOWN',
 ]);
 
-/** MySQL/MariaDB client and server errors → class. */
+/**
+ * The one conversion of a MySQL/MariaDB client or server error into sdl's terms. Policy: a
+ * purged binlog is permanent (BINLOG_PURGED, no retry can bring it back); a refused user or
+ * privilege is auth (exit 2); the network is transient, paced as 'network'; anything else is
+ * transient too, since the source's own errors (a lock wait, a restart) pass with time.
+ * The driver's code text is kept (ECONNRESET, ER_…, MYSQL_<errno>). A failed TLS handshake is
+ * explained before it gets here, where the connection's ssl-mode is known (explainConnectError
+ * in src/mysql/connection.ts), and arrives as an SdlError TLS, which errorInfo passes through.
+ */
 export function classifyMysqlError(err: unknown): ErrorInfo {
   const e = err as { code?: unknown; errno?: unknown; message?: unknown };
-  const code = typeof e.code === 'string' ? e.code : typeof e.errno === 'number' ? `MYSQL_${e.errno}` : 'UNKNOWN';
+  const code = driverCode(typeof e.code === 'string' ? e.code : typeof e.errno === 'number' ? `MYSQL_${e.errno}` : 'UNKNOWN');
   const message = typeof e.message === 'string' ? e.message : String(err);
   if (e.errno === 1236 || /could not find first log file|binlog.*purged|GTID.*not.*(found|exist)|Could not find GTID/i.test(message)) {
     return {

@@ -1,6 +1,6 @@
 import { errorInfo, SdlError } from '../errors.js';
 import { StepError } from '../machines/committer.js';
-import { classifyMongoError, mongoRetryKind, reasonOf } from '../mongo/errors.js';
+import { mongoErrorInfo } from '../mongo/errors.js';
 
 /**
  * Runs one MongoDB step and turns its failure into a classified StepError the machines can
@@ -12,13 +12,6 @@ export async function mongoStep<T>(step: () => Promise<T>): Promise<T> {
   } catch (err) {
     if (err instanceof StepError) throw err;
     if (err instanceof SdlError) throw new StepError(errorInfo(err, () => ({ code: 'UNEXPECTED', errorClass: 'permanent', message: err.message })));
-    const reason = reasonOf(err);
-    const transient = classifyMongoError(err) === 'transient';
-    throw new StepError({
-      code: `MONGO_${String(reason.code ?? 'ERROR')}`,
-      errorClass: transient ? 'transient' : 'permanent',
-      message: `MongoDB: ${reason.message}`,
-      ...(transient ? { retry: mongoRetryKind(err) } : {}),
-    });
+    throw new StepError(mongoErrorInfo(err));
   }
 }

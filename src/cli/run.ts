@@ -26,7 +26,7 @@ import { OnlineSnapshots } from '../snapshot/online-snapshot.js';
 import { leaseKeeper } from '../actors/lease-keeper.js';
 import { COLLECTIONS, ensureIndexes } from '../mongo/layout.js';
 import { checkMirrorNames } from '../mongo/names-check.js';
-import { classifyMysqlError, errorInfo, exitCodeOf, SdlError } from '../errors.js';
+import { classifyMysqlError, errorInfo, exitCodeOf, SdlError, type ErrorInfo } from '../errors.js';
 import { connectExact, sessionTls, tlsOf } from '../mysql/connection.js';
 import { IncludeFilter } from '../mysql/include-filter.js';
 import { listTables } from '../mysql/information-schema.js';
@@ -210,7 +210,7 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
         log.info('stopped during the snapshot; the next `sdl snapshot` or `sdl run` resumes it');
         return 0;
       }
-      const info = err instanceof StepError ? err.info : { code: 'UNEXPECTED', errorClass: 'permanent' as const, message: err instanceof Error ? err.message : String(err) };
+      const info: ErrorInfo = err instanceof StepError ? err.info : { code: 'UNEXPECTED', errorClass: 'permanent' as const, message: err instanceof Error ? err.message : String(err) };
       log.fatal({ error: info }, `${info.message}${info.hint !== undefined ? ` — ${info.hint}` : ''}`);
       return exitCodeOf(info.errorClass);
     } finally {

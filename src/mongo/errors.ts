@@ -8,7 +8,7 @@ import {
   type WriteError,
 } from 'mongodb';
 
-import type { RetryKind } from '../errors.js';
+import { driverCode, type ErrorInfo, type RetryKind } from '../errors.js';
 
 export type ErrorClass = 'transient' | 'permanent';
 
@@ -126,6 +126,22 @@ export function classifyMongoError(err: unknown): ErrorClass {
     if (typeof code === 'string' && TRANSIENT_SYSCALL.has(code)) return 'transient';
   }
   return 'permanent';
+}
+
+/**
+ * The one conversion of a MongoDB driver error into sdl's terms, at the I/O edge (mongoStep):
+ * class from classifyMongoError, pace from mongoRetryKind, and the driver's code kept as
+ * MONGO_<code> (MONGO_ERROR when it has none) for logs and alert rules.
+ */
+export function mongoErrorInfo(err: unknown): ErrorInfo {
+  const reason = reasonOf(err);
+  const transient = classifyMongoError(err) === 'transient';
+  return {
+    code: driverCode(`MONGO_${String(reason.code ?? 'ERROR')}`),
+    errorClass: transient ? 'transient' : 'permanent',
+    message: `MongoDB: ${reason.message}`,
+    ...(transient ? { retry: mongoRetryKind(err) } : {}),
+  };
 }
 
 export interface WriteFailure {

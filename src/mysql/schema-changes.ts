@@ -1,5 +1,5 @@
 import { resnapshotHint } from './resnapshot-hint.js';
-import { SdlError } from '../errors.js';
+import { SdlError, type SdlCode } from '../errors.js';
 import { ddlTables, parseDdl, type DdlAction } from '../mongo/ddl-parse.js';
 import type { SchemaChange } from '../pipeline/types.js';
 import type { IncludeFilter } from './include-filter.js';
@@ -81,7 +81,7 @@ export class SchemaChanges {
 }
 
 /** A stop that needs the table re-snapshotted; `prevent` says how to avoid it at the source. */
-export function permanentStop(code: string, what: string, table: string, prevent: string): SdlError {
+export function permanentStop(code: SdlCode, what: string, table: string, prevent: string): SdlError {
   return new SdlError(code, what, 'permanent',
     `${resnapshotHint([table])}; to prevent it, ${prevent}`);
 }

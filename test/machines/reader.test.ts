@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type EventObject, fromCallback } from 'xstate';
 import type { BinlogStreamCommand, BinlogStreamEvent, BinlogStreamInput } from '../../src/actors/binlog-stream.js';
-import type { ErrorInfo } from '../../src/errors.js';
+import { driverCode, type ErrorInfo } from '../../src/errors.js';
 import { type ReaderEvent, readerMachine, type ReaderInput } from '../../src/machines/reader.js';
 import type { SourcePosition, SourceTransaction } from '../../src/pipeline/types.js';
 import { assertFailuresCovered, label, model, type Path, serializer, startInSystem, walk } from '../support/machines.js';
@@ -13,7 +13,7 @@ interface Ctx {
   position: SourcePosition | undefined;
 }
 
-const transient: ErrorInfo = { code: 'ECONNRESET', errorClass: 'transient', message: 'connection reset' };
+const transient: ErrorInfo = { code: driverCode('ECONNRESET'), errorClass: 'transient', message: 'connection reset' };
 const permanent: ErrorInfo = { code: 'BINLOG_PURGED', errorClass: 'permanent', message: 'binlog purged' };
 const start: SourcePosition = { file: 'binlog.000001', pos: 4 };
 const input: ReaderInput = { url: 'mysql://x', serverId: 1, include: [], start };

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type AnyActorLogic, type AnyActorRef, createActor, type EventObject, fromCallback, SimulatedClock } from 'xstate';
-import type { ErrorInfo } from '../../src/errors.js';
+import { driverCode, type ErrorInfo } from '../../src/errors.js';
 import { StepError } from '../../src/machines/committer.js';
 import { type Prepared, supervisorMachine, type SupervisorEvent, type SupervisorInput } from '../../src/machines/supervisor.js';
 import {
@@ -31,7 +31,7 @@ const input: SupervisorInput = {
   include: [],
   batcher: { maxRows: 10, maxBytes: 1000, maxDelayMs: 100, maxInFlightBytes: 1000 },
 };
-const childError: ErrorInfo = { code: 'REJECTED', errorClass: 'permanent', message: 'document failed validation' };
+const childError: ErrorInfo = { code: driverCode('MONGO_121'), errorClass: 'permanent', message: 'document failed validation' };
 const events: SupervisorEvent[] = [
   { type: 'STOP' },
   { type: 'COMMITTER_READY' },

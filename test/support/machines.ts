@@ -14,6 +14,7 @@ import {
   SimulatedClock,
 } from 'xstate';
 import { TestModel, type TestParam, type TestPath } from 'xstate/graph';
+import { driverCode } from '../../src/errors.js';
 import { StepError } from '../../src/machines/committer.js';
 import type { SystemId } from '../../src/machines/system.js';
 
@@ -190,8 +191,8 @@ export async function walk<E extends EventObject>(
   await m.testPath(path, params);
 }
 
-export const transientError = new StepError({ code: 'NET', errorClass: 'transient', message: 'connection reset' });
-export const permanentError = new StepError({ code: 'REJECTED', errorClass: 'permanent', message: 'document failed validation' });
+export const transientError = new StepError({ code: driverCode('ECONNRESET'), errorClass: 'transient', message: 'connection reset' });
+export const permanentError = new StepError({ code: driverCode('MONGO_121'), errorClass: 'permanent', message: 'document failed validation' });
 
 /** For every invoke in the machine: its done event and a transient and a permanent rejection. */
 export function invokeEvents(machine: AnyStateMachine, output: (invokeId: string) => unknown = () => undefined): EventObject[] {

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { MongoBulkWriteError, MongoNetworkError, MongoServerError, MongoServerSelectionError, MongoWriteConcernError } from 'mongodb';
 import { classifyMysqlError } from '../../src/errors.js';
 import { RETRY_POLICY, retryDelay } from '../../src/machines/backoff.js';
-import { classifyMongoError, mongoRetryKind } from '../../src/mongo/errors.js';
+import { classifyMongoError, mongoErrorInfo, mongoRetryKind } from '../../src/mongo/errors.js';
 
 /** A server reply turned into the driver's own error class, as the driver does on a failed command. */
 function serverError(code: number, codeName: string, errorLabels: string[] = []): MongoServerError {
@@ -34,6 +34,23 @@ describe('retry pacing by kind of failure', () => {
 
   it('MySQL connection failures are network', () => {
     assert.equal(classifyMysqlError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })).retry, 'network');
+  });
+
+  it('driver codes reach the logs with their own text', () => {
+    // Alert rules and docs/troubleshooting.md match on these strings.
+    const denied = classifyMysqlError(Object.assign(new Error("Access denied for user 'repl'"), { code: 'ER_ACCESS_DENIED_ERROR', errno: 1045 }));
+    assert.deepEqual([denied.code, denied.errorClass], ['ER_ACCESS_DENIED_ERROR', 'auth']);
+    const lockWait = classifyMysqlError(Object.assign(new Error('Lock wait timeout exceeded'), { errno: 1205 }));
+    assert.deepEqual([lockWait.code, lockWait.errorClass], ['MYSQL_1205', 'transient']);
+    const purged = classifyMysqlError(Object.assign(new Error('Could not find first log file name in binary log index file'), { errno: 1236 }));
+    assert.deepEqual([purged.code, purged.errorClass], ['BINLOG_PURGED', 'permanent']);
+    assert.equal(classifyMysqlError(new Error('odd')).code, 'UNKNOWN');
+    const stepDown = mongoErrorInfo(serverError(189, 'PrimarySteppedDown'));
+    assert.deepEqual([stepDown.code, stepDown.errorClass, stepDown.retry, stepDown.message], ['MONGO_189', 'transient', 'election', 'MongoDB: PrimarySteppedDown (test)']);
+    const invalid = mongoErrorInfo(serverError(121, 'DocumentValidationFailure'));
+    assert.deepEqual([invalid.code, invalid.errorClass, invalid.retry], ['MONGO_121', 'permanent', undefined]);
+    assert.equal(mongoErrorInfo(new MongoNetworkError('connection reset')).code, 'MONGO_ERROR');
+    assert.equal(mongoErrorInfo(new TypeError('x is not a function')).code, 'MONGO_TypeError');
   });
 
   it('each kind waits within its own ceiling, full jitter, capped', () => {
