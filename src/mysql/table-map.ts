@@ -54,10 +54,22 @@ export function tableMapColumns(e: TableMapEvent, collations: ReadonlyMap<number
       name: c.name,
       type: c.type,
       charset,
-      metadata: c.metadata,
+      metadata: withHiresPrecision(c.type, c.metadata, schema?.COLUMN_TYPE),
       unsigned: schema?.UNSIGNED === true || /unsigned/i.test(schema?.COLUMN_TYPE ?? ''),
     };
   });
+}
+
+/**
+ * MariaDB 5.3-format ("hires") TIME/DATETIME/TIMESTAMP columns are logged under the classic type
+ * codes with no metadata: their precision is only in the column definition zongji fetched
+ * (`datetime(6) /* mariadb-5.3 *\/`). Without it a DATETIME(6) key counted as fsp 0 and was cut to
+ * milliseconds in `_id`, while a snapshot (information_schema knows the precision) kept it whole.
+ */
+function withHiresPrecision(type: number, metadata: Record<string, unknown> | undefined, columnType: string | undefined): Record<string, unknown> | undefined {
+  if ((type !== T.TIME && type !== T.DATETIME && type !== T.TIMESTAMP) || typeof metadata?.['decimals'] === 'number') return metadata;
+  const m = /^(?:time|datetime|timestamp)\((\d)\)/i.exec(columnType ?? '');
+  return m?.[1] === undefined ? metadata : { ...metadata, decimals: Number(m[1]) };
 }
 
 /** Labels of an information_schema COLUMN_TYPE `enum('a','b''c')`, as text. */
