@@ -9,6 +9,7 @@ import { preflight } from '../mysql/preflight.js';
 import { assertResumable } from '../mysql/retention.js';
 import { sourceIdentity, streamEpoch } from '../mysql/source-identity.js';
 import { repairTableMapCharsets } from '../mysql/zongji-charset-fix.js';
+import { gatePauses, type Pausable } from '../mysql/pause-gate.js';
 import { tableMapColumns } from '../mysql/table-map.js';
 import { unsupportedColumn, unsupportedReason } from '../mysql/table-schema.js';
 import { absentColumns } from '../mysql/row-image.js';
@@ -57,6 +58,8 @@ export const binlogStream = fromCallback<BinlogStreamCommand, BinlogStreamInput,
   /** When the stream last showed it is alive; undefined until it is streaming and while paused. */
   let lastSeen: number | undefined;
   let watchdog: NodeJS.Timeout | undefined;
+  /** The binlog connection's pause and resume for backpressure, shared fairly with zongji's own (see gatePauses). */
+  let backpressure: Pausable | undefined;
   /** JSON columns at the position of the last event read; set once connected. */
   let json: JsonColumns | undefined;
   /** The JSON state last sent on a position: later positions carry one only when it changed. */
@@ -204,6 +207,7 @@ export const binlogStream = fromCallback<BinlogStreamCommand, BinlogStreamInput,
     } else if (server.mariadb) opts.gtidSet = '';
     else opts.filename = server.firstBinlog;
     z.start(opts);
+    if (z.connection !== null && z.connection !== undefined) backpressure = gatePauses(z.connection);
     // Queued on the binlog connection before zongji's own preamble and the dump request, so the
     // server sends a heartbeat whenever it has had nothing to send for a period (in nanoseconds).
     z.connection?.query(`SET @master_heartbeat_period = ${heartbeatMs * 1_000_000}`, (err: unknown) => {
@@ -228,8 +232,8 @@ export const binlogStream = fromCallback<BinlogStreamCommand, BinlogStreamInput,
   start().catch(fail);
 
   receive((cmd) => {
-    const conn = zongji?.connection;
-    if (conn === null || conn === undefined) return;
+    const conn = backpressure;
+    if (conn === undefined) return;
     // A paused connection is silent on purpose: the watchdog only counts silence while reading.
     if (cmd.type === 'PAUSE') {
       lastSeen = undefined;
