@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, type Config } from '../config/config.js';
 import { exitCodeOf, SdlError } from '../errors.js';
 import { machineDefinitions } from './machines.js';
+import { applyHeapGrowth } from './heap.js';
 
 const USAGE = `sdl — MySQL/MariaDB binlog → MongoDB, lossless
 
@@ -61,7 +62,11 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command === undefined && values.help !== true ? 2 : 0;
   }
-  const config = (): Config => loadConfig(values.config);
+  const config = (): Config => {
+    const cfg = loadConfig(values.config);
+    applyHeapGrowth(cfg.heapGrowthPercent);
+    return cfg;
+  };
   // `run` and `snapshot` take the signals over (flush, checkpoint); the rest end as usual.
   const tables = values.tables?.split(',').map((t) => t.trim()).filter((t) => t !== '');
   if (command !== 'run' && (command !== 'snapshot' || tables !== undefined)) defaultSignals();

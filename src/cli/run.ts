@@ -64,7 +64,7 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
   takeOverSignals(onSignal);
   const inspector = opts.inspectUrl === undefined ? undefined : await liveInspector(opts.inspectUrl);
   if (opts.inspectUrl !== undefined) log.info({ inspector: opts.inspectUrl }, 'streaming the actor system to the XState inspector');
-  log.info({ pipeline: config.pipeline, mysql: redactUrl(config.mysql.url), mongo: redactUrl(config.mongo.url), include: config.mysql.include }, 'starting');
+  log.info({ pipeline: config.pipeline, mysql: redactUrl(config.mysql.url), mongo: redactUrl(config.mongo.url), include: config.mysql.include, heapGrowthPercent: config.heapGrowthPercent }, 'starting');
   const m = pipelineMetrics();
   // A write that passed the lease fence can still wait this long for a server before it is sent:
   // keep it within the third of a lease the fence leaves (see WriteFence), 2 s at the least.

@@ -15,6 +15,11 @@ export interface Config {
   snapshot: { chunkRows: number };
   /** Bytes of row data held between the binlog and MongoDB before reading pauses. */
   maxInFlightBytes: number;
+  /**
+   * V8 grows the heap to (1 + this/100) × what a full collection left live; 0 keeps V8's own
+   * factor (up to 4×), which lets the garbage of a read burst reach several times the budget.
+   */
+  heapGrowthPercent: number;
   /** Decoder pool threads; 0 decodes on the main thread; `auto` picks by CPUs (see decoderWorkers). */
   workers: number | 'auto';
   /** Stage each batch before applying it (the crash-recovery log); off only to measure its cost. */
@@ -32,6 +37,7 @@ export const DEFAULTS: Config = {
   batch: { maxRows: 5000, maxBytes: 8 * 1024 * 1024, maxDelayMs: 200 },
   snapshot: { chunkRows: 2000 },
   maxInFlightBytes: 32 * 1024 * 1024,
+  heapGrowthPercent: 50,
   workers: 'auto',
   staging: true,
   leaseTtlMs: 15_000,
@@ -102,6 +108,7 @@ function mergeEnv(file: Record<string, unknown>, env: Env, origins: Map<string, 
   set('SDL_HTTP_ADDR', (v) => (section('http')['addr'] = v));
   set('SDL_LOG_LEVEL', (v) => (section('log')['level'] = v));
   set('SDL_PIPELINE', (v) => (out['pipeline'] = v));
+  set('SDL_HEAP_GROWTH_PERCENT', (v) => (out['heapGrowthPercent'] = v));
   set('SDL_WORKERS', (v) => (out['workers'] = v));
   set('SDL_LEASE_TTL_MS', (v) => (out['leaseTtlMs'] = v));
   set('SDL_STAGING', (v) => (out['staging'] = v));
@@ -152,6 +159,7 @@ function validate(raw: Record<string, unknown>, env: Env, labelOf: LabelOf): Con
     },
     snapshot: { chunkRows: int(snapshot, 'snapshot.chunkRows', DEFAULTS.snapshot.chunkRows, 1, 100_000) },
     maxInFlightBytes: int(raw, 'maxInFlightBytes', DEFAULTS.maxInFlightBytes, 1024 * 1024, 16 * 1024 ** 3),
+    heapGrowthPercent: int(raw, 'heapGrowthPercent', DEFAULTS.heapGrowthPercent, 0, 400),
     workers: workersSetting(raw),
     staging: bool(raw, 'staging', DEFAULTS.staging),
     leaseTtlMs: int(raw, 'leaseTtlMs', DEFAULTS.leaseTtlMs, 1000, 600_000),

@@ -30,6 +30,8 @@ describe('configuration', () => {
     assert.equal(loadConfig(undefined, env).workers, 'auto');
     assert.equal(loadConfig(undefined, { ...env, SDL_WORKERS: 'auto' }).workers, 'auto');
     assert.equal(loadConfig(undefined, { ...env, SDL_WORKERS: '3' }).workers, 3);
+    assert.equal(loadConfig(undefined, env).heapGrowthPercent, 50);
+    assert.equal(loadConfig(undefined, { ...env, SDL_HEAP_GROWTH_PERCENT: '0' }).heapGrowthPercent, 0);
   });
 
   it('names the field that is wrong', () => {
@@ -38,6 +40,7 @@ describe('configuration', () => {
     assert.equal(fieldOf(() => loadConfig(undefined, { ...env, SDL_WORKERS: 'many' })), 'workers');
     assert.equal(fieldOf(() => loadConfig(undefined, { ...env, SDL_WORKERS: '-1' })), 'workers');
     assert.equal(fieldOf(() => loadConfig(undefined, { ...env, SDL_INCLUDE: 'a.b.c' })), 'mysql.include');
+    assert.equal(fieldOf(() => loadConfig(undefined, { ...env, SDL_HEAP_GROWTH_PERCENT: '500' })), 'heapGrowthPercent');
     const file = join(tmpdir(), `sdl-config-bad-${process.pid}.yaml`);
     writeFileSync(file, 'batch:\n  maxRows: -1\n');
     assert.equal(fieldOf(() => loadConfig(file, env)), 'batch.maxRows');
