@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { InspectionEvent } from 'xstate';
+import { machineDefinitions } from '../../src/cli/machines.js';
 import { chartModels, type ChartState } from '../../src/http/dashboard/chart-model.js';
 import { LiveState } from '../../src/http/dashboard/live-state.js';
 import { RateWindow, Ring } from '../../src/http/dashboard/samples.js';
@@ -26,9 +27,11 @@ describe('dashboard: statecharts drawn from the machine definitions', () => {
       { event: 'error', guard: 'transient', targets: ['backoff'] },
       { event: 'error', targets: ['failed'] },
     ]);
-    // Eventless transitions are not in the printed definition; the page shows them anyway.
+    // Eventless transitions: XState's definition leaves them out; `sdl machines` and the page have them.
     const idle = charts['committer'].states.find((s) => s.key === 'idle')!;
     assert.deepEqual(idle.transitions.map((t) => `${t.event}[${t.guard}]→${t.targets.join()}`), ['always[hasWork]→writing', 'always[drained]→drained']);
+    const printed = JSON.parse(JSON.stringify(machineDefinitions())) as Record<string, { states: Record<string, { always?: { target: string[] }[] }> }>;
+    assert.deepEqual(printed['committer']?.states['idle']?.always?.map((t) => t.target), [['#committer.writing'], ['#committer.drained']]);
   });
 });
 

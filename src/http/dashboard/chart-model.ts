@@ -1,4 +1,4 @@
-import { MACHINE_ROOTS, machineDefinitions } from '../../cli/machines.js';
+import { machineDefinitions } from '../../cli/machines.js';
 
 /** A transition as the page draws it: the event (made readable), its guard, where it goes. */
 export interface ChartTransition {
@@ -32,6 +32,8 @@ interface DefNode {
   initial?: { target?: string[] };
   states?: Record<string, DefNode>;
   transitions?: DefTransition[];
+  /** Eventless transitions (see machineDefinitions). */
+  always?: DefTransition[];
 }
 
 /** `xstate.done.actor.0.supervisor.starting` → `done`, `xstate.after.retry.committer.backoff` → `after retry`. */
@@ -56,16 +58,16 @@ function guardName(guard: unknown): string | undefined {
   return guard === undefined ? undefined : 'guard';
 }
 
-function convert(node: DefNode, root: string, always: (id: string) => DefTransition[]): ChartState {
+function convert(node: DefNode, root: string): ChartState {
   const path = relative(node.id, root);
-  const raw = [...(node.transitions ?? []), ...always(node.id).map((t) => ({ ...t, eventType: 'always' }))];
+  const raw = [...(node.transitions ?? []), ...(node.always ?? []).map((t) => ({ ...t, eventType: 'always' }))];
   const transitions = raw.map((t): ChartTransition => {
     const out: ChartTransition = { event: readableEvent(t.eventType ?? 'always'), targets: (t.target ?? []).map((x) => relative(x, root)) };
     const guard = guardName(t.guard);
     if (guard !== undefined) out.guard = guard;
     return out;
   });
-  const state: ChartState = { key: node.key, path, type: node.type, transitions, states: Object.values(node.states ?? {}).map((s) => convert(s, root, always)) };
+  const state: ChartState = { key: node.key, path, type: node.type, transitions, states: Object.values(node.states ?? {}).map((s) => convert(s, root)) };
   const initial = node.initial?.target?.[0];
   if (initial !== undefined) state.initial = relative(initial, root);
   return state;
@@ -78,10 +80,7 @@ export function chartModels(): Record<string, ChartState> {
   const printed = JSON.parse(JSON.stringify(machineDefinitions())) as Record<string, unknown>;
   for (const [name, def] of Object.entries(printed)) {
     const node = def as DefNode;
-    // The printed definition leaves out eventless (`always`) transitions; the state nodes have them.
-    const machine = MACHINE_ROOTS[name as keyof typeof MACHINE_ROOTS];
-    const always = (id: string): DefTransition[] => JSON.parse(JSON.stringify(machine.getStateNodeById(id).always ?? [])) as DefTransition[];
-    out[name] = convert(node, node.id, always);
+    out[name] = convert(node, node.id);
   }
   return out;
 }
