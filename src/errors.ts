@@ -41,6 +41,7 @@ export const SDL_CODES = {
   UNSUPPORTED_BINLOG: 'the source writes a binlog event sdl cannot decode',
   BINLOG_PURGED: 'the binlog needed to resume was purged from the source',
   PRIMARY_KEY_CHANGED: 'an ALTER changed the key of an included table',
+  FK_CASCADE: 'an included table is changed by a foreign key ON DELETE/UPDATE action, which the binlog does not carry',
   STATEMENT_FORMAT_DML: 'DML was logged as a statement (binlog_format STATEMENT/MIXED, LOAD DATA)',
   PARTIAL_ROW_IMAGE: 'a row event lacks columns (binlog_row_image MINIMAL/NOBLOB)',
   UNSUPPORTED_EVENT: 'a transaction sdl cannot apply exactly (the message says which)',

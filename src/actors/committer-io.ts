@@ -12,6 +12,8 @@ import { ddlTables } from '../mongo/ddl-parse.js';
 import { MirrorLock } from '../mongo/mirror-lock.js';
 import { TouchedKeys } from '../snapshot/touched-keys.js';
 import { readTableSnapshot, requestTableSnapshot } from '../mongo/table-snapshots.js';
+import { CASCADE_FIX, CASCADE_WHY, declaresCascade } from '../mysql/cascades.js';
+import { SdlError } from '../errors.js';
 import { FERRETDB_CHUNK } from '../mongo/write-shape.js';
 import type { Batch } from '../pipeline/types.js';
 import { scopeBatch } from '../mongo/scope.js';
@@ -96,6 +98,23 @@ export function committerIO(deps: CommitterIODeps) {
    * under the mirror lock before the batch is written, so no chunk is written in between; a
    * retry or replay of the batch asks again, which only restarts the copy.
    */
+  /**
+   * A DDL that gives an included table an ON DELETE/UPDATE action which changes its rows: those
+   * changes never reach the binlog (src/mysql/cascades.ts), so stop before the mirror can drift,
+   * unless the operator allowed it. A start after the stop refuses for the same reason.
+   */
+  const refuseCascades = (batch: Batch): void => {
+    for (const ddl of batch.ddl) {
+      if (!declaresCascade(ddl.statement)) continue;
+      const where = batch.end === undefined ? batch.id : `${batch.end.file}:${batch.end.pos}`;
+      if (config.mysql.allowForeignKeyCascades) {
+        log.warn({ statement: ddl.statement.slice(0, 300), position: where }, `a foreign key action that changes rows without binlog events was declared (allowed by mysql.allowForeignKeyCascades): the child table's mirror drifts until repaired`);
+        continue;
+      }
+      throw new SdlError('FK_CASCADE', `\`${ddl.statement.slice(0, 200)}\` at ${where} declares a foreign key action on an included table: ${CASCADE_WHY}`, 'config', CASCADE_FIX);
+    }
+  };
+
   const requestResnapshots = async (batch: Batch): Promise<void> => {
     const { db } = deps.mongo();
     for (const ddl of batch.ddl) {
@@ -140,6 +159,7 @@ export function committerIO(deps: CommitterIODeps) {
         mongoStep(async () => {
           // A slice of a streamed transaction stages itself (open, or after its group's slices turn pending): never ahead.
           const sliced = input.batch.slice !== undefined;
+          refuseCascades(input.batch);
           const staged = config.staging && !sliced ? await stageAhead.stagedOrStage(input.batch) : null;
           const written = await lock.exclusive(async () => {
             if (input.batch.ddl.length > 0) await requestResnapshots(input.batch);

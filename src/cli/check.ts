@@ -4,6 +4,8 @@ import { probeCapabilities } from '../mongo/capabilities.js';
 import { replicaSetFinding, writeConcernFinding } from '../mongo/target-findings.js';
 import { connectExact, sessionTls, tlsOf } from '../mysql/connection.js';
 import { preflight } from '../mysql/preflight.js';
+import { cascadeFinding, cascadingForeignKeys } from '../mysql/cascades.js';
+import { IncludeFilter } from '../mysql/include-filter.js';
 import { privilegeFinding, retentionFinding, serverIdFinding } from '../mysql/source-checks.js';
 import { effectiveServerId } from '../config/config.js';
 
@@ -20,7 +22,9 @@ export async function check(config: Config): Promise<number> {
       // What the server negotiated with the connection every sdl connection is built like.
       const tls = await sessionTls(conn);
       report['tls'] = { sslMode: tlsOf(config.mysql.url).tls.mode, encrypted: tls.cipher !== '', version: tls.version, cipher: tls.cipher };
-      const findings = [await privilegeFinding(conn), await retentionFinding(conn), await serverIdFinding(conn, effectiveServerId(config))];
+      const filter = new IncludeFilter(config.mysql.include);
+      const cascades = await cascadingForeignKeys(conn, (d, t) => filter.includes(d, t));
+      const findings = [await privilegeFinding(conn), await retentionFinding(conn), await serverIdFinding(conn, effectiveServerId(config)), cascadeFinding(cascades, config.mysql.allowForeignKeyCascades)];
       report['findings'] = findings;
       if (findings.some((f) => !f.ok)) ok = false;
       const server = await preflight(conn);

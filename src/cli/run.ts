@@ -30,6 +30,7 @@ import { classifyMysqlError, errorInfo, exitCodeOf, SdlError, type ErrorInfo } f
 import { connectExact, sessionTls, tlsOf } from '../mysql/connection.js';
 import { IncludeFilter } from '../mysql/include-filter.js';
 import { listTables } from '../mysql/information-schema.js';
+import { cascadeFinding, cascadingForeignKeys, describeCascade, type CascadingForeignKey } from '../mysql/cascades.js';
 import { sliceBytesFor, type Part } from '../pipeline/batching.js';
 import { mongoStep } from '../actors/mongo-step.js';
 import { takeOverSignals } from './signals.js';
@@ -162,12 +163,14 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
   /** Refuses to start (exit 2) when two mirror databases would differ only by case or two tables share a mirror. */
   const checkNames = async (): Promise<void> => {
     let tables: { db: string; table: string }[];
+    let cascades: CascadingForeignKey[];
     try {
       const conn = await connectExact(config.mysql.url);
       try {
         logTls(await sessionTls(conn));
         const filter = new IncludeFilter(config.mysql.include);
         tables = await listTables(conn, (d) => filter.includesDb(d), (d, t) => filter.includes(d, t));
+        cascades = await cascadingForeignKeys(conn, (d, t) => filter.includes(d, t));
       } finally {
         await conn.end();
       }
@@ -176,9 +179,18 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
       const info = errorInfo(err, classifyMysqlError);
       throw new SdlError(info.code, `MySQL (listing included tables): ${info.message}`, info.errorClass, info.hint);
     }
+    refuseCascades(cascades);
     const listed = await target.client.db('admin').command({ listDatabases: 1, nameOnly: true, authorizedDatabases: true });
     const existingDatabases = (listed['databases'] as { name: string }[]).map((d) => d.name);
     checkMirrorNames(tables, { databaseMap: config.mongo.databaseMap, sdlDatabase: config.mongo.database, existingDatabases });
+  };
+
+  /** Included tables changed by foreign key actions the binlog does not carry: exit 2 unless allowed (src/mysql/cascades.ts). */
+  const refuseCascades = (found: CascadingForeignKey[]): void => {
+    if (found.length === 0) return;
+    const finding = cascadeFinding(found, config.mysql.allowForeignKeyCascades);
+    if (!finding.ok) throw new SdlError('FK_CASCADE', finding.detail, 'config', finding.fix);
+    log.warn({ cascades: found.map(describeCascade) }, finding.detail);
   };
 
   let tlsLogged = false;

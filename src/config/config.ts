@@ -7,7 +7,8 @@ import { credentialPath, oneSecret } from './secrets.js';
 export interface Config {
   /** Names the checkpoint, lease and staging documents: one pipeline per source → target pair. */
   pipeline: string;
-  mysql: { url: string; serverId: number; include: string[]; heartbeatMs: number };
+  /** allowForeignKeyCascades: run although included tables are changed by ON DELETE/UPDATE actions the binlog does not carry (src/mysql/cascades.ts). */
+  mysql: { url: string; serverId: number; include: string[]; heartbeatMs: number; allowForeignKeyCascades: boolean };
   /** allowWeakWriteConcern: run with a write concern weaker than { w: majority, j: true } (see src/mongo/write-concern.ts). */
   mongo: { url: string; database: string; databaseMap: Record<string, string>; allowWeakWriteConcern: boolean };
   batch: { maxRows: number; maxBytes: number; maxDelayMs: number };
@@ -32,7 +33,7 @@ export interface Config {
 
 export const DEFAULTS: Config = {
   pipeline: 'default',
-  mysql: { url: '', serverId: 0, include: [], heartbeatMs: 5000 },
+  mysql: { url: '', serverId: 0, include: [], heartbeatMs: 5000, allowForeignKeyCascades: false },
   mongo: { url: '', database: 'sdl', databaseMap: {}, allowWeakWriteConcern: false },
   batch: { maxRows: 5000, maxBytes: 8 * 1024 * 1024, maxDelayMs: 200 },
   snapshot: { chunkRows: 2000 },
@@ -101,6 +102,7 @@ function mergeEnv(file: Record<string, unknown>, env: Env, origins: Map<string, 
   over('SDL_MONGO_URL_FILE', 'mongo', 'urlFile');
   set('SDL_SERVER_ID', (v) => (section('mysql')['serverId'] = v));
   set('SDL_MYSQL_HEARTBEAT_MS', (v) => (section('mysql')['heartbeatMs'] = v));
+  set('SDL_MYSQL_ALLOW_FOREIGN_KEY_CASCADES', (v) => (section('mysql')['allowForeignKeyCascades'] = v));
   set('SDL_INCLUDE', (v) => (section('mysql')['include'] = v.split(',').map((s) => s.trim()).filter((s) => s !== '')));
   over('SDL_MONGO_URL', 'mongo', 'url');
   set('SDL_MONGO_DATABASE', (v) => (section('mongo')['database'] = v));
@@ -145,6 +147,7 @@ function validate(raw: Record<string, unknown>, env: Env, labelOf: LabelOf): Con
       serverId: int(mysql, 'mysql.serverId', DEFAULTS.mysql.serverId, 0, 2 ** 32 - 1),
       include: strList(mysql, 'mysql.include'),
       heartbeatMs: int(mysql, 'mysql.heartbeatMs', DEFAULTS.mysql.heartbeatMs, 100, 3_600_000),
+      allowForeignKeyCascades: bool(mysql, 'mysql.allowForeignKeyCascades', DEFAULTS.mysql.allowForeignKeyCascades),
     },
     mongo: {
       url: url(mongo, 'mongo.url', ['mongodb:', 'mongodb+srv:']),
