@@ -8,7 +8,8 @@ import type { Capabilities } from '../mongo/capabilities.js';
 import { finishBatch, recoverPending, writeBatch, type CommitContext, type WriteOutcome } from '../mongo/commit.js';
 import type { MirrorStrategy } from '../mongo/mirrors.js';
 import { Staging } from '../mongo/staging.js';
-import { ddlTables } from '../mongo/ddl-parse.js';
+import { ddlTables, type DdlAction, type TableRef } from '../mongo/ddl-parse.js';
+import { IncludeFilter } from '../mysql/include-filter.js';
 import { MirrorLock } from '../mongo/mirror-lock.js';
 import { TouchedKeys } from '../snapshot/touched-keys.js';
 import { readTableSnapshot, requestTableSnapshot } from '../mongo/table-snapshots.js';
@@ -61,6 +62,7 @@ export function committerIO(deps: CommitterIODeps) {
       ...(deps.term() !== undefined ? { term: deps.term() } : {}),
       ...(deps.fence !== undefined ? { fence: deps.fence } : {}),
       ...(caps.ferretdb !== undefined ? { limits: FERRETDB_CHUNK } : {}),
+      beforeDdl: (batch) => requestResnapshots(batch),
       sliceApplied: (slice) => {
         metrics.rowsCommitted(slice.rows);
         metrics.tableRowsCommitted(slice.changes);
@@ -115,17 +117,34 @@ export function committerIO(deps: CommitterIODeps) {
     }
   };
 
+  const include = new IncludeFilter(config.mysql.include);
+  /**
+   * The included tables whose stored rows a statement changed without row events, and why:
+   * ALTERs that rewrite values or move partitions (the partner table of an EXCHANGE too), and a
+   * RENAME that gives an included name to a table sdl did not follow (the swap of a table
+   * rebuilt under another name).
+   */
+  const rowlessChanges = (a: DdlAction): { tables: TableRef[]; why: string[] } | undefined => {
+    if (a.kind === 'alter' && a.stale.length > 0) return { tables: [a.table, ...(a.partners ?? [])].filter((t) => include.includes(t.db, t.table)), why: a.stale };
+    if (a.kind !== 'rename') return undefined;
+    const arrived = a.pairs.filter((p) => !include.includes(p.from.db, p.from.table) && include.includes(p.to.db, p.to.table)).map((p) => p.to);
+    return arrived.length === 0 ? undefined : { tables: arrived, why: ['RENAME from a table that is not included'] };
+  };
+
   const requestResnapshots = async (batch: Batch): Promise<void> => {
     const { db } = deps.mongo();
     for (const ddl of batch.ddl) {
       const a = ddl.action;
       if (a === undefined) continue;
-      const stale = a.kind === 'alter' && a.stale.length > 0 ? a : undefined;
-      if (stale !== undefined) {
-        const name = `${stale.table.db}.${stale.table.table}`;
-        log.warn({ db: stale.table.db, table: stale.table.table, changes: stale.stale, position: batch.end === undefined ? undefined : withoutJson(batch.end) },
-          `${name}: ${stale.stale.join(', ')} may change stored rows without row events: re-snapshotting ${name} online (progress in the snapshot log lines and /metrics)`);
-        await requestTableSnapshot(db, config.pipeline, stale.table, `${stale.stale.join(', ')} at ${batch.end === undefined ? batch.id : `${batch.end.file}:${batch.end.pos}`}`);
+      const at = batch.end === undefined ? batch.id : `${batch.end.file}:${batch.end.pos}`;
+      const copies = rowlessChanges(a);
+      if (copies !== undefined) {
+        for (const t of copies.tables) {
+          const name = `${t.db}.${t.table}`;
+          log.warn({ db: t.db, table: t.table, changes: copies.why, position: batch.end === undefined ? undefined : withoutJson(batch.end) },
+            `${name}: ${copies.why.join(', ')} may change stored rows without row events: re-snapshotting ${name} online (progress in the snapshot log lines and /metrics)`);
+          await requestTableSnapshot(db, config.pipeline, t, `${copies.why.join(', ')} at ${at}`);
+        }
         continue;
       }
       for (const t of ddlTables(a)) {
@@ -162,7 +181,6 @@ export function committerIO(deps: CommitterIODeps) {
           refuseCascades(input.batch);
           const staged = config.staging && !sliced ? await stageAhead.stagedOrStage(input.batch) : null;
           const written = await lock.exclusive(async () => {
-            if (input.batch.ddl.length > 0) await requestResnapshots(input.batch);
             // Noted before the write: a write that fails half way may have applied some of it.
             touched.note(input.batch.changes);
             return sliced ? writeBatch(context(), input.batch) : writeBatch(context(), input.batch, false);

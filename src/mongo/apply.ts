@@ -31,6 +31,8 @@ export interface ApplyTarget {
   mirrorStrategy?: MirrorStrategy | undefined;
   /** Called before every write command; throws when this instance may no longer write (lease). */
   fence?: (() => void) | undefined;
+  /** Runs before a batch's DDL is applied, on first attempts and on recovery alike (see CommitContext.beforeDdl). */
+  beforeDdl?: ((batch: Batch) => Promise<void>) | undefined;
 }
 
 export function emptyCounts(): ApplyCounts {
@@ -49,6 +51,7 @@ export function emptyCounts(): ApplyCounts {
 /** DDL first: it closed the batch before it, so the batch's rows come after it in the source. */
 export async function applyBatchDdl(t: ApplyTarget, batch: Batch, counts: ApplyCounts): Promise<void> {
   if (batch.ddl.length === 0) return;
+  await t.beforeDdl?.(batch);
   t.fence?.();
   counts.ddl = await applyDdl(t.client, t.db, batch, t.databaseMap);
 }

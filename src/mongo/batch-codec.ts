@@ -1,6 +1,11 @@
 import type { Document } from 'mongodb';
 import type { Batch, DecodedChange, JsonColumnsState, Op, SchemaChange, SourcePosition } from '../pipeline/types.js';
 import { decodeParts, encodeParts, num, optNum, PART_BYTES } from './payload.js';
+import type { DdlAction } from './ddl-parse.js';
+
+function isDoc(v: unknown): v is Document {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
 
 /** A batch as payload parts: a header document, then one document per change. */
 export function encodeBatch(batch: Batch, partBytes = PART_BYTES): Buffer[] {
@@ -28,7 +33,9 @@ export function decodeBatch(parts: Uint8Array[]): Batch {
     id: String(header['id']),
     end: decodePosition(header['end']),
     lastTs: num(header['lastTs']),
-    ddl: (header['ddl'] as Document[]).map((d): SchemaChange => ({ db: String(d['db']), statement: String(d['statement']) })),
+    // The reader's reading of each statement goes along: it knew the server's name rules and the
+    // include list, and recovery must request the same online copies the first attempt did.
+    ddl: (header['ddl'] as Document[]).map((d): SchemaChange => ({ db: String(d['db']), statement: String(d['statement']), ...(isDoc(d['action']) ? { action: d['action'] as unknown as DdlAction } : {}) })),
     rows: num(header['rows']),
     bytes: num(header['bytes']),
     changes: rest.map(decodeChange),

@@ -36,6 +36,11 @@ export interface CommitContext {
    * when the partition heals (it learns then that it lost the lease, and stops).
    */
   fence?: () => void;
+  /**
+   * Runs before a batch's DDL is applied: the online copies a DDL needs are requested here, so a
+   * batch re-applied from staging after a crash requests them too.
+   */
+  beforeDdl?: (batch: Batch) => Promise<void>;
   /** Told of each staged slice of a streamed group once it is applied (for metrics). */
   sliceApplied?: (batch: Batch) => void;
 }
@@ -96,7 +101,7 @@ export async function writeBatch(ctx: CommitContext, unscoped: Batch, stage = ct
 
 /** DDL, event log and mirrors of one batch; where the server has transactions, rows and checkpoint commit together. */
 async function applyBatch(ctx: CommitContext, batch: Batch, counts: ApplyCounts): Promise<Pick<WriteOutcome, 'counts' | 'transaction' | 'checkpoint'>> {
-  const target: ApplyTarget = { client: ctx.client, db: ctx.db, databaseMap: ctx.databaseMap, limits: ctx.limits, mirrorStrategy: ctx.mirrorStrategy, fence: ctx.fence };
+  const target: ApplyTarget = { client: ctx.client, db: ctx.db, databaseMap: ctx.databaseMap, limits: ctx.limits, mirrorStrategy: ctx.mirrorStrategy, fence: ctx.fence, beforeDdl: ctx.beforeDdl };
   // Drop and rename cannot run in a MongoDB transaction; they are idempotent on their own.
   await applyBatchDdl(target, batch, counts);
   if (ctx.caps.transactions) {

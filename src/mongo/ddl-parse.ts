@@ -25,6 +25,8 @@ export interface AlterEffects {
   primaryKey: boolean;
   /** Why rows the binlog does not carry may now differ from their mirror documents (empty when none). */
   stale: string[];
+  /** Other tables whose rows the statement changes without row events (EXCHANGE / CONVERT PARTITION … TABLE). */
+  partners?: TableRef[];
 }
 
 export type DdlAction =
@@ -263,6 +265,37 @@ function alterClause(c: Cursor, fx: AlterEffects): void {
     }
     return;
   }
+  // Partition maintenance moves or removes rows inside the engine: the binlog has the statement only.
+  if (c.kw('DROP', 'PARTITION')) {
+    fx.stale.push('DROP PARTITION');
+    return;
+  }
+  if (c.kw('TRUNCATE', 'PARTITION')) {
+    fx.stale.push('TRUNCATE PARTITION');
+    return;
+  }
+  if (c.kw('EXCHANGE', 'PARTITION')) {
+    c.ident();
+    fx.stale.push('EXCHANGE PARTITION');
+    if (c.kw('WITH', 'TABLE')) partner(fx, c.table());
+    return;
+  }
+  if (c.kw('CONVERT', 'PARTITION')) {
+    c.ident();
+    fx.stale.push('CONVERT PARTITION');
+    if (c.kw('TO', 'TABLE')) partner(fx, c.table());
+    return;
+  }
+  if (c.kw('CONVERT', 'TABLE')) {
+    partner(fx, c.table());
+    fx.stale.push('CONVERT TABLE TO PARTITION');
+    return;
+  }
+  if (c.kw('IMPORT')) {
+    // IMPORT [PARTITION …] TABLESPACE: the rows of the imported file appear.
+    fx.stale.push('IMPORT TABLESPACE');
+    return;
+  }
   if (c.kw('DROP')) {
     if (c.kw('COLUMN') || !(c.peekKw('INDEX') || c.peekKw('KEY') || c.peekKw('PRIMARY') || c.peekKw('FOREIGN') || c.peekKw('CONSTRAINT')
       || c.peekKw('CHECK') || c.peekKw('PARTITION') || c.peekKw('PERIOD') || c.peekKw('SYSTEM'))) {
@@ -307,10 +340,16 @@ function alterClause(c: Cursor, fx: AlterEffects): void {
   }
 }
 
+function partner(fx: AlterEffects, t: TableRef | undefined): void {
+  if (t !== undefined) fx.partners = [...(fx.partners ?? []), t];
+}
+
 /** The tables a statement acts on (for the include filter); empty when the statement names none we know. */
 export function ddlTables(action: DdlAction): TableRef[] {
   switch (action.kind) {
-    case 'truncate': case 'replace': case 'create': case 'alter':
+    case 'alter':
+      return [action.table, ...(action.partners ?? [])];
+    case 'truncate': case 'replace': case 'create':
       return [action.table];
     case 'drop':
       return action.tables;
