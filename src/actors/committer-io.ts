@@ -4,6 +4,7 @@ import { fromPromise } from 'xstate';
 import type { Config } from '../config/config.js';
 import type { PipelineMetrics } from '../http/metrics.js';
 import type { Logger } from '../log.js';
+import type { CommitterInput, StepInput } from '../machines/committer.js';
 import type { Capabilities } from '../mongo/capabilities.js';
 import { finishBatch, recoverPending, writeBatch, type CommitContext, type WriteOutcome } from '../mongo/commit.js';
 import type { MirrorStrategy } from '../mongo/mirrors.js';
@@ -28,10 +29,6 @@ export interface CommitterIODeps {
   serverId: number;
   log: Logger;
   metrics: PipelineMetrics;
-  /** Known once `prepare` has probed the server. */
-  caps: () => Capabilities | undefined;
-  /** The single-writer lease term, once `prepare` holds the lease. */
-  term: () => number | undefined;
   /** Throws while this instance may not write (see WriteFence). */
   fence?: () => void;
 }
@@ -39,27 +36,32 @@ export interface CommitterIODeps {
 /**
  * The committer's actors over the commit protocol in src/mongo/commit.ts: recover (re-apply
  * staged batches), writeBatch (stage + apply, or apply + checkpoint in one transaction) and
- * checkpoint. Every failure leaves as a classified StepError.
+ * checkpoint. Every failure leaves as a classified StepError. What `prepare` found (capabilities,
+ * lease term) arrives as each step's input; what lives as long as the process (the client, the
+ * staging order, the mirror lock) is kept here.
  */
 export function committerIO(deps: CommitterIODeps) {
   const { config, log, metrics } = deps;
-  let ctx: CommitContext | undefined;
+  // One for the process: its staging order and write-concern fallback carry across prepares.
+  let staging: Staging | undefined;
+  const stagingOf = (): Staging => (staging ??= new Staging(deps.mongo().db, config.pipeline, { ttl: false }));
+  // The context of the newest prepare's values; the snapshot, the committer and online snapshots share it.
+  let current: { caps: Capabilities; term: number | undefined; ctx: CommitContext } | undefined;
   const outcomes = new Map<string, WriteOutcome>();
-  const context = (): CommitContext => {
-    const caps = deps.caps();
-    if (caps === undefined) throw new Error('committer used before prepare');
+  const context = ({ caps, term }: CommitterInput): CommitContext => {
+    if (current !== undefined && current.caps === caps && current.term === term) return current.ctx;
     const { client, db } = deps.mongo();
-    ctx ??= {
+    const ctx: CommitContext = {
       client,
       db,
       caps,
       pipeline: config.pipeline,
       databaseMap: config.mongo.databaseMap,
-      staging: new Staging(db, config.pipeline, { ttl: false }),
+      staging: stagingOf(),
       stagingEnabled: config.staging,
       serverId: deps.serverId,
       mirrorStrategy: mirrorStrategyFor(caps),
-      ...(deps.term() !== undefined ? { term: deps.term() } : {}),
+      ...(term !== undefined ? { term } : {}),
       ...(deps.fence !== undefined ? { fence: deps.fence } : {}),
       ...(caps.ferretdb !== undefined ? { limits: FERRETDB_CHUNK } : {}),
       beforeDdl: (batch) => requestResnapshots(batch),
@@ -68,15 +70,14 @@ export function committerIO(deps: CommitterIODeps) {
         metrics.tableRowsCommitted(slice.changes);
       },
     };
+    current = { caps, term, ctx };
     return ctx;
   };
 
   // Staging of batch n+1 overlaps the apply of batch n: the batcher stages ahead, the write step only what is left.
   const stageAhead = new StageAhead(async (batch) => {
-    const ctx = context();
-    ctx.fence?.();
-    if (ctx.staging === undefined) throw new Error('committer context without staging');
-    return ctx.staging.stageBatch(scopeBatch(batch, ctx.pipeline));
+    deps.fence?.();
+    return stagingOf().stageBatch(scopeBatch(batch, config.pipeline));
   });
 
   const lock = new MirrorLock();
@@ -157,7 +158,7 @@ export function committerIO(deps: CommitterIODeps) {
   };
 
   return {
-    /** The commit context the committer uses (also the initial snapshot's, so both write alike). */
+    /** The commit context for a prepare's values (the committer's, the initial and online snapshots', so all write alike). */
     context,
     /** For the batcher's decode step: stages a batch it hands on when that keeps staging order (see StageAhead). */
     stageAhead: (batch: Batch): Promise<boolean> => (config.staging ? stageAhead.ahead(batch) : Promise.resolve(false)),
@@ -166,15 +167,15 @@ export function committerIO(deps: CommitterIODeps) {
     /** Keys the committer's batches touched, for the tables an online snapshot copies. */
     touched,
     actors: {
-      recover: fromPromise<unknown, void>(() =>
+      recover: fromPromise<unknown, CommitterInput>(({ input }) =>
         mongoStep(async () => {
           stageAhead.reset();
-          const results = await lock.exclusive(() => recoverPending(context()));
+          const results = await lock.exclusive(() => recoverPending(context(input)));
           if (results.length > 0) log.warn({ batches: results.length, rows: results.reduce((n, r) => n + r.eventsInserted + r.duplicatesIgnored, 0) }, 're-applied staged batches left pending by the previous run');
           return results.length;
         }),
       ),
-      writeBatch: fromPromise<unknown, { batch: Batch }>(({ input }) =>
+      writeBatch: fromPromise<unknown, StepInput>(({ input }) =>
         mongoStep(async () => {
           // A slice of a streamed transaction stages itself (open, or after its group's slices turn pending): never ahead.
           const sliced = input.batch.slice !== undefined;
@@ -183,7 +184,7 @@ export function committerIO(deps: CommitterIODeps) {
           const written = await lock.exclusive(async () => {
             // Noted before the write: a write that fails half way may have applied some of it.
             touched.note(input.batch.changes);
-            return sliced ? writeBatch(context(), input.batch) : writeBatch(context(), input.batch, false);
+            return sliced ? writeBatch(context(input), input.batch) : writeBatch(context(input), input.batch, false);
           });
           const outcome = sliced ? written : { ...written, staged };
           outcomes.set(input.batch.id, outcome);
@@ -196,13 +197,13 @@ export function committerIO(deps: CommitterIODeps) {
           return outcome.counts;
         }),
       ),
-      checkpoint: fromPromise<unknown, { batch: Batch }>(({ input }) =>
+      checkpoint: fromPromise<unknown, StepInput>(({ input }) =>
         mongoStep(async () => {
           const { batch } = input;
           const outcome = outcomes.get(batch.id);
           // Without the write outcome (it cannot be lost between the two steps, but be safe) the
           // idempotent path is always correct: write the checkpoint, release the staged copy.
-          const written = await finishBatch(context(), batch, outcome ?? { transaction: false, checkpoint: null, staged: config.staging ? { parts: 0, bytes: 0 } : null });
+          const written = await finishBatch(context(input), batch, outcome ?? { transaction: false, checkpoint: null, staged: config.staging ? { parts: 0, bytes: 0 } : null });
           if (written !== null && !written.written) {
             // Only a replay of a batch older than the stored checkpoint gets here; anything else
             // means positions stopped being monotonic, which nobody should learn about by accident.

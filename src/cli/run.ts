@@ -1,3 +1,4 @@
+import type { Db } from 'mongodb';
 import { withoutJson } from '../mongo/position.js';
 import { createActor, fromPromise, toPromise, type AnyActorRef, type InspectionEvent } from 'xstate';
 import { Decoder, decoderWorkers } from '../actors/decoder-pool.js';
@@ -12,9 +13,9 @@ import { pipelineMetrics } from '../http/metrics.js';
 import { liveStatus, type MachineSnapshot } from '../http/live-status.js';
 import { readStoredStatus } from '../mongo/stored-status.js';
 import { createLogger, transitionLogger } from '../log.js';
-import { batchFrom, batcherMachine } from '../machines/batcher.js';
+import { batchFrom, batcherMachine, type DecodeInput } from '../machines/batcher.js';
 import { committerMachine, StepError } from '../machines/committer.js';
-import { supervisorMachine, type Prepared } from '../machines/supervisor.js';
+import { committerInputOf, supervisorMachine, type Prepared } from '../machines/supervisor.js';
 import type { Capabilities } from '../mongo/capabilities.js';
 import { MongoTarget } from '../mongo/target.js';
 import { describeConcern } from '../mongo/write-concern.js';
@@ -31,7 +32,7 @@ import { connectExact, sessionTls, tlsOf } from '../mysql/connection.js';
 import { IncludeFilter } from '../mysql/include-filter.js';
 import { listTables } from '../mysql/information-schema.js';
 import { cascadeFinding, cascadingForeignKeys, describeCascade, type CascadingForeignKey } from '../mysql/cascades.js';
-import { sliceBytesFor, type Part } from '../pipeline/batching.js';
+import { sliceBytesFor } from '../pipeline/batching.js';
 import { mongoStep } from '../actors/mongo-step.js';
 import { takeOverSignals } from './signals.js';
 
@@ -74,8 +75,8 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
     { serverSelectionTimeoutMS: Math.max(2000, Math.min(10_000, Math.floor(config.leaseTtlMs / 3))), retryWrites: true },
   );
   const serverId = effectiveServerId(config);
-  let caps: Capabilities | undefined;
-  let decoder: Decoder | undefined;
+  // The process's claim on the pipeline: a retried prepare keeps it, and it is handed back at exit
+  // even when prepare failed after taking it. The children get it from prepare's output.
   let lease: Lease | undefined;
   const owner = leaseOwner();
   const fence = new WriteFence(config.leaseTtlMs);
@@ -83,13 +84,11 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
   let snapshotEpoch = 0;
   /** The snapshot in flight, so a stop waits for its current chunk before closing the clients. */
   let snapshotting: Promise<unknown> = Promise.resolve();
-  const io = committerIO({ mongo: () => ({ client: target.client, db: target.db }), config, serverId, log, metrics: m, caps: () => caps, term: () => lease?.term, fence: () => fence.check() });
+  const io = committerIO({ mongo: () => ({ client: target.client, db: target.db }), config, serverId, log, metrics: m, fence: () => fence.check() });
 
   const preparePipeline = (): Promise<Prepared> =>
     mongoStep(async () => {
-      const connected = await target.connect();
-      const { db, decision } = connected;
-      caps = connected.caps;
+      const { db, decision, caps } = await target.connect();
       m.writeConcern(decision.concern);
       const wc = { writeConcern: decision.concern, source: decision.source, enforcedByServer: decision.enforced, refused: decision.refused };
       if (decision.strong) log.info(wc, `write concern ${describeConcern(decision.concern)} for every write`);
@@ -100,60 +99,75 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
       log.info({ mirrorStrategy: mirrorStrategyFor(caps) }, 'mirror write strategy');
       if (!caps.decimal128) log.warn('MongoDB cannot store Decimal128: DECIMAL and huge BIGINT UNSIGNED values are stored as exact strings');
       if (!caps.nestedArrays) log.warn('MongoDB cannot store nested arrays: JSON values containing them are stored as their text');
-      await decoder?.close();
       const pool = decoderWorkers(config.workers);
       log.info({ workers: pool.workers, setting: config.workers }, `decoder: ${pool.workers === 0 ? 'inline on the main thread' : `${pool.workers} pool worker${pool.workers === 1 ? '' : 's'}`}; ${pool.why}`);
-      decoder = new Decoder({ workers: pool.workers, caps: { ...FULL_CAPABILITIES, decimal128: caps.decimal128, nestedArrays: caps.nestedArrays, dottedKeys: caps.dottedKeys } });
-      await ensureIndexes(db);
-      await checkNames();
-      lease ??= await takeLease();
-      if (resnapshot) {
-        const old = await readCheckpoint(db, config.pipeline);
-        log.warn({ checkpoint: old === null ? null : withoutJson(old.position) }, '--resnapshot: dropping this pipeline\'s checkpoint and copying every included table again');
-        await offsetsCollection(db).deleteOne({ _id: config.pipeline });
-        snapshotEpoch = old === null ? 0 : (old.position.epoch ?? 0) + 1;
-        await dropSnapshotProgress(db, config.pipeline);
-        // Once only: a retry of prepare (or a later restart without the flag) resumes this snapshot.
-        resnapshot = false;
+      const decoder = new Decoder({ workers: pool.workers, caps: { ...FULL_CAPABILITIES, decimal128: caps.decimal128, nestedArrays: caps.nestedArrays, dottedKeys: caps.dottedKeys } });
+      try {
+        return await prepareWith(db, caps, decoder);
+      } catch (err) {
+        // A retried prepare builds its own for the capabilities it finds.
+        await decoder.close();
+        throw err;
       }
-      const cp = await readCheckpoint(db, config.pipeline);
-      if (cp !== null && opts.snapshotOnly === true) {
-        throw new SdlError('HAS_CHECKPOINT', `pipeline ${config.pipeline} already has a checkpoint (${cp.gtid ?? `${cp.file}:${cp.pos}`}): nothing to snapshot`, 'config', '`sdl run` resumes from it; `sdl snapshot --resnapshot` (or `sdl run --resnapshot`) drops it and copies every table again');
-      }
-      if (cp !== null) {
-        log.info({ checkpoint: withoutJson(cp.position) }, 'resuming from checkpoint');
-        return { start: cp.position, lease };
-      }
-      const held = lease;
-      const snapshot = initialSnapshot({
-        mysqlUrl: config.mysql.url,
-        include: config.mysql.include,
-        db,
-        commit: io.context(),
-        decoder,
-        chunkRows: config.snapshot.chunkRows,
-        chunkBytes: config.batch.maxBytes,
-        log,
-        metrics: m.snapshot,
-        renewLease: async () => {
-          const sentAt = Date.now();
-          const kept = await renewLease(db, config.pipeline, held, config.leaseTtlMs);
-          if (kept) fence.renewed(sentAt);
-          return kept;
-        },
-        leaseRenewMs: Math.max(250, Math.floor(config.leaseTtlMs / 3)),
-        signal: stopping.signal,
-        epoch: snapshotEpoch,
-        // A person at a terminal gets a bar; a service's journal gets the progress lines.
-        ...(process.stderr.isTTY ? { progressBar: process.stderr } : {}),
-      });
-      snapshotting = snapshot.catch(() => undefined);
-      return { start: await snapshot, lease };
     });
-  const prepare = fromPromise<Prepared, void>(() => preparePipeline());
 
-  /** Hands the pipeline over at once (no standby waits for the lease to expire) and closes the clients. */
-  const release = async (): Promise<void> => {
+  /** The rest of prepare, once the server is probed and the decoder built for it. */
+  const prepareWith = async (db: Db, caps: Capabilities, decoder: Decoder): Promise<Prepared> => {
+    await ensureIndexes(db);
+    await checkNames();
+    lease ??= await takeLease();
+    if (resnapshot) {
+      const old = await readCheckpoint(db, config.pipeline);
+      log.warn({ checkpoint: old === null ? null : withoutJson(old.position) }, '--resnapshot: dropping this pipeline\'s checkpoint and copying every included table again');
+      await offsetsCollection(db).deleteOne({ _id: config.pipeline });
+      snapshotEpoch = old === null ? 0 : (old.position.epoch ?? 0) + 1;
+      await dropSnapshotProgress(db, config.pipeline);
+      // Once only: a retry of prepare (or a later restart without the flag) resumes this snapshot.
+      resnapshot = false;
+    }
+    const cp = await readCheckpoint(db, config.pipeline);
+    if (cp !== null && opts.snapshotOnly === true) {
+      throw new SdlError('HAS_CHECKPOINT', `pipeline ${config.pipeline} already has a checkpoint (${cp.gtid ?? `${cp.file}:${cp.pos}`}): nothing to snapshot`, 'config', '`sdl run` resumes from it; `sdl snapshot --resnapshot` (or `sdl run --resnapshot`) drops it and copies every table again');
+    }
+    if (cp !== null) {
+      log.info({ checkpoint: withoutJson(cp.position) }, 'resuming from checkpoint');
+      return { start: cp.position, lease, caps, decoder };
+    }
+    const held = lease;
+    const snapshot = initialSnapshot({
+      mysqlUrl: config.mysql.url,
+      include: config.mysql.include,
+      db,
+      commit: io.context({ caps, term: held.term }),
+      decoder,
+      chunkRows: config.snapshot.chunkRows,
+      chunkBytes: config.batch.maxBytes,
+      log,
+      metrics: m.snapshot,
+      renewLease: async () => {
+        const sentAt = Date.now();
+        const kept = await renewLease(db, config.pipeline, held, config.leaseTtlMs);
+        if (kept) fence.renewed(sentAt);
+        return kept;
+      },
+      leaseRenewMs: Math.max(250, Math.floor(config.leaseTtlMs / 3)),
+      signal: stopping.signal,
+      epoch: snapshotEpoch,
+      // A person at a terminal gets a bar; a service's journal gets the progress lines.
+      ...(process.stderr.isTTY ? { progressBar: process.stderr } : {}),
+    });
+    snapshotting = snapshot.catch(() => undefined);
+    return { start: await snapshot, lease, caps, decoder };
+  };
+  const prepare = fromPromise<Prepared, void>(async ({ signal }) => {
+    const prepared = await preparePipeline();
+    // Stopped while it ran (STOP during start-up): no child will get this decoder.
+    if (signal.aborted) await prepared.decoder.close();
+    return prepared;
+  });
+
+  /** Hands the pipeline over at once (no standby waits for the lease to expire) and closes the clients and the decoder. */
+  const release = async (decoder: Decoder | undefined): Promise<void> => {
     if (lease !== undefined) await target.db.collection(COLLECTIONS.leases).updateOne({ _id: config.pipeline as never, owner: lease.owner }, { $set: { expiresAt: new Date(0) } }).catch(() => undefined);
     await decoder?.close();
     await target.close();
@@ -213,9 +227,10 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
 
   if (opts.snapshotOnly === true) {
     // A stop (the handlers above abort `stopping`) lets the current chunk finish; the next start resumes after it.
+    let taken: Prepared | undefined;
     try {
-      const prepared = await preparePipeline();
-      log.info({ start: prepared.start }, 'snapshot taken: `sdl run` streams from its position');
+      taken = await preparePipeline();
+      log.info({ start: taken.start }, 'snapshot taken: `sdl run` streams from its position');
       return 0;
     } catch (err) {
       if (stopping.signal.aborted) {
@@ -228,14 +243,13 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
     } finally {
       process.off('SIGTERM', onSignal);
       process.off('SIGINT', onSignal);
-      await release();
+      await release(taken?.decoder);
     }
   }
 
-  const decodeBatch = fromPromise<ReturnType<typeof batchFrom>, { parts: Part[] }>(async ({ input }) => {
-    if (decoder === undefined) throw new Error('decoder used before prepare');
+  const decodeBatch = fromPromise<ReturnType<typeof batchFrom>, DecodeInput>(async ({ input }) => {
     const t0 = performance.now();
-    const changes = await decoder.decode({ transactions: input.parts });
+    const changes = await input.decoder.decode({ transactions: input.parts });
     const batch = batchFrom(input.parts, changes);
     const t1 = performance.now();
     // Staged while the committer applies the batch before it; see StageAhead.
@@ -294,6 +308,8 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
   });
 
 
+  /** What the supervisor's last successful prepare produced: the machines own it, this only reads it. */
+  const prepared = (): Prepared | undefined => actor.getSnapshot().context.prepared;
   actor.start();
   running.actor = actor;
   if (signals > 0) actor.send({ type: 'STOP' });
@@ -304,14 +320,11 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
     mysqlUrl: config.mysql.url,
     db: () => target.db,
     pipeline: config.pipeline,
-    commit: () => io.context(),
-    decoder: () => {
-      if (decoder === undefined) throw new Error('decoder used before prepare');
-      return decoder;
-    },
+    commit: () => io.context(committerInputOf(preparedNow(prepared()))),
+    decoder: () => preparedNow(prepared()).decoder,
     lock: io.lock,
     touched: io.touched,
-    ready: () => caps !== undefined && decoder !== undefined && actor.getSnapshot().matches({ active: { running: 'healthy' } }),
+    ready: () => prepared() !== undefined && actor.getSnapshot().matches({ active: { running: 'healthy' } }),
     chunkRows: config.snapshot.chunkRows,
     chunkBytes: config.batch.maxBytes,
     log,
@@ -328,7 +341,7 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
   http?.close();
   status.stop();
   await snapshotting;
-  await release();
+  await release(prepared()?.decoder);
   if (output.error !== undefined) {
     log.fatal({ error: output.error }, `${output.error.message}${output.error.hint !== undefined ? ` — ${output.error.hint}` : ''}`);
     return exitCodeOf(output.error.errorClass);
@@ -340,7 +353,7 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
 /**
  * The WebSocket inspector, loaded only when asked for. What it sends is scrubbed: URLs lose their
  * passwords, and transactions, batches and queues are reduced to their sizes, so neither secrets
- * nor rows leave the process and the stream stays cheap.
+ * nor rows leave the process and the stream stays cheap (the decoder shows as its name).
  */
 async function liveInspector(url: string): Promise<{ inspect: (ev: InspectionEvent) => void; stop(): void }> {
   const { createWebSocketInspector } = await import('@statelyai/inspect');
@@ -367,12 +380,20 @@ function scrub(v: unknown, depth: number): unknown {
   for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
     if (typeof x === 'string' && /url$/i.test(k)) out[k] = redactUrl(x);
     else if (Array.isArray(x) && /^(changes|parts|queue|transactions|pending)$/.test(k)) out[k] = `${x.length} items`;
+    // The decoder in the supervisor's and the batcher's context: its worker pool is no state to show.
+    else if (k === 'decoder') out[k] = 'decoder';
     else if ((k === 'txn' || k === 'batch') && x !== null && typeof x === 'object') {
       const t = x as { id?: unknown; gtid?: unknown; rows?: unknown; changes?: unknown[] };
       out[k] = { id: t.id ?? t.gtid, rows: t.rows ?? t.changes?.length };
     } else out[k] = scrub(x, depth - 1);
   }
   return out;
+}
+
+/** Online snapshots copy only while the pipeline runs (see `ready`), which is after a prepare. */
+function preparedNow(prepared: Prepared | undefined): Prepared {
+  if (prepared === undefined) throw new Error('online snapshot before prepare');
+  return prepared;
 }
 
 function inspectAll(...observers: ((ev: InspectionEvent) => void)[]): (ev: InspectionEvent) => void {

@@ -1,12 +1,25 @@
 import { assign, enqueueActions, fromPromise, sendTo, setup } from 'xstate';
 import { sibling } from './system.js';
+import type { Decoder } from '../actors/decoder-pool.js';
 import { type Limits, type Part, batchEnd, bytesOf, isFull, rowsOf, takeBatch, toParts } from '../pipeline/batching.js';
 import type { Batch, SourcePosition, SourceTransaction } from '../pipeline/types.js';
 
-export interface BatcherInput extends Limits {
+/** The batcher's settings (from the config). */
+export interface BatcherLimits extends Limits {
   maxDelayMs: number;
   /** Pause the reader above this many bytes between the binlog and MongoDB; resume below half. */
   maxInFlightBytes: number;
+}
+
+export interface BatcherInput extends BatcherLimits {
+  /** Built by `prepare` for the MongoDB server it found; every decode step gets it as input. */
+  decoder: Pick<Decoder, 'decode'>;
+}
+
+/** The decode step's input: the parts of one batch and the decoder to decode them with. */
+export interface DecodeInput {
+  parts: Part[];
+  decoder: Pick<Decoder, 'decode'>;
 }
 
 interface BatcherContext extends BatcherInput {
@@ -30,7 +43,7 @@ export type BatcherEvent =
   | { type: 'FLUSH' };
 
 /** Placeholder so the machine can be inspected and printed; `run` provides the real decoder. */
-const decodeBatch = fromPromise<Batch, { parts: Part[] }>(() => Promise.reject(new Error('decodeBatch actor not provided')));
+const decodeBatch = fromPromise<Batch, DecodeInput>(() => Promise.reject(new Error('decodeBatch actor not provided')));
 
 /**
  * Transactions → batches. A batch closes on rows, bytes or time, only at a transaction boundary
@@ -108,7 +121,7 @@ export const batcherMachine = setup({
       entry: assign({ taking: ({ context }) => takeBatch(context.open, context).batch.length, due: false }),
       invoke: {
         src: 'decodeBatch',
-        input: ({ context }) => ({ parts: context.open.slice(0, context.taking) }),
+        input: ({ context }) => ({ parts: context.open.slice(0, context.taking), decoder: context.decoder }),
         onDone: {
           target: 'flushed',
           actions: [

@@ -1,10 +1,27 @@
 import { assign, enqueueActions, fromPromise, sendTo, setup } from 'xstate';
 import { sibling } from './system.js';
 import type { ErrorInfo } from '../errors.js';
+import type { Capabilities } from '../mongo/capabilities.js';
 import type { Batch } from '../pipeline/types.js';
 import { retryDelay } from './backoff.js';
 
-interface CommitterContext {
+/**
+ * What every write depends on that `prepare` found: the supervisor spawns the committer with
+ * it, and each step gets it as input, so a retried prepare's new values reach the new committer.
+ */
+export interface CommitterInput {
+  /** What the MongoDB server can do (transactions, mirror write strategy, chunk limits). */
+  caps: Capabilities;
+  /** The single-writer lease term fencing checkpoint writes; none without a lease (tools, tests). */
+  term: number | undefined;
+}
+
+/** A write or checkpoint step's input: the batch at the head of the queue, with what prepare found. */
+export interface StepInput extends CommitterInput {
+  batch: Batch;
+}
+
+interface CommitterContext extends CommitterInput {
   queue: Batch[];
   attempt: number;
   /** Which step the backoff retries. */
@@ -37,11 +54,11 @@ const notProvided = <I, O>(name: string) => fromPromise<O, I>(() => Promise.reje
  * retry the same step forever; the batch stays at the head of the queue until it is done.
  */
 export const committerMachine = setup({
-  types: {} as { context: CommitterContext; events: CommitterEvent },
+  types: {} as { context: CommitterContext; events: CommitterEvent; input: CommitterInput },
   actors: {
-    recover: notProvided<void, unknown>('recover'),
-    writeBatch: notProvided<{ batch: Batch }, unknown>('writeBatch'),
-    checkpoint: notProvided<{ batch: Batch }, unknown>('checkpoint'),
+    recover: notProvided<CommitterInput, unknown>('recover'),
+    writeBatch: notProvided<StepInput, unknown>('writeBatch'),
+    checkpoint: notProvided<StepInput, unknown>('checkpoint'),
   },
   delays: { retry: ({ context }) => retryDelay(context.attempt, context.lastError) },
   guards: {
@@ -61,7 +78,7 @@ export const committerMachine = setup({
   },
 }).createMachine({
   id: 'committer',
-  context: { queue: [], attempt: 0, retry: 'recovering', lastError: undefined, draining: false },
+  context: ({ input }) => ({ caps: input.caps, term: input.term, queue: [], attempt: 0, retry: 'recovering', lastError: undefined, draining: false }),
   initial: 'recovering',
   on: {
     BATCH: { actions: assign({ queue: ({ context, event }) => [...context.queue, event.batch] }) },
@@ -71,6 +88,7 @@ export const committerMachine = setup({
     recovering: {
       invoke: {
         src: 'recover',
+        input: ({ context }) => ({ caps: context.caps, term: context.term }),
         onDone: { target: 'idle', actions: ['recovered', sendTo(sibling('supervisor'), { type: 'COMMITTER_READY' })] },
         onError: [
           { guard: 'transient', target: 'backoff', actions: ['recordError', assign({ retry: 'recovering' })] },
@@ -87,7 +105,7 @@ export const committerMachine = setup({
     writing: {
       invoke: {
         src: 'writeBatch',
-        input: ({ context }) => ({ batch: context.queue[0] }),
+        input: ({ context }) => ({ caps: context.caps, term: context.term, batch: context.queue[0] }),
         onDone: { target: 'checkpointing' },
         onError: [
           { guard: 'transient', target: 'backoff', actions: ['recordError', assign({ retry: 'writing' })] },
@@ -98,7 +116,7 @@ export const committerMachine = setup({
     checkpointing: {
       invoke: {
         src: 'checkpoint',
-        input: ({ context }) => ({ batch: context.queue[0] }),
+        input: ({ context }) => ({ caps: context.caps, term: context.term, batch: context.queue[0] }),
         onDone: {
           target: 'idle',
           actions: [

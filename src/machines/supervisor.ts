@@ -1,11 +1,13 @@
 import { assign, type EventObject, fromCallback, fromPromise, sendTo, setup } from 'xstate';
 import type { ErrorInfo } from '../errors.js';
+import type { Decoder } from '../actors/decoder-pool.js';
 import type { LeaseKeeperEvent, LeaseKeeperInput } from '../actors/lease-keeper.js';
+import type { Capabilities } from '../mongo/capabilities.js';
 import type { Lease } from '../mongo/lease.js';
 import type { SourcePosition } from '../pipeline/types.js';
 import { retryDelay } from './backoff.js';
-import { batcherMachine, type BatcherInput } from './batcher.js';
-import { committerMachine } from './committer.js';
+import { batcherMachine, type BatcherInput, type BatcherLimits } from './batcher.js';
+import { committerMachine, type CommitterInput } from './committer.js';
 import { readerMachine } from './reader.js';
 
 export interface SupervisorInput {
@@ -15,19 +17,27 @@ export interface SupervisorInput {
   heartbeatMs?: number;
   /** An open source transaction past this many held bytes is streamed through staging in slices. */
   sliceBytes?: number;
-  batcher: BatcherInput;
+  batcher: BatcherLimits;
 }
 
+/**
+ * What `prepare` produced, kept in context and handed to the children of `active` as their
+ * input when they are spawned: a retried prepare's values reach the children of that run.
+ */
 export interface Prepared {
-  /** The saved checkpoint, or undefined to read the whole retained binlog. */
+  /** The saved checkpoint, or undefined to read the whole retained binlog (the reader's start). */
   start: SourcePosition | undefined;
-  /** The single-writer lease taken for this run; its keeper renews it while the pipeline is active. */
+  /** The single-writer lease taken for this run; its keeper renews it, the committer fences by its term. */
   lease?: Lease;
+  /** What the MongoDB server can do, as probed by this prepare (the committer writes by it). */
+  caps: Capabilities;
+  /** Built for those capabilities (the batcher decodes with it). */
+  decoder: Decoder;
 }
 
 interface SupervisorContext extends SupervisorInput {
-  start: SourcePosition | undefined;
-  lease: Lease | undefined;
+  /** Undefined until a prepare succeeds; `active` is only entered with it. */
+  prepared: Prepared | undefined;
   attempt: number;
   error: ErrorInfo | undefined;
   /** Children currently retrying a transient failure. */
@@ -45,6 +55,17 @@ export type SupervisorEvent =
 
 export interface SupervisorOutput {
   error: ErrorInfo | undefined;
+}
+
+/** `active` is entered only from prepare's onDone, which sets it: its absence is a bug. */
+function preparedOf(context: SupervisorContext): Prepared {
+  if (context.prepared === undefined) throw new Error('supervisor spawned its children without prepare\'s output');
+  return context.prepared;
+}
+
+/** What the committer is spawned with: the capabilities and the lease term of a prepare. */
+export function committerInputOf(prepared: Prepared): CommitterInput {
+  return { caps: prepared.caps, term: prepared.lease?.term };
 }
 
 function errorOf(e: unknown): ErrorInfo {
@@ -79,7 +100,7 @@ export const supervisorMachine = setup({
   },
 }).createMachine({
   id: 'supervisor',
-  context: ({ input }) => ({ ...input, start: undefined, lease: undefined, attempt: 0, error: undefined, degraded: [] }),
+  context: ({ input }) => ({ ...input, prepared: undefined, attempt: 0, error: undefined, degraded: [] }),
   initial: 'starting',
   output: ({ context }) => ({ error: context.error }),
   on: {
@@ -89,7 +110,7 @@ export const supervisorMachine = setup({
     starting: {
       invoke: {
         src: 'prepare',
-        onDone: { target: 'active', actions: assign({ start: ({ event }) => event.output.start, lease: ({ event }) => event.output.lease, attempt: 0 }) },
+        onDone: { target: 'active', actions: assign({ prepared: ({ event }) => event.output, attempt: 0 }) },
         onError: [
           { guard: 'transient', target: 'startBackoff', actions: assign({ error: ({ event }) => errorOf(event.error) }) },
           { target: 'failed', actions: 'fail' },
@@ -105,8 +126,14 @@ export const supervisorMachine = setup({
       // A child that throws is a bug, not an outage (outages are retried inside each child):
       // stop with its error rather than run on without it.
       invoke: [
-        { id: 'committer', systemId: 'committer', src: 'committer', onError: { target: '#supervisor.failed', actions: 'fail' } },
-        { id: 'lease', src: 'leaseKeeper', input: ({ context }) => ({ lease: context.lease }), onError: { target: '#supervisor.failed', actions: 'fail' } },
+        {
+          id: 'committer',
+          systemId: 'committer',
+          src: 'committer',
+          input: ({ context }) => committerInputOf(preparedOf(context)),
+          onError: { target: '#supervisor.failed', actions: 'fail' },
+        },
+        { id: 'lease', src: 'leaseKeeper', input: ({ context }) => ({ lease: context.prepared?.lease }), onError: { target: '#supervisor.failed', actions: 'fail' } },
       ],
       initial: 'recovering',
       states: {
@@ -115,13 +142,13 @@ export const supervisorMachine = setup({
         },
         running: {
           invoke: [
-            { id: 'batcher', systemId: 'batcher', src: 'batcher', input: ({ context }) => context.batcher, onError: { target: '#supervisor.failed', actions: 'fail' } },
+            { id: 'batcher', systemId: 'batcher', src: 'batcher', input: ({ context }): BatcherInput => ({ ...context.batcher, decoder: preparedOf(context).decoder }), onError: { target: '#supervisor.failed', actions: 'fail' } },
             {
               id: 'reader',
               systemId: 'reader',
               src: 'reader',
               onError: { target: '#supervisor.failed', actions: 'fail' },
-              input: ({ context }) => ({ url: context.mysqlUrl, serverId: context.serverId, include: context.include, start: context.start, heartbeatMs: context.heartbeatMs, sliceBytes: context.sliceBytes }),
+              input: ({ context }) => ({ url: context.mysqlUrl, serverId: context.serverId, include: context.include, start: preparedOf(context).start, heartbeatMs: context.heartbeatMs, sliceBytes: context.sliceBytes }),
             },
           ],
           initial: 'healthy',

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Binary, BSON, Decimal128, Double, Int32, Long, MongoClient, type Document } from 'mongodb';
+import { Binary, BSON, Decimal128, Double, Int32, Long, type MongoClient, type Document } from 'mongodb';
 import { SdlError } from '../../src/errors.js';
 import { FaultInjected } from '../../src/faults.js';
-import { probeCapabilities, type Capabilities } from '../../src/mongo/capabilities.js';
+import type { Capabilities } from '../../src/mongo/capabilities.js';
 import { classifyMongoError, commitBatch, recoverPending, type CommitContext } from '../../src/mongo/commit.js';
 import { readDeadLetter, replayDeadLetters, writeDeadLetters } from '../../src/mongo/dead-letters.js';
 import { COLLECTIONS, ensureIndexes } from '../../src/mongo/layout.js';
@@ -11,7 +11,8 @@ import { readCheckpoint, writeCheckpoint } from '../../src/mongo/offsets.js';
 import { WriteFence } from '../../src/mongo/lease.js';
 import { Staging } from '../../src/mongo/staging.js';
 import { batch, change, endAt } from '../support/batches.js';
-import { startStack, type Stack } from '../support/stack.js';
+import type { Stack } from '../support/stack.js';
+import { closeStack, connectedStack } from '../support/target.js';
 
 describe('committer against the MongoDB-wire server', () => {
   let stack: Stack;
@@ -33,14 +34,9 @@ describe('committer against the MongoDB-wire server', () => {
   const sorted = async (db: string, table = 't') => mirror(db, table).find({}, { promoteLongs: false }).sort({ _id: 1 }).toArray();
 
   before(async () => {
-    stack = await startStack();
-    client = new MongoClient(stack.mongo.url, { serverSelectionTimeoutMS: 3000 });
-    caps = await probeCapabilities(client, client.db('sdl_probe'));
+    ({ stack, client, caps } = await connectedStack());
   });
-  after(async () => {
-    await client?.close();
-    await stack?.stop();
-  });
+  after(() => closeStack({ stack, client }));
 
   it('creates its indexes idempotently, even where TTL is refused', async () => {
     const { ctx } = fresh();

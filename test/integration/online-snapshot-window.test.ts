@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { MongoClient, type Document } from 'mongodb';
+import type { Document, MongoClient } from 'mongodb';
 import type { Connection } from 'mysql2/promise';
 import { Decoder } from '../../src/actors/decoder-pool.js';
 import { FULL_CAPABILITIES } from '../../src/decode/wire.js';
 import { createLogger } from '../../src/log.js';
-import { probeCapabilities } from '../../src/mongo/capabilities.js';
+import type { Capabilities } from '../../src/mongo/capabilities.js';
 import { commitBatch, type CommitContext } from '../../src/mongo/commit.js';
 import { MirrorLock } from '../../src/mongo/mirror-lock.js';
 import { readTableSnapshot, requestTableSnapshot } from '../../src/mongo/table-snapshots.js';
@@ -14,7 +14,8 @@ import type { DecodedChange } from '../../src/pipeline/types.js';
 import { OnlineSnapshots } from '../../src/snapshot/online-snapshot.js';
 import { TouchedKeys } from '../../src/snapshot/touched-keys.js';
 import { batch } from '../support/batches.js';
-import { startStack, type Stack } from '../support/stack.js';
+import type { Stack } from '../support/stack.js';
+import { closeStack, connectedStack } from '../support/target.js';
 
 /**
  * The race the online snapshot's window exists for, made to happen: a chunk is read under its
@@ -26,25 +27,23 @@ import { startStack, type Stack } from '../support/stack.js';
 describe('online snapshot: changes applied between a chunk\'s view and its write', () => {
   let stack: Stack;
   let client: MongoClient;
+  let caps: Capabilities;
   let conn: Connection;
   let decoder: Decoder;
 
   before(async () => {
-    stack = await startStack();
-    client = new MongoClient(stack.mongo.url);
+    ({ stack, client, caps } = await connectedStack());
     conn = await stack.mariadb.connect();
     decoder = new Decoder({ workers: 0, caps: FULL_CAPABILITIES });
   });
   after(async () => {
     await decoder?.close();
     await conn?.end();
-    await client?.close();
-    await stack?.stop();
+    await closeStack({ stack, client });
   });
 
   it('a row deleted and a row updated by the stream after the view stay as the stream left them', async () => {
     await conn.query("CREATE DATABASE win; CREATE TABLE win.t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO win.t SELECT seq, 'old' FROM win.seq_1_to_10");
-    const caps = await probeCapabilities(client, client.db('sdl_win'));
     const sdlDb = client.db('sdl_win');
     const ctx: CommitContext = { client, db: sdlDb, caps, pipeline: 'win', stagingEnabled: false, mirrorStrategy: caps.ferretdb !== undefined ? 'replace-set' : 'guarded-upsert' };
     const mirror = client.db('win').collection<Document>('t');

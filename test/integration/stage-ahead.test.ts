@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { MongoClient } from 'mongodb';
+import type { MongoClient } from 'mongodb';
 import { StageAhead, type Staged } from '../../src/actors/stage-ahead.js';
-import { probeCapabilities, type Capabilities } from '../../src/mongo/capabilities.js';
+import type { Capabilities } from '../../src/mongo/capabilities.js';
 import { finishBatch, recoverPending, writeBatch, type CommitContext } from '../../src/mongo/commit.js';
 import { COLLECTIONS, ensureIndexes } from '../../src/mongo/layout.js';
 import { readCheckpoint } from '../../src/mongo/offsets.js';
@@ -10,7 +10,8 @@ import { scopeBatch } from '../../src/mongo/scope.js';
 import { Staging } from '../../src/mongo/staging.js';
 import type { Batch } from '../../src/pipeline/types.js';
 import { batch, change } from '../support/batches.js';
-import { startStack, type Stack } from '../support/stack.js';
+import type { Stack } from '../support/stack.js';
+import { closeStack, connectedStack } from '../support/target.js';
 
 /**
  * Staging batch n+1 while batch n is applied (StageAhead, wired as committer-io wires it) keeps
@@ -24,14 +25,9 @@ describe('staging ahead of the apply, against the MongoDB-wire server', () => {
   let serial = 0;
 
   before(async () => {
-    stack = await startStack();
-    client = new MongoClient(stack.mongo.url, { serverSelectionTimeoutMS: 3000 });
-    caps = await probeCapabilities(client, client.db('sdl_probe'));
+    ({ stack, client, caps } = await connectedStack());
   });
-  after(async () => {
-    await client?.close();
-    await stack?.stop();
-  });
+  after(() => closeStack({ stack, client }));
 
   /** A fresh sdl and source database, a StageAhead over real staging, and a way to fail one staging. */
   async function fresh() {

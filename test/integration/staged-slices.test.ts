@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { MongoClient } from 'mongodb';
+import type { MongoClient } from 'mongodb';
 import { FaultInjected } from '../../src/faults.js';
-import { probeCapabilities, type Capabilities } from '../../src/mongo/capabilities.js';
+import type { Capabilities } from '../../src/mongo/capabilities.js';
 import { commitBatch, recoverPending, type CommitContext } from '../../src/mongo/commit.js';
 import { COLLECTIONS } from '../../src/mongo/layout.js';
 import { readCheckpoint } from '../../src/mongo/offsets.js';
 import type { Batch, DecodedChange } from '../../src/pipeline/types.js';
 import { batch, change, endAt, seqOf } from '../support/batches.js';
-import { startStack, type Stack } from '../support/stack.js';
+import type { Stack } from '../support/stack.js';
+import { closeStack, connectedStack } from '../support/target.js';
 
 /**
  * One source transaction (GTID 0-1-5) streamed in slices, as the batcher hands them on: two
@@ -48,14 +49,9 @@ describe('a source transaction streamed through staging in slices', () => {
   }
 
   before(async () => {
-    stack = await startStack();
-    client = new MongoClient(stack.mongo.url, { serverSelectionTimeoutMS: 3000 });
-    caps = await probeCapabilities(client, client.db('sdl_probe'));
+    ({ stack, client, caps } = await connectedStack());
   });
-  after(async () => {
-    await client?.close();
-    await stack?.stop();
-  });
+  after(() => closeStack({ stack, client }));
 
   it('stages open slices without applying them or moving the checkpoint; the closing batch applies them in order, then itself, then checkpoints', async () => {
     const { ctx, src } = fresh();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { EventObject } from 'xstate';
-import { batchFrom, type BatcherEvent, type BatcherInput, batcherMachine } from '../../src/machines/batcher.js';
+import { batchFrom, type BatcherEvent, type BatcherInput, batcherMachine, type DecodeInput } from '../../src/machines/batcher.js';
 import type { Part } from '../../src/pipeline/batching.js';
 import type { Batch, DecodedChange, SourceTransaction } from '../../src/pipeline/types.js';
 import { assertFailuresCovered, controllable, errorOfEvent, invokeEvents, label, lastCall, model, type Path, serializer, startInSystem, walk } from '../support/machines.js';
@@ -14,7 +14,9 @@ interface Ctx {
   taking: number;
 }
 
-const input: BatcherInput = { maxRows: 4, maxBytes: 1000, maxDelayMs: 100, maxInFlightBytes: 600 };
+// The decoder prepare built, as the supervisor spawns the batcher with it; the stand-in decode step never calls it.
+const decoder = { decode: () => Promise.reject(new Error('the decode step is a stand-in')) };
+const input: BatcherInput = { maxRows: 4, maxBytes: 1000, maxDelayMs: 100, maxInFlightBytes: 600, decoder };
 
 /** A transaction of `rows` row changes (or a DDL when rows is 0), unique by `n`. */
 function txn(n: number, rows: number, bytes: number): SourceTransaction {
@@ -54,7 +56,7 @@ function tokensOfParts(parts: readonly Part[]): string[] {
 }
 
 async function walkBatcher(path: Path): Promise<void> {
-  const decode = controllable<{ parts: Part[] }, Batch>();
+  const decode = controllable<DecodeInput, Batch>();
   const sys = startInSystem(batcherMachine.provide({ actors: { decodeBatch: decode.logic } }), 'batcher', input);
   const sent: string[] = [];
   let n = 0;
@@ -109,6 +111,8 @@ async function walkBatcher(path: Path): Promise<void> {
         const decodeStarts = decode.calls.map((c) => c.input.parts.flatMap((p) => p.changes.map((ch) => ch.id)).join(','));
         assert.deepEqual(batches.map((b) => b.changes.map((c) => c.id).join(',')), decodeStarts.slice(0, batches.length));
         assert.ok(decode.calls.length - batches.length <= 1, `${decode.calls.length - batches.length} decodes at once`);
+        // Every batch is decoded with the decoder the batcher was spawned with (prepare's).
+        for (const c of decode.calls) assert.equal(c.input.decoder, decoder);
         // Backpressure: PAUSE above the limit, RESUME at or below half, alternating.
         const toReader = sys.received.reader.map((e) => e.type);
         toReader.forEach((t, i) => assert.equal(t, i % 2 === 0 ? 'PAUSE' : 'RESUME'));

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { EventObject } from 'xstate';
-import { committerMachine } from '../../src/machines/committer.js';
+import { committerMachine, type CommitterInput, type StepInput } from '../../src/machines/committer.js';
 import type { Batch } from '../../src/pipeline/types.js';
 import {
   assertFailuresCovered,
+  capabilities,
   controllable,
   errorOfEvent,
   invokeEvents,
@@ -28,18 +29,22 @@ function batch(id: string): Batch {
   return { id, end: { file: 'binlog.000001', pos: 100 }, lastTs: 0, changes: [], ddl: [], rows: 1, bytes: 10 };
 }
 
+// What prepare found, as the supervisor spawns the committer with it: every step must write by it.
+const caps = capabilities();
+const input: CommitterInput = { caps, term: 7 };
+
 const events: EventObject[] = [{ type: 'BATCH', batch: batch('model') } as EventObject, { type: 'DRAIN' }, ...invokeEvents(committerMachine)];
 const serialize = serializer<Ctx>((c) => ({ queued: c.queue.length, draining: c.draining, retry: c.retry, retrying: c.attempt > 0 }));
 // Two queued batches already show "the next one waits its turn"; more add no behaviour.
-const committerModel = model(committerMachine, events, serialize, (c: Ctx, e) => e.type !== 'BATCH' || c.queue.length < 2);
+const committerModel = model(committerMachine, events, serialize, (c: Ctx, e) => e.type !== 'BATCH' || c.queue.length < 2, input);
 const paths: Path[] = committerModel.getShortestPaths();
 
 async function walkCommitter(path: Path): Promise<void> {
-  const recover = controllable<void, unknown>();
-  const write = controllable<{ batch: Batch }, unknown>();
-  const checkpoint = controllable<{ batch: Batch }, unknown>();
+  const recover = controllable<CommitterInput, unknown>();
+  const write = controllable<StepInput, unknown>();
+  const checkpoint = controllable<StepInput, unknown>();
   const machine = committerMachine.provide({ actors: { recover: recover.logic, writeBatch: write.logic, checkpoint: checkpoint.logic } });
-  const sys = startInSystem(machine, 'committer', undefined);
+  const sys = startInSystem(machine, 'committer', input);
   const sent: string[] = [];
   let lastError: unknown;
   try {
@@ -75,6 +80,11 @@ async function walkCommitter(path: Path): Promise<void> {
         if (real.value === 'checkpointing') assert.equal(checkpoint.calls.at(-1)?.input.batch.id, written.at(-1));
         // Only a written batch is checkpointed, and the batcher hears of it once per checkpoint.
         for (const c of checkpoint.calls) assert.ok(written.includes(c.input.batch.id));
+        // Every step writes with the capabilities and the lease term the committer was spawned with.
+        for (const c of [...recover.calls, ...write.calls, ...checkpoint.calls]) {
+          assert.equal(c.input.caps, caps);
+          assert.equal(c.input.term, input.term);
+        }
         const committed = sys.received.batcher.filter((e) => e.type === 'COMMITTED').length;
         assert.deepEqual(real.context.queue.map((b) => b.id), sent.slice(committed));
         const toSupervisor = sys.received.supervisor;

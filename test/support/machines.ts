@@ -16,6 +16,7 @@ import {
 import { TestModel, type TestParam, type TestPath } from 'xstate/graph';
 import { driverCode } from '../../src/errors.js';
 import { StepError } from '../../src/machines/committer.js';
+import type { Capabilities } from '../../src/mongo/capabilities.js';
 import type { SystemId } from '../../src/machines/system.js';
 
 /** What each stand-in received, by systemId: the observable effects of the machine under test. */
@@ -189,6 +190,20 @@ export async function walk<E extends EventObject>(
   ]));
   const params = { events, states: { '*': check } } as unknown as TestParam<ReturnType<AnyStateMachine['transition']>, EventObject>;
   await m.testPath(path, params);
+}
+
+/** What a prepare could find: a server's capabilities, distinct by `version` so a test can tell two prepares' apart. */
+export function capabilities(version = '7.0.0'): Capabilities {
+  return {
+    transactions: false,
+    decimal128: true,
+    nestedArrays: true,
+    dottedKeys: true,
+    ferretdb: undefined,
+    version,
+    topology: { kind: 'standalone' },
+    writeConcern: { accepted: { w: 1 }, source: 'probe', refused: [], enforced: true },
+  };
 }
 
 export const transientError = new StepError({ code: driverCode('ECONNRESET'), errorClass: 'transient', message: 'connection reset' });
