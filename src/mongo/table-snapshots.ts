@@ -21,6 +21,13 @@ export interface TableSnapshotDoc {
   requestedAt: Date;
   /** `_sdl.pos` of the first chunk's view: documents older than it at the end have no row. */
   firstSeq: string | null;
+  /**
+   * The table's last key at the first chunk's view (null: the table was empty then); the copy
+   * reads no further. A row with a larger key was written after that view, so its change has a
+   * larger seq and reaches the mirror by the stream. Absent before the first chunk (and in a
+   * progress document saved by a version without it: that copy reads to the end).
+   */
+  upTo?: RawValue[] | null;
   /** Key of the last copied row (null: none yet). */
   after: RawValue[] | null;
   rows: number;
@@ -75,7 +82,7 @@ export async function requestTableSnapshot(db: Db, pipeline: string, t: { db: st
     { _id: tableSnapshotId(pipeline, t.db, t.table) },
     {
       $set: { pipeline, db: t.db, table: t.table, reason, requestedAt: now, firstSeq: null, after: null, rows: 0, skipped: 0, done: false, finishedAt: null, updatedAt: now },
-      $unset: { startedAt: '', estimatedRows: '' },
+      $unset: { startedAt: '', estimatedRows: '', upTo: '' },
       $inc: { generation: 1 },
     },
     { upsert: true },
@@ -105,6 +112,7 @@ export async function saveTableSnapshot(db: Db, doc: TableSnapshotDoc): Promise<
 
 function withBuffers(doc: TableSnapshotDoc): TableSnapshotDoc {
   // Binary key parts come back as the driver's Binary; the chunk query wants the bytes.
-  const after = doc.after?.map((v) => (v instanceof Binary ? Buffer.from(v.buffer.subarray(0, v.position)) : v)) ?? null;
-  return { ...doc, after };
+  const bytes = (key: RawValue[]): RawValue[] => key.map((v) => (v instanceof Binary ? Buffer.from(v.buffer.subarray(0, v.position)) : v));
+  const after = doc.after === null ? null : bytes(doc.after);
+  return { ...doc, after, ...(doc.upTo === undefined ? {} : { upTo: doc.upTo === null ? null : bytes(doc.upTo) }) };
 }

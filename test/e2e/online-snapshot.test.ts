@@ -10,7 +10,7 @@ import { freePort } from '../support/ports.js';
 import { sdlCommand } from '../support/sdl-cli.js';
 import { SdlProcess, sdlEnv, waitForCatchUp } from '../support/sdl-process.js';
 import { startStack, type Stack } from '../support/stack.js';
-import { assertMirrorsEqual } from '../support/verify.js';
+import { assertMirrorsEqual, eventCounts } from '../support/verify.js';
 import { BackgroundWorkload, type Workload } from '../support/workload.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -30,6 +30,7 @@ function sdlSnapshot(stack: Stack, tables: string): Promise<{ code: number; out:
 
 interface Request {
   rows: number;
+  upTo?: unknown;
   skipped: number;
   done: boolean;
   generation: number;
@@ -206,5 +207,56 @@ describe('online re-snapshot of chosen tables while streaming goes on', () => {
     assert.equal(await client.db('extra').collection('items').countDocuments({ note: 'damaged' }), 0);
     await assertMirrorsEqual(stack, ['shop', 'extra']);
     assert.deepEqual(await shopEventCounts(stack), changesSince(stats));
+  });
+  it('a table the workload keeps growing above the copy (increasing keys, faster than the copy): the copy ends at the first view\'s last key, across a kill -9, and the mirror ends equal', async () => {
+    await conn.query('CREATE TABLE extra.grow (id BIGINT PRIMARY KEY, note VARCHAR(40)) CHARSET utf8mb4');
+    await conn.query("INSERT INTO extra.grow SELECT seq, CONCAT('first ', seq) FROM extra.seq_1_to_300");
+    let inserted = 300;
+    await waitForCatchUp(stack, PIPELINE, 180_000, sdl);
+    await client.db('extra').collection('grow').updateMany({}, { $set: { note: 'damaged' } });
+    // Above every key so far, twice a chunk's rows each time the copy saves a chunk: faster than the copy, whatever its speed.
+    let inserting = true;
+    let next = 301;
+    const inserter = (async () => {
+      let seen = -1;
+      while (inserting) {
+        const r = await request(client, 'extra.grow');
+        if (r !== null && r.rows !== seen) {
+          seen = r.rows;
+          await conn.query(`INSERT INTO extra.grow SELECT ? + seq, 'later' FROM extra.seq_0_to_${2 * Number(CHUNK_ROWS) - 1}`, [next]);
+          next += 2 * Number(CHUNK_ROWS);
+          inserted += 2 * Number(CHUNK_ROWS);
+        }
+        await sleep(100);
+      }
+    })();
+    let atDone: number;
+    let copied: Request | null;
+    try {
+      const command = sdlSnapshot(stack, 'extra.grow');
+      const atKill = await waitFor('a few chunks of extra.grow', async () => {
+        const r = await request(client, 'extra.grow');
+        return r !== null && !r.done && r.rows >= 100 ? r : undefined;
+      }, sdl);
+      await sdl.kill9();
+      const saved = await request(client, 'extra.grow');
+      assert.ok(saved !== null && !saved.done && saved.rows >= atKill.rows && Array.isArray(saved.upTo), `the bound is saved with the progress: ${JSON.stringify(saved)}`);
+      sdl = startSdl('sdl-grow-after-kill');
+      // Without the bound the copy chases the inserts and does not end while they go on.
+      const r = await Promise.race([command, sleep(240_000).then(() => null)]);
+      assert.ok(r !== null, `the copy ended while the inserts went on (${inserted - 300} rows inserted, copy at ${(await request(client, 'extra.grow'))?.rows} rows)`);
+      assert.equal(r.code, 0, r.out + r.err);
+      atDone = inserted;
+      copied = await request(client, 'extra.grow');
+      assert.deepEqual(copied?.upTo, saved.upTo, 'the resumed copy kept the first view\'s bound');
+    } finally {
+      inserting = false;
+      await inserter;
+    }
+    assert.ok(copied !== null && copied.done && copied.rows < atDone - 300, `the inserts outran the copy: ${atDone - 300} rows inserted meanwhile, ${copied?.rows} read by the copy`);
+    await waitForCatchUp(stack, PIPELINE, 180_000, sdl);
+    assert.equal(await client.db('extra').collection('grow').countDocuments({ note: 'damaged' }), 0);
+    await assertMirrorsEqual(stack, ['extra']);
+    assert.deepEqual(await eventCounts(stack, 'extra', 'grow', { reads: false }), { insert: inserted });
   });
 });
