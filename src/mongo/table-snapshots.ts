@@ -116,3 +116,28 @@ function withBuffers(doc: TableSnapshotDoc): TableSnapshotDoc {
   const after = doc.after === null ? null : bytes(doc.after);
   return { ...doc, after, ...(doc.upTo === undefined ? {} : { upTo: doc.upTo === null ? null : bytes(doc.upTo) }) };
 }
+
+/** An online table copy not done yet, as a command that would write beside it names it. */
+export interface UnfinishedCopy {
+  pipeline: string;
+  table: string;
+  rows: number;
+}
+
+/**
+ * The unfinished online copies, of any pipeline of this sdl database, of the tables `affects`
+ * says yes to. Their copier writes the mirror under the committer's lock only, so another process
+ * writing the same documents meanwhile (`sdl verify --repair`, `sdl replay`) is not serialized
+ * with it and on FerretDB's replace-set writes can lose the newer image.
+ */
+export async function unfinishedCopiesOf(db: Db, affects: (t: { db: string; table: string }) => boolean): Promise<UnfinishedCopy[]> {
+  const docs = await coll(db).find({ done: false }, { projection: { pipeline: 1, db: 1, table: 1, rows: 1 } }).sort({ requestedAt: 1 }).toArray();
+  return docs.filter((d) => affects(d)).map((d) => ({ pipeline: d.pipeline, table: `${d.db}.${d.table}`, rows: d.rows }));
+}
+
+/** Why `command` does not write while `copies` are unfinished, and what to do. */
+export function copyUnderWayMessage(command: string, copies: readonly UnfinishedCopy[]): string {
+  const list = copies.map((c) => `${c.table} (pipeline ${c.pipeline}, ${c.rows} rows read)`).join(', ');
+  const tables = [...new Set(copies.map((c) => c.table))].join(',');
+  return `${command} refused: the online snapshot of ${list} is not finished, and its writes to the mirror are not serialized with this command's (two writers of one document can lose the newer image). Wait until it is done — \`sdl snapshot --tables ${tables}\` waits for it, \`sdl status\` shows it; it runs inside \`sdl run\` of its pipeline — then run ${command} again`;
+}

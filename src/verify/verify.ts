@@ -42,6 +42,8 @@ export interface TableReport {
   collisions?: number;
   /** With `repair`: what was rewritten from MySQL and what was deleted. */
   repaired?: RepairCounts;
+  /** Why `--repair` left this table's differences as they are (an unfinished online copy of it). */
+  repairRefused?: string;
 }
 
 export interface VerifyReport {
@@ -213,7 +215,9 @@ class TableVerify {
       this.report.counts.unsettled++;
       if (this.report.unsettled.length < this.max) this.report.unsettled.push(c.label);
     }
-    if (this.opts.repair !== undefined && settled.confirmed.length + settled.extras.length + settled.unsettled.length > 0) {
+    const refused = this.opts.repair !== undefined && settled.confirmed.length + settled.extras.length + settled.unsettled.length > 0 ? await this.opts.repair.refuse?.(this.schema) : undefined;
+    if (refused !== undefined) this.report.repairRefused = refused;
+    else if (this.opts.repair !== undefined && settled.confirmed.length + settled.extras.length + settled.unsettled.length > 0) {
       this.report.repaired = await repairTable(this.opts.repair, {
         conn: this.conn,
         mariadb: this.mariadb,

@@ -12,6 +12,7 @@ import { SdlProcess, sdlEnv, waitForCatchUp } from '../support/sdl-process.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { assertMirrorsEqual, eventCounts } from '../support/verify.js';
 import { BackgroundWorkload, type Workload } from '../support/workload.js';
+import { writeDeadLetters } from '../../src/mongo/dead-letters.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const PIPELINE = 'online';
@@ -258,5 +259,48 @@ describe('online re-snapshot of chosen tables while streaming goes on', () => {
     assert.equal(await client.db('extra').collection('grow').countDocuments({ note: 'damaged' }), 0);
     await assertMirrorsEqual(stack, ['extra']);
     assert.deepEqual(await eventCounts(stack, 'extra', 'grow', { reads: false }), { insert: inserted });
+  });
+  it('sdl verify --repair and sdl replay refuse (exit 1, naming the copy) while an online copy of a table they would write is unfinished, and run once it is done', async () => {
+    const env = { SDL_PIPELINE: PIPELINE, SDL_INCLUDE: INCLUDE, SDL_HTTP_ADDR: 'off' };
+    await sdl.stop();
+    // With no instance running the request waits: the copy is unfinished until the next start.
+    const requested = await sdlSnapshot(stack, 'extra.items');
+    assert.equal(requested.code, 0, requested.out + requested.err);
+    const items = client.db('extra').collection<Document>('items');
+    await items.updateOne({ _id: 5 } as Document, { $set: { note: 'damaged' } });
+    const repair = await sdlCommand(stack, 'verify', env, ['--tables', 'extra.items', '--repair']);
+    assert.equal(repair.code, 1, repair.stdout + repair.stderr);
+    assert.match(repair.stderr, /^sdl verify --repair refused: the online snapshot of extra\.items \(pipeline online, 0 rows read\) is not finished/);
+    assert.match(repair.stderr, /`sdl snapshot --tables extra\.items` waits for it/);
+    assert.equal((await items.findOne({ _id: 5 } as Document))?.['note'], 'damaged', 'nothing repaired');
+    // A repair of another table, and a verify without --repair, do not write beside the copy.
+    const other = await sdlCommand(stack, 'verify', env, ['--tables', 'shop.customers', '--repair']);
+    assert.equal(other.code, 0, other.stdout + other.stderr);
+    const readOnly = await sdlCommand(stack, 'verify', env, ['--tables', 'extra.items']);
+    assert.equal(readOnly.code, 1, readOnly.stdout + readOnly.stderr);
+    assert.match(readOnly.stdout, /different {2}\{"v":\{"\$numberInt":"5"\}\} note: mysql \{"v":"item 5"\}, mongo \{"v":"damaged"\}/);
+
+    // A dead letter that would write the mirror of extra.items (a delete of a key no row has).
+    const sdlDb = client.db('sdl');
+    const gone = { id: 'online/test-letter#0', seq: '0', op: 'delete' as const, db: 'extra', table: 'items', key: 999_999, before: null, after: null, h: null, gtid: undefined, ts: Date.now() };
+    await writeDeadLetters(sdlDb, [{ change: gone, target: { kind: 'mirror', db: 'extra', collection: 'items' }, reason: { code: 1, message: 'test' } }]);
+    const replay = await sdlCommand(stack, 'replay', env);
+    assert.equal(replay.code, 1, replay.stdout + replay.stderr);
+    assert.match(replay.stderr, /^sdl replay refused: the online snapshot of extra\.items \(pipeline online, 0 rows read\) is not finished/);
+    assert.equal(await sdlDb.collection('dead_letters').countDocuments({ replayed: false }), 1, 'the letter waits');
+
+    sdl = startSdl('sdl-after-refusals');
+    await waitFor('the online snapshot of extra.items', async () => {
+      const r = await request(client, 'extra.items');
+      return r?.done === true ? r : undefined;
+    }, sdl);
+    const replayed = await sdlCommand(stack, 'replay', env);
+    assert.equal(replayed.code, 0, replayed.stdout + replayed.stderr);
+    assert.equal(await sdlDb.collection('dead_letters').countDocuments({ replayed: false }), 0);
+    await items.updateOne({ _id: 6 } as Document, { $set: { note: 'damaged' } });
+    const repaired = await sdlCommand(stack, 'verify', env, ['--tables', 'extra.items', '--repair']);
+    assert.equal(repaired.code, 0, repaired.stdout + repaired.stderr);
+    await waitForCatchUp(stack, PIPELINE, 180_000, sdl);
+    await assertMirrorsEqual(stack, ['extra']);
   });
 });
