@@ -14,7 +14,8 @@
  * Beside the mixed load, a wide-row load (BENCH_WIDE_ROWS row changes of about 4 KB with JSON and
  * BLOB columns, default 3000 on FerretDB, 30000 on MongoDB; 0 skips it) gets its own sink ceiling
  * and end-to-end runs with workers0 and workers1 (those in BENCH_RUNS), where decoding weighs more.
- * BENCH_ONLY=snapshot runs only that phase; BENCH_ONLY=e2e stops after the end-to-end runs (no lag,
+ * BENCH_ONLY=snapshot runs only that phase (with BENCH_VERIFY_BASELINE=<another build's dist/src/cli/main.js>,
+ * that build's `sdl verify` of the same table is timed right after, as `verify_baseline`); BENCH_ONLY=e2e stops after the end-to-end runs (no lag,
  * memory or snapshot phases). BENCH_PROFILE=DIR runs each sdl with `--cpu-prof` into DIR and keeps
  * its log there with per-batch step timings (`batch decoded`, `batch committed` at debug level).
  *
@@ -109,6 +110,13 @@ async function snapshotPhase(rows: number): Promise<void> {
     report({
       metric, rows: f.rows, seconds: r3(m.seconds), rows_per_s: Math.round(m.rowsPerSecond), ratio_to_select: r3(m.rowsPerSecond / f.select.rowsPerSecond), goal_ratio: 0.8,
       peak_rss_mb: r1(m.peakRssMb), hwm_rss_mb: r1(m.hwmRssMb), target_mb: 300, exit: m.exit,
+    });
+  }
+  const b = f.verifyBaseline;
+  if (b !== undefined) {
+    report({
+      metric: 'verify_baseline', cli: b.cli, rows: f.rows, seconds: r3(b.seconds), rows_per_s: Math.round(b.rowsPerSecond), ratio_to_select: r3(b.rowsPerSecond / f.select.rowsPerSecond),
+      speedup: r3(f.verify.rowsPerSecond / b.rowsPerSecond), peak_rss_mb: r1(b.peakRssMb), hwm_rss_mb: r1(b.hwmRssMb), exit: b.exit,
     });
   }
 }

@@ -28,6 +28,8 @@ export interface BenchSdlOptions {
   args?: string[];
   /** Node options before the CLI (e.g. `--cpu-prof`, which NODE_OPTIONS may not carry). */
   nodeArgs?: string[];
+  /** Another build's `dist/src/cli/main.js` to run instead of this one's (a baseline in the same run). */
+  cli?: string;
 }
 
 /** `sdl run` as a child process (like the tests' SdlProcess) with its pid for memory sampling. */
@@ -44,7 +46,7 @@ export class BenchSdl {
     this.proc = new Managed(stack.scratch, {
       name: `sdl-${opts.pipeline}`,
       command: process.execPath,
-      args: [...(opts.nodeArgs ?? []), CLI, ...(opts.args ?? ['run'])],
+      args: [...(opts.nodeArgs ?? []), opts.cli ?? CLI, ...(opts.args ?? ['run'])],
       logFile: this.logFile,
       env: sdlEnv(stack, {
         SDL_MONGO_DATABASE: opts.sdlDb,

@@ -12,6 +12,8 @@ export interface SnapshotVerifyFigures {
   select: { seconds: number; rowsPerSecond: number };
   snapshot: { seconds: number; rowsPerSecond: number; peakRssMb: number; hwmRssMb: number; exit: number | null };
   verify: { seconds: number; rowsPerSecond: number; peakRssMb: number; hwmRssMb: number; exit: number | null };
+  /** `sdl verify` of the same table by the build at BENCH_VERIFY_BASELINE, right after this one's. */
+  verifyBaseline?: { seconds: number; rowsPerSecond: number; peakRssMb: number; hwmRssMb: number; exit: number | null; cli: string };
 }
 
 /**
@@ -49,11 +51,20 @@ export async function snapshotAndVerify(stack: Stack, conn: Connection, client: 
   progress('snapshot/verify: sdl verify');
   const verify = await timed(new BenchSdl(stack, { pipeline: 'snapbench', sdlDb, workers: 1, env, args: ['verify', '--tables', `${DB}.t`, '--json'] }));
   progress(`  ${verify.seconds.toFixed(1)} s, exit ${verify.exit}`);
+  const baselineCli = process.env['BENCH_VERIFY_BASELINE'];
+  let verifyBaseline: SnapshotVerifyFigures['verifyBaseline'];
+  if (baselineCli !== undefined && baselineCli !== '') {
+    progress(`snapshot/verify: sdl verify of ${baselineCli}`);
+    const b = await timed(new BenchSdl(stack, { pipeline: 'snapbench', sdlDb, workers: 1, env, args: ['verify', '--tables', `${DB}.t`, '--json'], cli: baselineCli }));
+    progress(`  ${b.seconds.toFixed(1)} s, exit ${b.exit}`);
+    verifyBaseline = { ...b, rowsPerSecond: rows / b.seconds, cli: baselineCli };
+  }
   return {
     rows,
     select,
     snapshot: { ...snapshot, rowsPerSecond: rows / snapshot.seconds },
     verify: { ...verify, rowsPerSecond: rows / verify.seconds },
+    ...(verifyBaseline !== undefined ? { verifyBaseline } : {}),
   };
 }
 

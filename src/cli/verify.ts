@@ -1,9 +1,11 @@
-import { MongoClient } from 'mongodb';
+import { MongoClient, type Db } from 'mongodb';
 import { Decoder, decoderWorkers } from '../actors/decoder-pool.js';
 import { mirrorStrategyFor } from '../actors/committer-io.js';
 import type { Config } from '../config/config.js';
 import { FULL_CAPABILITIES } from '../decode/wire.js';
 import { probeCapabilities } from '../mongo/capabilities.js';
+import { copyUnderWayMessage, unfinishedCopiesOf } from '../mongo/table-snapshots.js';
+import { IncludeFilter } from '../mysql/include-filter.js';
 import { FERRETDB_CHUNK } from '../mongo/write-shape.js';
 import { verify, type TableReport, type VerifyReport } from '../verify/verify.js';
 
@@ -23,6 +25,15 @@ export async function verifyCommand(config: Config, opts: VerifyCommandOptions =
   let decoder: Decoder | undefined;
   try {
     const db = client.db(config.mongo.database);
+    const refuse = repairRefusal(db, config, opts.tables);
+    if (opts.repair === true) {
+      // Before anything is read: a repair now would be refused anyway.
+      const message = await refuse(null);
+      if (message !== undefined) {
+        process.stderr.write(message + '\n');
+        return 1;
+      }
+    }
     const probed = await probeCapabilities(client, db);
     const caps = { ...FULL_CAPABILITIES, decimal128: probed.decimal128, nestedArrays: probed.nestedArrays, dottedKeys: probed.dottedKeys };
     decoder = new Decoder({ workers: decoderWorkers(config.workers).workers, caps });
@@ -48,6 +59,7 @@ export async function verifyCommand(config: Config, opts: VerifyCommandOptions =
                 mirrorStrategy: mirrorStrategyFor(probed),
                 ...(probed.ferretdb !== undefined ? { limits: FERRETDB_CHUNK } : {}),
               },
+              refuse,
             },
           }
         : {}),
@@ -58,6 +70,20 @@ export async function verifyCommand(config: Config, opts: VerifyCommandOptions =
     await decoder?.close();
     await client.close();
   }
+}
+
+/**
+ * The refusal of `--repair` while an online copy of a table it would write is unfinished (its
+ * writes are not serialized with the repair's): for one table, or (null) every table verified.
+ */
+function repairRefusal(db: Db, config: Config, tables: readonly string[] | undefined): (t: { db: string; table: string } | null) => Promise<string | undefined> {
+  const include = new IncludeFilter(config.mysql.include);
+  return async (t) => {
+    const copies = await unfinishedCopiesOf(db, (c) =>
+      t !== null ? c.db === t.db && c.table === t.table : tables !== undefined ? tables.includes(`${c.db}.${c.table}`) : include.includes(c.db, c.table),
+    );
+    return copies.length === 0 ? undefined : copyUnderWayMessage('sdl verify --repair', copies);
+  };
 }
 
 /** One line per table, then the sample differences. */
@@ -81,5 +107,6 @@ function tableLines(t: TableReport): string[] {
     const r = t.repaired;
     out.push(`  repaired: ${r.written} written, ${r.deleted} deleted, ${r.skippedNewer} left to a newer streamed change, ${r.failed} failed`);
   }
+  if (t.repairRefused !== undefined) out.push(`  not repaired: ${t.repairRefused}`);
   return out;
 }

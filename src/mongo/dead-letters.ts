@@ -144,6 +144,12 @@ export async function replayDeadLetters(client: MongoClient, db: Db, filter: Fil
   return out;
 }
 
+/** `db.table` of the source tables whose unreplayed dead letters would write a mirror. */
+export async function unreplayedMirrorTables(db: Db): Promise<string[]> {
+  const docs = await deadLettersCollection(db).find({ replayed: false, partOf: { $exists: false }, 'target.kind': 'mirror' }, { projection: { change: 1 } }).toArray();
+  return [...new Set(docs.flatMap((d) => (d.change === undefined ? [] : [`${d.change.db}.${d.change.table}`])))];
+}
+
 async function replayOne(client: MongoClient, letter: DeadLetter, target: Target): Promise<Rejection | undefined> {
   const change = letter.change;
   if (target.kind === 'event') {

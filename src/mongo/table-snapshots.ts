@@ -21,6 +21,13 @@ export interface TableSnapshotDoc {
   requestedAt: Date;
   /** `_sdl.pos` of the first chunk's view: documents older than it at the end have no row. */
   firstSeq: string | null;
+  /**
+   * The table's last key at the first chunk's view (null: the table was empty then); the copy
+   * reads no further. A row with a larger key was written after that view, so its change has a
+   * larger seq and reaches the mirror by the stream. Absent before the first chunk (and in a
+   * progress document saved by a version without it: that copy reads to the end).
+   */
+  upTo?: RawValue[] | null;
   /** Key of the last copied row (null: none yet). */
   after: RawValue[] | null;
   rows: number;
@@ -75,7 +82,7 @@ export async function requestTableSnapshot(db: Db, pipeline: string, t: { db: st
     { _id: tableSnapshotId(pipeline, t.db, t.table) },
     {
       $set: { pipeline, db: t.db, table: t.table, reason, requestedAt: now, firstSeq: null, after: null, rows: 0, skipped: 0, done: false, finishedAt: null, updatedAt: now },
-      $unset: { startedAt: '', estimatedRows: '' },
+      $unset: { startedAt: '', estimatedRows: '', upTo: '' },
       $inc: { generation: 1 },
     },
     { upsert: true },
@@ -105,6 +112,32 @@ export async function saveTableSnapshot(db: Db, doc: TableSnapshotDoc): Promise<
 
 function withBuffers(doc: TableSnapshotDoc): TableSnapshotDoc {
   // Binary key parts come back as the driver's Binary; the chunk query wants the bytes.
-  const after = doc.after?.map((v) => (v instanceof Binary ? Buffer.from(v.buffer.subarray(0, v.position)) : v)) ?? null;
-  return { ...doc, after };
+  const bytes = (key: RawValue[]): RawValue[] => key.map((v) => (v instanceof Binary ? Buffer.from(v.buffer.subarray(0, v.position)) : v));
+  const after = doc.after === null ? null : bytes(doc.after);
+  return { ...doc, after, ...(doc.upTo === undefined ? {} : { upTo: doc.upTo === null ? null : bytes(doc.upTo) }) };
+}
+
+/** An online table copy not done yet, as a command that would write beside it names it. */
+export interface UnfinishedCopy {
+  pipeline: string;
+  table: string;
+  rows: number;
+}
+
+/**
+ * The unfinished online copies, of any pipeline of this sdl database, of the tables `affects`
+ * says yes to. Their copier writes the mirror under the committer's lock only, so another process
+ * writing the same documents meanwhile (`sdl verify --repair`, `sdl replay`) is not serialized
+ * with it and on FerretDB's replace-set writes can lose the newer image.
+ */
+export async function unfinishedCopiesOf(db: Db, affects: (t: { db: string; table: string }) => boolean): Promise<UnfinishedCopy[]> {
+  const docs = await coll(db).find({ done: false }, { projection: { pipeline: 1, db: 1, table: 1, rows: 1 } }).sort({ requestedAt: 1 }).toArray();
+  return docs.filter((d) => affects(d)).map((d) => ({ pipeline: d.pipeline, table: `${d.db}.${d.table}`, rows: d.rows }));
+}
+
+/** Why `command` does not write while `copies` are unfinished, and what to do. */
+export function copyUnderWayMessage(command: string, copies: readonly UnfinishedCopy[]): string {
+  const list = copies.map((c) => `${c.table} (pipeline ${c.pipeline}, ${c.rows} rows read)`).join(', ');
+  const tables = [...new Set(copies.map((c) => c.table))].join(',');
+  return `${command} refused: the online snapshot of ${list} is not finished, and its writes to the mirror are not serialized with this command's (two writers of one document can lose the newer image). Wait until it is done — \`sdl snapshot --tables ${tables}\` waits for it, \`sdl status\` shows it; it runs inside \`sdl run\` of its pipeline — then run ${command} again`;
 }

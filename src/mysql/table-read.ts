@@ -14,27 +14,19 @@ export function selectAll(schema: TableSchema): string {
 
 /**
  * Up to `limit` rows in key order after `after` (the key values of the last row read; null
- * from the start): keyset pagination, so each chunk is one index range read whatever the
- * table size. The condition is spelled as nested ORs rather than a row comparison
+ * from the start) and, with `upTo`, not past that key: keyset pagination, so each chunk is
+ * one index range read whatever the table size. The condition is spelled as nested ORs rather than a row comparison
  * `(a, b) > (?, ?)`, which MariaDB does not turn into an index range.
  * Run as a prepared statement (binary protocol): FLOAT and DOUBLE arrive as their exact bits,
  * as in the binlog, and with `exactOptions` every other value as exact text.
  */
-export async function readChunk(conn: Connection, schema: TableSchema, after: readonly RawValue[] | null, limit: number): Promise<RawRow[]> {
+export async function readChunk(conn: Connection, schema: TableSchema, after: readonly RawValue[] | null, limit: number, upTo?: readonly RawValue[]): Promise<RawRow[]> {
   const keys = schema.key.map(ident);
-  const bound = keyBinding(schema);
   const params: RawValue[] = [];
-  let where = '';
-  if (after !== null) {
-    const ors: string[] = [];
-    for (let i = 0; i < keys.length; i++) {
-      const ands = keys.slice(0, i).map((k, j) => `${k} = ${bound[j]?.placeholder ?? '?'}`);
-      ands.push(`${keys[i]} > ${bound[i]?.placeholder ?? '?'}`);
-      ors.push(`(${ands.join(' AND ')})`);
-      params.push(...after.slice(0, i + 1).map((v, j) => bound[j]?.param(v) ?? v));
-    }
-    where = ` WHERE ${ors.join(' OR ')}`;
-  }
+  const conds: string[] = [];
+  if (after !== null) conds.push(keyBound(schema, after, '>', params));
+  if (upTo !== undefined) conds.push(keyBound(schema, upTo, '<=', params));
+  const where = conds.length === 0 ? '' : ` WHERE ${conds.map((c) => `(${c})`).join(' AND ')}`;
   // LIMIT is inlined: MariaDB refuses a placeholder there in some prepared-statement paths.
   const sql = `${selectAll(schema)}${where} ORDER BY ${keys.join(', ')} LIMIT ${Math.max(1, Math.floor(limit))}`;
   const [rows] = await conn.execute(sql, params);
@@ -49,6 +41,40 @@ export async function readChunk(conn: Connection, schema: TableSchema, after: re
     );
   }
   return chunk;
+}
+
+/**
+ * `key > value` or `key <= value` in the key's order, spelled as nested ORs (the lexicographic
+ * comparison) so MariaDB reads it as an index range; the parameters are appended to `params`.
+ */
+function keyBound(schema: TableSchema, value: readonly RawValue[], op: '>' | '<=', params: RawValue[]): string {
+  const keys = schema.key.map(ident);
+  const bound = keyBinding(schema);
+  const strict = op === '>' ? '>' : '<';
+  const ors: string[] = [];
+  for (let i = 0; i < keys.length; i++) {
+    const ands = keys.slice(0, i).map((k, j) => `${k} = ${bound[j]?.placeholder ?? '?'}`);
+    ands.push(`${keys[i]} ${strict} ${bound[i]?.placeholder ?? '?'}`);
+    ors.push(`(${ands.join(' AND ')})`);
+    params.push(...value.slice(0, i + 1).map((v, j) => bound[j]?.param(v) ?? v));
+  }
+  if (op === '<=') {
+    // The bound's own row is in the range.
+    ors.push(`(${keys.map((k, j) => `${k} = ${bound[j]?.placeholder ?? '?'}`).join(' AND ')})`);
+    params.push(...value.map((v, j) => bound[j]?.param(v) ?? v));
+  }
+  return ors.join(' OR ');
+}
+
+/**
+ * The key of the table's last row in key order under the connection's current view (null:
+ * the table is empty), in the form `readChunk` returns keys, to bound later reads with.
+ */
+export async function readLastKey(conn: Connection, schema: TableSchema): Promise<RawValue[] | null> {
+  const keys = schema.key.map(ident);
+  const [rows] = await conn.execute(`SELECT ${keys.join(', ')} FROM ${ident(schema.db)}.${ident(schema.table)} ORDER BY ${keys.map((k) => `${k} DESC`).join(', ')} LIMIT 1`);
+  const row = (rows as RawRow[])[0];
+  return row === undefined ? null : keyOf(schema, row);
 }
 
 function sameKey(a: readonly RawValue[], b: readonly RawValue[]): boolean {

@@ -16,9 +16,9 @@ import { connectExact } from '../mysql/connection.js';
 import { currentSchema } from '../mysql/information-schema.js';
 import { preflight } from '../mysql/preflight.js';
 import { openSnapshotView } from '../mysql/snapshot-view.js';
-import { assertKeysetOrder, keyOf, readChunk } from '../mysql/table-read.js';
+import { assertKeysetOrder, keyOf, readChunk, readLastKey } from '../mysql/table-read.js';
 import { snapshotSeq } from '../pipeline/sequence.js';
-import type { Batch, DecodedChange, RawRow, RowChange, SourcePosition, TableSchema } from '../pipeline/types.js';
+import type { Batch, DecodedChange, RawRow, RawValue, RowChange, SourcePosition, TableSchema } from '../pipeline/types.js';
 import { averageRowBytes, chunkRowsFor } from './chunk-size.js';
 import { SnapshotPace } from './progress-report.js';
 import type { TouchedKeys } from './touched-keys.js';
@@ -72,6 +72,11 @@ class Superseded extends Error {}
  * position guard then refuses the changes up to P still to come (the image contains them) and
  * lets every later change overwrite it. A delete after P
  * of a written key is applied after the write, so it cannot be lost to a resurrected image.
+ * Rows inserted while the copy runs: the copy reads no key past the table's last key at the
+ * first chunk's view (`upTo`, saved with the progress), so a workload that keeps inserting
+ * above the copy's position cannot keep it from ending. No row of that view had a larger key,
+ * so a row with one was written after the first view: its change is newer than every chunk's
+ * view up to then and reaches the mirror by the stream, as for any key the copy does not read.
  * Rows that no longer exist: once the last chunk is written, the documents whose `_sdl.pos` is
  * older than the first chunk's view were written by neither a chunk nor a change after it, so
  * no view of the copy had their row and no later insert of it is applied yet; they are deleted
@@ -159,7 +164,10 @@ export class OnlineSnapshots {
         }
         limit = chunkRowsFor(deps.chunkRows, deps.chunkBytes, averageRowBytes(chunk.rows));
         const last = chunk.rows.length < Math.max(1, Math.floor(chunk.limit));
-        req.firstSeq ??= chunk.seq;
+        if (req.firstSeq === null) {
+          req.firstSeq = chunk.seq;
+          req.upTo = chunk.upTo;
+        }
         const schema = chunk.schema;
         const ts = Date.now();
         const changes = chunk.rows.map((row, i): RowChange => ({ op: 'insert', schema: 0, before: null, after: row, id: `${i}`, seq: chunk.seq }));
@@ -198,16 +206,21 @@ export class OnlineSnapshots {
     if (!(await saveTableSnapshot(this.deps.db(), req))) throw new Superseded();
   }
 
-  /** One chunk under its own consistent view, after the last saved key. */
-  private async readChunk(conn: Connection, req: TableSnapshotDoc, limit: number, epoch: number): Promise<{ schema: TableSchema | undefined; rows: RawRow[]; view: SourcePosition; seq: string; limit: number }> {
+  /**
+   * One chunk under its own consistent view, after the last saved key and not past the first
+   * view's last key (`upTo`, read here under the first chunk's view).
+   */
+  private async readChunk(conn: Connection, req: TableSnapshotDoc, limit: number, epoch: number): Promise<{ schema: TableSchema | undefined; rows: RawRow[]; view: SourcePosition; seq: string; limit: number; upTo: RawValue[] | null }> {
     const view: SourcePosition = { ...(await openSnapshotView(conn, true)), ...(epoch > 0 ? { epoch } : {}) };
     try {
       // Read inside the view: a DDL after it fails the read (ER_TABLE_DEF_CHANGED) rather than mixing definitions.
       const schema = await currentSchema(conn, req.db, req.table);
-      if (schema.columns.length === 0 || schema.key.length === 0) return { schema: undefined, rows: [], view, seq: snapshotSeq(view), limit };
+      if (schema.columns.length === 0 || schema.key.length === 0) return { schema: undefined, rows: [], view, seq: snapshotSeq(view), limit, upTo: null };
       await assertKeysetOrder(conn, schema);
-      const rows = await readChunk(conn, schema, req.after, limit);
-      return { schema, rows, view, seq: snapshotSeq(view), limit };
+      // Undefined only in a copy saved by a version without the bound: it reads to the end.
+      const upTo = req.firstSeq === null ? await readLastKey(conn, schema) : req.upTo;
+      const rows = upTo === null ? [] : await readChunk(conn, schema, req.after, limit, upTo);
+      return { schema, rows, view, seq: snapshotSeq(view), limit, upTo: upTo ?? null };
     } finally {
       await conn.query('COMMIT');
     }

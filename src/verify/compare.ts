@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { BSON, type Document } from 'mongodb';
 import { keyIdentity } from '../mongo/key-identity.js';
 import type { DecodedChange, TableSchema } from '../pipeline/types.js';
@@ -76,6 +77,41 @@ export function compareDoc(want: Expected, doc: Document): FieldDiff[] {
   // A DROP/RENAME COLUMN edits mirror documents in place and leaves their hash null (unknown); the fields above still decide.
   if (want.h !== null && sdl['h'] !== null && sdl['h'] !== want.h) out.push({ key, field: '_sdl.h', mysql: want.h, mongo: String(sdl['h']) });
   return out;
+}
+
+/**
+ * A mirror document as the first pass keeps it: a SHA-256 digest of everything `compareDoc`
+ * compares (`_id`, fields, `_sdl.raw`, and the hash unless it is null), so a whole table's
+ * documents can be held while its rows are read. Equal digests mean `compareDoc` finds nothing
+ * (up to a SHA-256 collision); unequal ones only that the document must be read again and
+ * compared field by field. `hNull`: the document's hash is null, which `compareDoc` skips.
+ */
+export interface DocDigest {
+  d: string;
+  hNull: boolean;
+}
+
+export function docDigest(doc: Document): DocDigest {
+  const sdl = (doc['_sdl'] ?? {}) as Document;
+  const names = Object.keys(doc).filter((n) => n !== '_id' && n !== '_sdl').sort();
+  const h: unknown = sdl['h'];
+  // A hash that is not a string (absent, another type) never equals an expected one: tagged apart.
+  const hTag = h === null ? null : typeof h === 'string' ? h : `\u0000${canonical(h)}`;
+  return { d: digest([canonical(doc['_id']), names.map((n) => [n, canonical(doc[n])]), canonical(sdl['raw'] ?? {}), hTag]), hNull: h === null };
+}
+
+/**
+ * Whether the expected document certainly equals the one `got` digests (false: compare the
+ * document itself). An expected hash of null is compared by `compareDoc` only.
+ */
+export function digestMatches(want: Expected, got: DocDigest): boolean {
+  if (want.h === null && !got.hNull) return false;
+  const names = Object.keys(want.fields).sort();
+  return digest([want.id, names.map((n) => [n, want.fields[n]]), canonical(want.raw ?? {}), got.hNull ? null : want.h]) === got.d;
+}
+
+function digest(parts: unknown[]): string {
+  return createHash('sha256').update(JSON.stringify(parts)).digest('base64');
 }
 
 /** `_sdl.pos` of a mirror document ('' when it has none). */

@@ -12,6 +12,11 @@ import type { Batch, DecodedChange, RawRow, RawValue, TableSchema } from '../pip
 /** The streaming commit path's context (the committer's, as the initial snapshot uses it). */
 export interface RepairDeps {
   commit: CommitContext;
+  /**
+   * Asked right before a table is repaired: a message when it must not be written now (an
+   * unfinished online copy of it, whose writes are not serialized with the repair's).
+   */
+  refuse?: (t: { db: string; table: string }) => Promise<string | undefined>;
 }
 
 export interface RepairCounts {

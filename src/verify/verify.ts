@@ -14,7 +14,7 @@ import { openSnapshotView } from '../mysql/snapshot-view.js';
 import { assertKeysetOrder, keyOf, readChunk, readKeys } from '../mysql/table-read.js';
 import { snapshotSeq } from '../pipeline/sequence.js';
 import type { DecodedChange, RawRow, RawValue, RowChange, SourcePosition, TableSchema } from '../pipeline/types.js';
-import { canonical, compareDoc, docPos, expectedOf, sourceKey, type Expected, type FieldDiff } from './compare.js';
+import { canonical, compareDoc, digestMatches, docDigest, docPos, expectedOf, sourceKey, type DocDigest, type Expected, type FieldDiff } from './compare.js';
 import { CheckpointWatch } from './checkpoint-watch.js';
 import { repairTable, type RepairCounts, type RepairDeps } from './repair.js';
 
@@ -42,6 +42,8 @@ export interface TableReport {
   collisions?: number;
   /** With `repair`: what was rewritten from MySQL and what was deleted. */
   repaired?: RepairCounts;
+  /** Why `--repair` left this table's differences as they are (an unfinished online copy of it). */
+  repairRefused?: string;
 }
 
 export interface VerifyReport {
@@ -93,8 +95,9 @@ interface ExtraCandidate {
 
 /**
  * Compares every included table (or `tables`) with its mirror, a chunk of rows at a time in
- * key order: memory holds one chunk, the differing keys, and one identity string per source
- * key (to find mirror documents no row has). Canonical Extended JSON of the streaming decoder's
+ * key order: memory holds one chunk, the differing keys, one identity string per source key
+ * (to find mirror documents no row has) and, during that pass, one digest per mirror document
+ * not yet compared (see `indexMirror`). Canonical Extended JSON of the streaming decoder's
  * output is compared, so a value stored with the wrong BSON type counts as different.
  *
  * While sdl runs, a first pass finds candidate differences; each is then re-checked (see
@@ -186,21 +189,24 @@ class TableVerify {
     const paged = await keysetPages(this.conn, this.schema);
     const view = await this.openView();
     const seen = new Set<string>();
+    let index: Map<string, DocDigest> | undefined;
     const candidates = new Map<string, Candidate>();
     let extras: ExtraCandidate[] = [];
     try {
       let after: RawValue[] | null = null;
+      index = await this.indexMirror();
       for (;;) {
         const rows = await readChunk(this.conn, this.schema, after, paged ? this.chunkRows : Number.MAX_SAFE_INTEGER);
         if (rows.length === 0) break;
         after = keyOf(this.schema, rows[rows.length - 1] ?? {});
         this.report.sourceRows += rows.length;
-        for (const c of await this.compareRows(rows, seen, true)) candidates.set(keyIdentity(c.id), c);
+        for (const c of await this.compareRows(rows, seen, index)) candidates.set(keyIdentity(c.id), c);
         if (!paged) break;
       }
     } finally {
       await this.conn.query('COMMIT');
     }
+    index = undefined;
     extras = await this.scanExtras(seen, view);
     seen.clear();
     const settled = await this.settle(candidates, extras, view);
@@ -213,7 +219,9 @@ class TableVerify {
       this.report.counts.unsettled++;
       if (this.report.unsettled.length < this.max) this.report.unsettled.push(c.label);
     }
-    if (this.opts.repair !== undefined && settled.confirmed.length + settled.extras.length + settled.unsettled.length > 0) {
+    const refused = this.opts.repair !== undefined && settled.confirmed.length + settled.extras.length + settled.unsettled.length > 0 ? await this.opts.repair.refuse?.(this.schema) : undefined;
+    if (refused !== undefined) this.report.repairRefused = refused;
+    else if (this.opts.repair !== undefined && settled.confirmed.length + settled.extras.length + settled.unsettled.length > 0) {
       this.report.repaired = await repairTable(this.opts.repair, {
         conn: this.conn,
         mariadb: this.mariadb,
@@ -234,36 +242,53 @@ class TableVerify {
   }
 
   /**
-   * Decodes source rows, reads their mirror documents by `_id` and returns the keys that
-   * differ. `first`: the pass over the whole table, which records every key in `seen` and
-   * reports two rows mapping to one `_id` (nothing to re-check: it is wrong however long one waits).
+   * Decodes the first pass's source rows and returns the keys that differ: each row against its
+   * document's digest in `index` (taken out as it is compared), and where the digests differ
+   * against the document itself, read again by `_id`. Records every key in `seen` and reports two
+   * rows mapping to one `_id` (nothing to re-check: it is wrong however long one waits).
    */
-  private async compareRows(rows: readonly RawRow[], seen: Set<string>, first: boolean): Promise<Candidate[]> {
+  private async compareRows(rows: readonly RawRow[], seen: Set<string>, index: Map<string, DocDigest>): Promise<Candidate[]> {
     const decoded = await this.decode(rows);
-    const wanted = new Map<string, { want: Expected; change: DecodedChange; row: RawRow }>();
+    const out: Candidate[] = [];
+    const reread = new Map<string, { want: Expected; change: DecodedChange; base: { sourceKey: RawValue[]; id: unknown; label: string } }>();
     for (const [i, change] of decoded.entries()) {
       const identity = keyIdentity(change.key);
       const want = expectedOf(change);
       const row = rows[i] ?? {};
-      if (first && seen.has(identity)) {
+      if (seen.has(identity)) {
         this.report.collisions = (this.report.collisions ?? 0) + 1;
         this.noteDiff({ key: want.id, field: '_id', mysql: `more than one source row maps to this _id (one is ${sourceKey(this.schema, want)})`, mongo: 'one document' });
         continue;
       }
       seen.add(identity);
-      wanted.set(identity, { want, change, row });
-    }
-    const docs = await this.chunkDocs([...wanted.values()].map((w) => w.change.key));
-    const out: Candidate[] = [];
-    for (const [identity, { want, change, row }] of wanted) {
-      const doc = docs.get(identity);
       const base = { sourceKey: keyOf(this.schema, row), id: change.key, label: want.id };
+      const got = index.get(identity);
+      index.delete(identity);
+      if (got === undefined) out.push({ ...base, kind: 'missing', diffs: [] });
+      else if (!digestMatches(want, got)) reread.set(identity, { want, change, base });
+    }
+    if (reread.size === 0) return out;
+    const docs = await this.mirrorDocs([...reread.values()].map((r) => r.change.key));
+    for (const [identity, { want, base }] of reread) {
+      const doc = docs.get(identity);
       if (doc === undefined) out.push({ ...base, kind: 'missing', diffs: [] });
       else {
         const diffs = compareDoc(want, doc);
         if (diffs.length > 0) out.push({ ...base, kind: 'different', diffs });
       }
     }
+    return out;
+  }
+
+  /**
+   * Every mirror document of the table as a digest (see `docDigest`), by `_id` identity, in one
+   * pass in the server's own order. One pass, not a read per chunk of rows: FerretDB 1.24 on
+   * SQLite pushes no `_id` range, `$in`, equality on a number nor sort down to SQLite and scans
+   * the whole collection for each query, so reads per chunk grew with rows² / chunk.
+   */
+  private async indexMirror(): Promise<Map<string, DocDigest>> {
+    const out = new Map<string, DocDigest>();
+    for await (const d of this.coll.find({}, { promoteValues: false, promoteLongs: false, batchSize: this.chunkRows })) out.set(keyIdentity(d['_id']), docDigest(d));
     return out;
   }
 
@@ -356,29 +381,6 @@ class TableVerify {
       const doc = docs.get(keyIdentity(e.id));
       return doc !== undefined && docPos(doc) <= seq;
     });
-  }
-
-  /**
-   * The mirror documents of one chunk's keys (in source key order): first by one `_id` range
-   * from the chunk's first to its last key, which MongoDB answers from the `_id` index and
-   * FerretDB by a cheap scan (it evaluates a large `$in` against every document); then by `$in`
-   * for the keys the range did not return (MongoDB orders some keys unlike MySQL: text under a
-   * case-insensitive collation, mixed types), so the range is only a shortcut. Capped, so a
-   * range that spans far more than the chunk costs no memory.
-   */
-  private async chunkDocs(ids: readonly unknown[]): Promise<Map<string, Document>> {
-    const wanted = new Set(ids.map(keyIdentity));
-    const out = new Map<string, Document>();
-    if (ids.length > 1) {
-      const range = { _id: { $gte: ids[0], $lte: ids[ids.length - 1] } } as Filter<Document>;
-      for await (const d of this.coll.find(range, { promoteValues: false, promoteLongs: false, limit: ids.length * 2 + 100, batchSize: this.chunkRows })) {
-        const identity = keyIdentity(d['_id']);
-        if (wanted.has(identity)) out.set(identity, d);
-      }
-    }
-    const rest = ids.filter((id) => !out.has(keyIdentity(id)));
-    for (const [identity, d] of await this.mirrorDocs(rest)) out.set(identity, d);
-    return out;
   }
 
   private async mirrorDocs(ids: readonly unknown[]): Promise<Map<string, Document>> {

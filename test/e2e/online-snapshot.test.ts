@@ -10,8 +10,9 @@ import { freePort } from '../support/ports.js';
 import { sdlCommand } from '../support/sdl-cli.js';
 import { SdlProcess, sdlEnv, waitForCatchUp } from '../support/sdl-process.js';
 import { startStack, type Stack } from '../support/stack.js';
-import { assertMirrorsEqual } from '../support/verify.js';
+import { assertMirrorsEqual, eventCounts } from '../support/verify.js';
 import { BackgroundWorkload, type Workload } from '../support/workload.js';
+import { writeDeadLetters } from '../../src/mongo/dead-letters.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const PIPELINE = 'online';
@@ -30,6 +31,7 @@ function sdlSnapshot(stack: Stack, tables: string): Promise<{ code: number; out:
 
 interface Request {
   rows: number;
+  upTo?: unknown;
   skipped: number;
   done: boolean;
   generation: number;
@@ -206,5 +208,99 @@ describe('online re-snapshot of chosen tables while streaming goes on', () => {
     assert.equal(await client.db('extra').collection('items').countDocuments({ note: 'damaged' }), 0);
     await assertMirrorsEqual(stack, ['shop', 'extra']);
     assert.deepEqual(await shopEventCounts(stack), changesSince(stats));
+  });
+  it('a table the workload keeps growing above the copy (increasing keys, faster than the copy): the copy ends at the first view\'s last key, across a kill -9, and the mirror ends equal', async () => {
+    await conn.query('CREATE TABLE extra.grow (id BIGINT PRIMARY KEY, note VARCHAR(40)) CHARSET utf8mb4');
+    await conn.query("INSERT INTO extra.grow SELECT seq, CONCAT('first ', seq) FROM extra.seq_1_to_300");
+    let inserted = 300;
+    await waitForCatchUp(stack, PIPELINE, 180_000, sdl);
+    await client.db('extra').collection('grow').updateMany({}, { $set: { note: 'damaged' } });
+    // Above every key so far, twice a chunk's rows each time the copy saves a chunk: faster than the copy, whatever its speed.
+    let inserting = true;
+    let next = 301;
+    const inserter = (async () => {
+      let seen = -1;
+      while (inserting) {
+        const r = await request(client, 'extra.grow');
+        if (r !== null && r.rows !== seen) {
+          seen = r.rows;
+          await conn.query(`INSERT INTO extra.grow SELECT ? + seq, 'later' FROM extra.seq_0_to_${2 * Number(CHUNK_ROWS) - 1}`, [next]);
+          next += 2 * Number(CHUNK_ROWS);
+          inserted += 2 * Number(CHUNK_ROWS);
+        }
+        await sleep(100);
+      }
+    })();
+    let atDone: number;
+    let copied: Request | null;
+    try {
+      const command = sdlSnapshot(stack, 'extra.grow');
+      const atKill = await waitFor('a few chunks of extra.grow', async () => {
+        const r = await request(client, 'extra.grow');
+        return r !== null && !r.done && r.rows >= 100 ? r : undefined;
+      }, sdl);
+      await sdl.kill9();
+      const saved = await request(client, 'extra.grow');
+      assert.ok(saved !== null && !saved.done && saved.rows >= atKill.rows && Array.isArray(saved.upTo), `the bound is saved with the progress: ${JSON.stringify(saved)}`);
+      sdl = startSdl('sdl-grow-after-kill');
+      // Without the bound the copy chases the inserts and does not end while they go on.
+      const r = await Promise.race([command, sleep(240_000).then(() => null)]);
+      assert.ok(r !== null, `the copy ended while the inserts went on (${inserted - 300} rows inserted, copy at ${(await request(client, 'extra.grow'))?.rows} rows)`);
+      assert.equal(r.code, 0, r.out + r.err);
+      atDone = inserted;
+      copied = await request(client, 'extra.grow');
+      assert.deepEqual(copied?.upTo, saved.upTo, 'the resumed copy kept the first view\'s bound');
+    } finally {
+      inserting = false;
+      await inserter;
+    }
+    assert.ok(copied !== null && copied.done && copied.rows < atDone - 300, `the inserts outran the copy: ${atDone - 300} rows inserted meanwhile, ${copied?.rows} read by the copy`);
+    await waitForCatchUp(stack, PIPELINE, 180_000, sdl);
+    assert.equal(await client.db('extra').collection('grow').countDocuments({ note: 'damaged' }), 0);
+    await assertMirrorsEqual(stack, ['extra']);
+    assert.deepEqual(await eventCounts(stack, 'extra', 'grow', { reads: false }), { insert: inserted });
+  });
+  it('sdl verify --repair and sdl replay refuse (exit 1, naming the copy) while an online copy of a table they would write is unfinished, and run once it is done', async () => {
+    const env = { SDL_PIPELINE: PIPELINE, SDL_INCLUDE: INCLUDE, SDL_HTTP_ADDR: 'off' };
+    await sdl.stop();
+    // With no instance running the request waits: the copy is unfinished until the next start.
+    const requested = await sdlSnapshot(stack, 'extra.items');
+    assert.equal(requested.code, 0, requested.out + requested.err);
+    const items = client.db('extra').collection<Document>('items');
+    await items.updateOne({ _id: 5 } as Document, { $set: { note: 'damaged' } });
+    const repair = await sdlCommand(stack, 'verify', env, ['--tables', 'extra.items', '--repair']);
+    assert.equal(repair.code, 1, repair.stdout + repair.stderr);
+    assert.match(repair.stderr, /^sdl verify --repair refused: the online snapshot of extra\.items \(pipeline online, 0 rows read\) is not finished/);
+    assert.match(repair.stderr, /`sdl snapshot --tables extra\.items` waits for it/);
+    assert.equal((await items.findOne({ _id: 5 } as Document))?.['note'], 'damaged', 'nothing repaired');
+    // A repair of another table, and a verify without --repair, do not write beside the copy.
+    const other = await sdlCommand(stack, 'verify', env, ['--tables', 'shop.customers', '--repair']);
+    assert.equal(other.code, 0, other.stdout + other.stderr);
+    const readOnly = await sdlCommand(stack, 'verify', env, ['--tables', 'extra.items']);
+    assert.equal(readOnly.code, 1, readOnly.stdout + readOnly.stderr);
+    assert.match(readOnly.stdout, /different {2}\{"v":\{"\$numberInt":"5"\}\} note: mysql \{"v":"item 5"\}, mongo \{"v":"damaged"\}/);
+
+    // A dead letter that would write the mirror of extra.items (a delete of a key no row has).
+    const sdlDb = client.db('sdl');
+    const gone = { id: 'online/test-letter#0', seq: '0', op: 'delete' as const, db: 'extra', table: 'items', key: 999_999, before: null, after: null, h: null, gtid: undefined, ts: Date.now() };
+    await writeDeadLetters(sdlDb, [{ change: gone, target: { kind: 'mirror', db: 'extra', collection: 'items' }, reason: { code: 1, message: 'test' } }]);
+    const replay = await sdlCommand(stack, 'replay', env);
+    assert.equal(replay.code, 1, replay.stdout + replay.stderr);
+    assert.match(replay.stderr, /^sdl replay refused: the online snapshot of extra\.items \(pipeline online, 0 rows read\) is not finished/);
+    assert.equal(await sdlDb.collection('dead_letters').countDocuments({ replayed: false }), 1, 'the letter waits');
+
+    sdl = startSdl('sdl-after-refusals');
+    await waitFor('the online snapshot of extra.items', async () => {
+      const r = await request(client, 'extra.items');
+      return r?.done === true ? r : undefined;
+    }, sdl);
+    const replayed = await sdlCommand(stack, 'replay', env);
+    assert.equal(replayed.code, 0, replayed.stdout + replayed.stderr);
+    assert.equal(await sdlDb.collection('dead_letters').countDocuments({ replayed: false }), 0);
+    await items.updateOne({ _id: 6 } as Document, { $set: { note: 'damaged' } });
+    const repaired = await sdlCommand(stack, 'verify', env, ['--tables', 'extra.items', '--repair']);
+    assert.equal(repaired.code, 0, repaired.stdout + repaired.stderr);
+    await waitForCatchUp(stack, PIPELINE, 180_000, sdl);
+    await assertMirrorsEqual(stack, ['extra']);
   });
 });
