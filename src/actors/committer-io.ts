@@ -13,7 +13,10 @@ import { MirrorLock } from '../mongo/mirror-lock.js';
 import { TouchedKeys } from '../snapshot/touched-keys.js';
 import { readTableSnapshot, requestTableSnapshot } from '../mongo/table-snapshots.js';
 import { FERRETDB_CHUNK } from '../mongo/write-shape.js';
+import type { StagedPayload, StagePlan } from '../decode/wire.js';
+import type { Part } from '../pipeline/batching.js';
 import type { Batch } from '../pipeline/types.js';
+import { PART_BYTES } from '../mongo/payload.js';
 import { scopeBatch } from '../mongo/scope.js';
 import { mongoStep } from './mongo-step.js';
 import { StageAhead } from './stage-ahead.js';
@@ -68,11 +71,11 @@ export function committerIO(deps: CommitterIODeps) {
   };
 
   // Staging of batch n+1 overlaps the apply of batch n: the batcher stages ahead, the write step only what is left.
-  const stageAhead = new StageAhead(async (batch) => {
+  const stageAhead = new StageAhead(async (batch, payload) => {
     const ctx = context();
     ctx.fence?.();
     if (ctx.staging === undefined) throw new Error('committer context without staging');
-    return ctx.staging.stageBatch(scopeBatch(batch, ctx.pipeline));
+    return ctx.staging.stageBatch(scopeBatch(batch, ctx.pipeline), 'pending', payload);
   });
 
   const lock = new MirrorLock();
@@ -122,7 +125,14 @@ export function committerIO(deps: CommitterIODeps) {
     /** The commit context the committer uses (also the initial snapshot's, so both write alike). */
     context,
     /** For the batcher's decode step: stages a batch it hands on when that keeps staging order (see StageAhead). */
-    stageAhead: (batch: Batch): Promise<boolean> => (config.staging ? stageAhead.ahead(batch) : Promise.resolve(false)),
+    stageAhead: (batch: Batch, payload?: StagedPayload): Promise<boolean> => (config.staging ? stageAhead.ahead(batch, payload) : Promise.resolve(false)),
+    /**
+     * For the batcher's decode step: what its decode task needs to encode the batch's staging
+     * payload too, for a batch that may be staged ahead (not a streamed transaction's slice; not
+     * without staging). Staging here uses PART_BYTES (context() sets no part size).
+     */
+    stagePlan: (parts: readonly Part[]): StagePlan | undefined =>
+      config.staging && parts.length > 0 && parts[0]?.slice === undefined ? { pipeline: config.pipeline, partBytes: PART_BYTES } : undefined,
     /** Every mirror write of the committer runs under it; the online snapshot's chunks too. */
     lock,
     /** Keys the committer's batches touched, for the tables an online snapshot copies. */
