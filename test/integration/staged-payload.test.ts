@@ -154,4 +154,22 @@ describe('staging payload built by the decode task', () => {
       assertSameAsApplied(p, a);
     });
   });
+
+  it('a payload that does not encode this batch (another batch, another part size) is not written: the batch is encoded again', async () => {
+    const db = client.db('sdl_sp2');
+    await ensureIndexes(db);
+    const staging = new Staging(db, 'main', { ttl: false });
+    const [first, second] = partsOfBatches();
+    assert.ok(first !== undefined && second !== undefined);
+    const a = await inline.decodeStaged(first, { pipeline: 'main', partBytes: PART_BYTES });
+    const b = await inline.decodeStaged(second, { pipeline: 'main', partBytes: 1000 });
+    const batchA = scopeBatch(batchFrom(first, a.changes), 'main');
+    const batchB = scopeBatch(batchFrom(second, b.changes), 'main');
+    await staging.stageBatch(batchA, 'pending', b.payload);
+    await staging.stageBatch(batchB, 'pending', b.payload);
+    const [pa, pb] = await staging.listPending();
+    assert.ok(pa !== undefined && pb !== undefined);
+    assertSameAsApplied(pa, batchA);
+    assertSameAsApplied(pb, batchB);
+  });
 });
