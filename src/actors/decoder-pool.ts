@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { rehydrate } from '../decode/rehydrate.js';
 import type { DecodeCapabilities, DecodeResult, DecodeTask, StagedPayload, StagePlan, StagingTask } from '../decode/wire.js';
-import { decodeTask } from '../mongo/staged-payload.js';
+import { decodeInline } from '../mongo/staged-payload.js';
 import type { Part } from '../pipeline/batching.js';
 import type { DecodedChange } from '../pipeline/types.js';
 
@@ -59,22 +59,24 @@ export class Decoder {
   }
 
   async decode(batch: Pick<DecodeTask, 'transactions'>): Promise<DecodedChange[]> {
-    return rehydrate(await this.run({ transactions: batch.transactions, caps: this.caps }));
+    return (await this.run({ transactions: batch.transactions, caps: this.caps })).changes;
   }
 
   /**
-   * One of the stream's batches, with its staging payload encoded by the same task (in the
-   * worker, or inline before the main thread rehydrates the wire form in place).
+   * One of the stream's batches, with its staging payload encoded by the decode task (in the
+   * worker, or inline right after the changes are rehydrated).
    */
   async decodeStaged(parts: Part[], stage: StagePlan): Promise<{ changes: DecodedChange[]; payload: StagedPayload }> {
-    const result = await this.run({ transactions: parts, caps: this.caps, stage });
-    if (result.payload === undefined) throw new Error('decode task returned no staging payload');
-    return { changes: rehydrate(result), payload: result.payload };
+    const { changes, payload } = await this.run({ transactions: parts, caps: this.caps, stage });
+    if (payload === undefined) throw new Error('decode task returned no staging payload');
+    return { changes, payload };
   }
 
-  private async run(task: DecodeTask | StagingTask): Promise<DecodeResult> {
+  private async run(task: DecodeTask | StagingTask): Promise<{ changes: DecodedChange[]; payload?: StagedPayload | undefined }> {
     if (this.closed) throw new Error('decoder is closed');
-    return this.pool === undefined ? decodeTask(task) : await this.pool.run(task);
+    if (this.pool === undefined) return decodeInline(task);
+    const result = await this.pool.run(task);
+    return { changes: rehydrate(result), payload: result.payload };
   }
 
   /** Waits for running tasks (up to closeTimeoutMs), then stops the workers. */
