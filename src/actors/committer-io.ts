@@ -17,7 +17,10 @@ import { readTableSnapshot, requestTableSnapshot } from '../mongo/table-snapshot
 import { CASCADE_FIX, CASCADE_WHY, declaresCascade } from '../mysql/cascades.js';
 import { SdlError } from '../errors.js';
 import { FERRETDB_CHUNK } from '../mongo/write-shape.js';
+import type { StagedPayload, StagePlan } from '../decode/wire.js';
+import type { Part } from '../pipeline/batching.js';
 import type { Batch } from '../pipeline/types.js';
+import { PART_BYTES } from '../mongo/payload.js';
 import { scopeBatch } from '../mongo/scope.js';
 import { mongoStep } from './mongo-step.js';
 import { StageAhead } from './stage-ahead.js';
@@ -75,9 +78,9 @@ export function committerIO(deps: CommitterIODeps) {
   };
 
   // Staging of batch n+1 overlaps the apply of batch n: the batcher stages ahead, the write step only what is left.
-  const stageAhead = new StageAhead(async (batch) => {
+  const stageAhead = new StageAhead(async (batch, payload) => {
     deps.fence?.();
-    return stagingOf().stageBatch(scopeBatch(batch, config.pipeline));
+    return stagingOf().stageBatch(scopeBatch(batch, config.pipeline), 'pending', payload);
   });
 
   const lock = new MirrorLock();
@@ -161,7 +164,14 @@ export function committerIO(deps: CommitterIODeps) {
     /** The commit context for a prepare's values (the committer's, the initial and online snapshots', so all write alike). */
     context,
     /** For the batcher's decode step: stages a batch it hands on when that keeps staging order (see StageAhead). */
-    stageAhead: (batch: Batch): Promise<boolean> => (config.staging ? stageAhead.ahead(batch) : Promise.resolve(false)),
+    stageAhead: (batch: Batch, payload?: StagedPayload): Promise<boolean> => (config.staging ? stageAhead.ahead(batch, payload) : Promise.resolve(false)),
+    /**
+     * For the batcher's decode step: what its decode task needs to encode the batch's staging
+     * payload too, for a batch that may be staged ahead (not a streamed transaction's slice; not
+     * without staging). Staging here uses PART_BYTES (context() sets no part size).
+     */
+    stagePlan: (parts: readonly Part[]): StagePlan | undefined =>
+      config.staging && parts.length > 0 && parts[0]?.slice === undefined ? { pipeline: config.pipeline, partBytes: PART_BYTES } : undefined,
     /** Every mirror write of the committer runs under it; the online snapshot's chunks too. */
     lock,
     /** Keys the committer's batches touched, for the tables an online snapshot copies. */

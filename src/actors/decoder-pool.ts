@@ -1,9 +1,10 @@
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { decodeBatch } from '../decode/decode-changes.js';
 import { rehydrate } from '../decode/rehydrate.js';
-import type { DecodeCapabilities, DecodeResult, DecodeTask } from '../decode/wire.js';
+import type { DecodeCapabilities, DecodeResult, DecodeTask, StagedPayload, StagePlan, StagingTask } from '../decode/wire.js';
+import { decodeInline } from '../mongo/staged-payload.js';
+import type { Part } from '../pipeline/batching.js';
 import type { DecodedChange } from '../pipeline/types.js';
 
 export interface DecoderOptions {
@@ -32,7 +33,7 @@ const WORKER_FILE = fileURLToPath(new URL('../workers/decode-batch.js', import.m
 
 /** Decodes whole batches (one pool task per batch) into driver-ready DecodedChanges. */
 export class Decoder {
-  private readonly pool: Piscina<DecodeTask, DecodeResult> | undefined;
+  private readonly pool: Piscina<DecodeTask | StagingTask, DecodeResult> | undefined;
   private readonly caps: DecodeCapabilities;
   private closed = false;
 
@@ -40,7 +41,7 @@ export class Decoder {
     if (!Number.isInteger(opts.workers) || opts.workers < 0) throw new RangeError(`workers must be an integer ≥ 0, got ${opts.workers}`);
     this.caps = { ...opts.caps };
     if (opts.workers > 0) {
-      this.pool = new Piscina<DecodeTask, DecodeResult>({
+      this.pool = new Piscina<DecodeTask | StagingTask, DecodeResult>({
         filename: WORKER_FILE,
         name: 'decodeMoving',
         minThreads: opts.workers,
@@ -58,10 +59,24 @@ export class Decoder {
   }
 
   async decode(batch: Pick<DecodeTask, 'transactions'>): Promise<DecodedChange[]> {
+    return (await this.run({ transactions: batch.transactions, caps: this.caps })).changes;
+  }
+
+  /**
+   * One of the stream's batches, with its staging payload encoded by the decode task (in the
+   * worker, or inline right after the changes are rehydrated).
+   */
+  async decodeStaged(parts: Part[], stage: StagePlan): Promise<{ changes: DecodedChange[]; payload: StagedPayload }> {
+    const { changes, payload } = await this.run({ transactions: parts, caps: this.caps, stage });
+    if (payload === undefined) throw new Error('decode task returned no staging payload');
+    return { changes, payload };
+  }
+
+  private async run(task: DecodeTask | StagingTask): Promise<{ changes: DecodedChange[]; payload?: StagedPayload | undefined }> {
     if (this.closed) throw new Error('decoder is closed');
-    const task: DecodeTask = { transactions: batch.transactions, caps: this.caps };
-    const result = this.pool === undefined ? decodeBatch(task) : await this.pool.run(task);
-    return rehydrate(result);
+    if (this.pool === undefined) return decodeInline(task);
+    const result = await this.pool.run(task);
+    return { changes: rehydrate(result), payload: result.payload };
   }
 
   /** Waits for running tasks (up to closeTimeoutMs), then stops the workers. */

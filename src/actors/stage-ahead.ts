@@ -1,3 +1,4 @@
+import type { StagedPayload } from '../decode/wire.js';
 import type { Batch } from '../pipeline/types.js';
 
 /** What staging one batch wrote (see Staging.stageBatch). */
@@ -27,10 +28,14 @@ export class StageAhead {
   /** Batches staged ahead since start (for the step timings). */
   aheadCount = 0;
 
-  constructor(private readonly stage: (batch: Batch) => Promise<Staged>) {}
+  constructor(private readonly stage: (batch: Batch, payload?: StagedPayload) => Promise<Staged>) {}
 
-  /** Batcher side, in hand-on order; never throws (a failure leaves the batch to the committer). */
-  async ahead(batch: Batch): Promise<boolean> {
+  /**
+   * Batcher side, in hand-on order; never throws (a failure leaves the batch to the committer).
+   * `payload` is the batch's staging encoding from its decode task; a batch left to the committer
+   * is encoded again there, so the payload is never held past this call.
+   */
+  async ahead(batch: Batch, payload?: StagedPayload): Promise<boolean> {
     const inOrder = this.previous === undefined || this.staged.has(this.previous);
     this.previous = batch.id;
     // A slice of a streamed transaction is staged by the committer only: an open one as `open`,
@@ -38,7 +43,7 @@ export class StageAhead {
     // crash could re-apply the closing batch without the slices before it.
     if (!inOrder || batch.slice !== undefined) return false;
     try {
-      this.staged.set(batch.id, await this.stage(batch));
+      this.staged.set(batch.id, await this.stage(batch, payload));
       this.aheadCount++;
       return true;
     } catch {

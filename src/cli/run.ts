@@ -249,11 +249,13 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
 
   const decodeBatch = fromPromise<ReturnType<typeof batchFrom>, DecodeInput>(async ({ input }) => {
     const t0 = performance.now();
-    const changes = await input.decoder.decode({ transactions: input.parts });
-    const batch = batchFrom(input.parts, changes);
+    // The decode task also encodes the staging payload (in the worker with a pool), so staging here writes bytes only.
+    const plan = io.stagePlan(input.parts);
+    const decoded = plan === undefined ? { changes: await input.decoder.decode({ transactions: input.parts }), payload: undefined } : await input.decoder.decodeStaged(input.parts, plan);
+    const batch = batchFrom(input.parts, decoded.changes);
     const t1 = performance.now();
     // Staged while the committer applies the batch before it; see StageAhead.
-    const staged = await io.stageAhead(batch);
+    const staged = await io.stageAhead(batch, decoded.payload);
     log.debug({ batch: batch.id, rows: batch.rows, decodeMs: Math.round(t1 - t0), stagedAhead: staged, stageMs: Math.round(performance.now() - t1) }, 'batch decoded');
     return batch;
   });

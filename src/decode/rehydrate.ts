@@ -37,8 +37,9 @@ function keyOf(key: WireKey, columns: string[]): unknown {
   return out;
 }
 
-function rehydrateChange(w: WireChange): DecodedChange {
-  const images: [MappedDoc | null, MappedDoc | null] = [w.before, w.after];
+function rehydrateChange(w: WireChange, copy: boolean): DecodedChange {
+  // Wrapping replaces top-level values, so a shallow copy of each image leaves the wire form as it was.
+  const images: [MappedDoc | null, MappedDoc | null] = copy ? [w.before === null ? null : { ...w.before }, w.after === null ? null : { ...w.after }] : [w.before, w.after];
   for (const [image, column, tag] of w.wraps) {
     const doc = images[image];
     if (doc === null) throw new DecodeError(`row change ${w.id}: wrap for a missing image`);
@@ -65,7 +66,11 @@ function rehydrateChange(w: WireChange): DecodedChange {
   return change;
 }
 
-/** On the main thread: turns a task's clone-safe output into driver-ready BSON values. */
-export function rehydrate(result: DecodeResult): DecodedChange[] {
-  return result.changes.map(rehydrateChange);
+/**
+ * On the main thread: turns a task's clone-safe output into driver-ready BSON values, in place.
+ * `copy` leaves the wire form untouched (the decode task encodes the staging payload from a
+ * rehydrated copy and still returns the wire form).
+ */
+export function rehydrate(result: DecodeResult, { copy = false }: { copy?: boolean } = {}): DecodedChange[] {
+  return result.changes.map((w) => rehydrateChange(w, copy));
 }

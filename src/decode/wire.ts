@@ -5,6 +5,7 @@
  * would then store as sub-documents without complaint. So the worker returns plain data and
  * a list of wraps, and the main thread builds the BSON classes (`rehydrate.ts`).
  */
+import type { Part } from '../pipeline/batching.js';
 import type { Op, SourceTransaction } from '../pipeline/types.js';
 
 /** What the connected MongoDB-wire server can store (from the startup capability probe). */
@@ -77,6 +78,34 @@ export interface DecodeTask {
   caps: DecodeCapabilities;
 }
 
+/** How the stream's batches are staged: what a task needs to build a batch's staging payload itself. */
+export interface StagePlan {
+  /** Ids in staging are scoped by pipeline (src/mongo/scope.ts). */
+  pipeline: string;
+  /** Staging's part size (payload.ts PART_BYTES unless a test sets it). */
+  partBytes: number;
+}
+
+/**
+ * A decode task for one of the stream's batches: its whole parts (the batch header comes from
+ * them, as batchFrom builds it) and the plan, so the task also encodes the staging payload.
+ */
+export interface StagingTask extends DecodeTask {
+  transactions: Part[];
+  stage: StagePlan;
+}
+
+/** A batch's staging payload, built by the decode task: staging writes these bytes as they are. */
+export interface StagedPayload {
+  /** The scoped id of the batch it encodes; staging uses it only for that batch. */
+  batch: string;
+  partBytes: number;
+  /** Each part owns its whole ArrayBuffer, so a worker can move it to the main thread. */
+  parts: Uint8Array[];
+}
+
 export interface DecodeResult {
   changes: WireChange[];
+  /** Set for a StagingTask. */
+  payload?: StagedPayload;
 }

@@ -1,7 +1,9 @@
 import { assign, enqueueActions, fromPromise, sendTo, setup } from 'xstate';
 import { sibling } from './system.js';
 import type { Decoder } from '../actors/decoder-pool.js';
-import { type Limits, type Part, batchEnd, bytesOf, isFull, rowsOf, takeBatch, toParts } from '../pipeline/batching.js';
+import { type Limits, type Part, bytesOf, isFull, takeBatch, toParts } from '../pipeline/batching.js';
+/** Pure, so a decode task in a worker builds the same batch (its staging payload) as the main thread. */
+export { batchFrom } from '../pipeline/batching.js';
 import type { Batch, SourcePosition, SourceTransaction } from '../pipeline/types.js';
 
 /** The batcher's settings (from the config). */
@@ -13,13 +15,13 @@ export interface BatcherLimits extends Limits {
 
 export interface BatcherInput extends BatcherLimits {
   /** Built by `prepare` for the MongoDB server it found; every decode step gets it as input. */
-  decoder: Pick<Decoder, 'decode'>;
+  decoder: Pick<Decoder, 'decode' | 'decodeStaged'>;
 }
 
 /** The decode step's input: the parts of one batch and the decoder to decode them with. */
 export interface DecodeInput {
   parts: Part[];
-  decoder: Pick<Decoder, 'decode'>;
+  decoder: Pick<Decoder, 'decode' | 'decodeStaged'>;
 }
 
 interface BatcherContext extends BatcherInput {
@@ -158,20 +160,3 @@ export const batcherMachine = setup({
     },
   },
 });
-
-/** Builds the batch the committer writes from decoded parts (used by the decode actor). */
-export function batchFrom(parts: readonly Part[], changes: Batch['changes']): Batch {
-  const end = batchEnd(parts);
-  const first = changes[0];
-  const lastTs = parts.length > 0 ? (parts[parts.length - 1]).ts : Date.now();
-  return {
-    id: first !== undefined ? first.id : end !== undefined ? `pos:${end.file}:${end.pos}` : `empty:${lastTs}`,
-    end,
-    lastTs,
-    changes,
-    ddl: parts.flatMap((p) => (p.ddl === undefined ? [] : [p.ddl])),
-    rows: rowsOf(parts),
-    bytes: bytesOf(parts),
-    ...(parts[0]?.slice !== undefined ? { slice: parts[0].slice } : {}),
-  };
-}

@@ -1,4 +1,5 @@
 import { Binary, type Collection, type Db } from 'mongodb';
+import type { StagedPayload } from '../decode/wire.js';
 import type { Batch } from '../pipeline/types.js';
 import { decodeBatch, encodeBatch } from './batch-codec.js';
 import { APPLIED_STAGING_TTL_SECONDS, COLLECTIONS } from './layout.js';
@@ -46,9 +47,14 @@ export class Staging {
     this.coll = db.collection<StagingDoc>(COLLECTIONS.staging);
   }
 
-  /** Writes the batch as `pending` (or `open`, see StagingDoc); a re-staged batch (replay) replaces its earlier copy. */
-  async stageBatch(batch: Batch, status: 'pending' | 'open' = 'pending'): Promise<{ parts: number; bytes: number }> {
-    const parts = encodeBatch(batch, this.opts.partBytes ?? PART_BYTES);
+  /**
+   * Writes the batch as `pending` (or `open`, see StagingDoc); a re-staged batch (replay) replaces
+   * its earlier copy. `payload`, the batch's encoding made by its decode task, is written as it is
+   * when it encodes this batch with this staging's part size; otherwise the batch is encoded here.
+   */
+  async stageBatch(batch: Batch, status: 'pending' | 'open' = 'pending', payload?: StagedPayload): Promise<{ parts: number; bytes: number }> {
+    const partBytes = this.opts.partBytes ?? PART_BYTES;
+    const parts: Uint8Array[] = payload !== undefined && payload.batch === batch.id && payload.partBytes === partBytes ? payload.parts : encodeBatch(batch, partBytes);
     const order = this.nextOrder();
     const stagedAt = new Date();
     // Parts after the first go in first: listPending only trusts a batch whose parts are all there.
@@ -70,7 +76,7 @@ export class Staging {
     }
     // A different earlier encoding of the same batch id may have had more parts.
     await this.coll.deleteMany({ batch: batch.id, pipeline: this.pipeline, part: { $gte: parts.length } });
-    return { parts: parts.length, bytes: parts.reduce((n, p) => n + p.length, 0) };
+    return { parts: parts.length, bytes: parts.reduce((n, p) => n + p.byteLength, 0) };
   }
 
   /**

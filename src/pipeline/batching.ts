@@ -1,4 +1,4 @@
-import type { SchemaChange, SourcePosition, SourceTransaction, TxnSlice } from './types.js';
+import type { Batch, SchemaChange, SourcePosition, SourceTransaction, TxnSlice } from './types.js';
 
 /** A whole transaction, or one chunk of a transaction larger than a batch. */
 export interface Part {
@@ -104,4 +104,21 @@ export function batchEnd(parts: readonly Part[]): SourcePosition | undefined {
     } else if (p.json !== undefined) return { ...end, json: p.json };
   }
   return end;
+}
+
+/** Builds the batch the committer writes from decoded parts (used by the decode actor). */
+export function batchFrom(parts: readonly Part[], changes: Batch['changes']): Batch {
+  const end = batchEnd(parts);
+  const first = changes[0];
+  const lastTs = parts.length > 0 ? (parts[parts.length - 1]).ts : Date.now();
+  return {
+    id: first !== undefined ? first.id : end !== undefined ? `pos:${end.file}:${end.pos}` : `empty:${lastTs}`,
+    end,
+    lastTs,
+    changes,
+    ddl: parts.flatMap((p) => (p.ddl === undefined ? [] : [p.ddl])),
+    rows: rowsOf(parts),
+    bytes: bytesOf(parts),
+    ...(parts[0]?.slice !== undefined ? { slice: parts[0].slice } : {}),
+  };
 }

@@ -15,7 +15,7 @@ interface Ctx {
 }
 
 // The decoder prepare built, as the supervisor spawns the batcher with it; the stand-in decode step never calls it.
-const decoder = { decode: () => Promise.reject(new Error('the decode step is a stand-in')) };
+const decoder = { decode: () => Promise.reject(new Error('the decode step is a stand-in')), decodeStaged: () => Promise.reject(new Error('the decode step is a stand-in')) };
 const input: BatcherInput = { maxRows: 4, maxBytes: 1000, maxDelayMs: 100, maxInFlightBytes: 600, decoder };
 
 /** A transaction of `rows` row changes (or a DDL when rows is 0), unique by `n`. */
