@@ -96,7 +96,8 @@ describe('staging payload built by the decode task', () => {
     assert.equal(fromPayload.lastTs, applied.lastTs);
     assert.equal(fromPayload.rows, applied.rows);
     assert.equal(fromPayload.bytes, applied.bytes);
-    assert.deepEqual(fromPayload.ddl, applied.ddl.map((d) => ({ db: d.db, statement: d.statement })));
+    // The reader's reading of each DDL goes along (recovery requests the same online copies); undefined fields are not stored.
+    assert.deepEqual(fromPayload.ddl, JSON.parse(JSON.stringify(applied.ddl)));
     assert.equal(fromPayload.changes.length, applied.changes.length);
     applied.changes.forEach((c, i) => {
       const p = fromPayload.changes[i];
