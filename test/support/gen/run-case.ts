@@ -220,6 +220,9 @@ async function runCaseBody(stack: Stack, c: CaseChoice, db: string, stats: CaseS
     await waitForCatchUp(stack, pipeline, 120_000, sdl, sdlDb).catch((err: unknown) => {
       throw new Error(`${err instanceof Error ? err.message : String(err)}\nsdl warnings and errors:\n${notable(sdl)}`);
     });
+    // A DDL the stream reached late (or a kill) may have started another copy: the oracle judges the mirror once none runs.
+    phase.now = `${db}: waiting for online snapshots to finish`;
+    await copiesFinished(stack, sdlDb, pipeline, sdl);
     phase.now = `${db}: verifying`;
     await assertMirrorsEqual(stack, [db]);
     await assertNoStrayMirrors(stack, db, program);
@@ -245,6 +248,23 @@ function limitsConfig(stack: Stack, db: string, sliceBytes: number): string {
   // maxInFlightBytes at its minimum (1 MiB, a quarter of it 256 KiB): batch.maxBytes sets the threshold.
   writeFileSync(file, JSON.stringify({ maxInFlightBytes: 1024 * 1024, batch: { maxBytes: sliceBytes } }));
   return file;
+}
+
+/** Waits until the pipeline has no unfinished online table copy (requested by the CLI or by a DDL). */
+async function copiesFinished(stack: Stack, sdlDb: string, pipeline: string, sdl: SdlProcess): Promise<void> {
+  const client = new MongoClient(stack.mongo.url);
+  try {
+    const deadline = Date.now() + COPY_MS;
+    for (;;) {
+      const open = await client.db(sdlDb).collection('snapshots').find({ pipeline, done: false, table: { $exists: true } }, { projection: { table: 1 } }).toArray();
+      if (open.length === 0) return;
+      assert.ok(sdl.running, `sdl exited while copying ${open.map((d) => String(d['table'])).join(', ')}:\n${notable(sdl)}`);
+      if (Date.now() > deadline) throw new Error(`online snapshots of ${open.map((d) => String(d['table'])).join(', ')} unfinished after ${COPY_MS / 1000} s:\n${notable(sdl)}`);
+      await sleep(200);
+    }
+  } finally {
+    await client.close();
+  }
 }
 
 /** Waits until `sdl snapshot --tables` has written its request document (or has exited). */
