@@ -15,6 +15,8 @@ export interface ProgramStep {
   statements: Statement[];
   /** A table (of the case database) whose online re-snapshot this step requests with `sdl snapshot --tables`. */
   resnapshot?: string;
+  /** Its key has an ENUM or SET part, which sdl cannot page through exactly: the request may be refused. */
+  refusable?: boolean;
 }
 
 export type OpCounts = Record<'insert' | 'update' | 'delete', number>;
@@ -139,7 +141,9 @@ export class Interpreter {
     if (s.kind === 'resnapshot') {
       const t = this.pick(s.table);
       // Snapshot rows are reads (op "r"): the model counts nothing and no row changes.
-      return t === undefined ? { label: 'resnapshot (no table)', statements: [] } : { label: `resnapshot ${t.name}`, statements: [], resnapshot: t.name };
+      if (t === undefined) return { label: 'resnapshot (no table)', statements: [] };
+      const refusable = t.spec.keys.some((k) => k.typeId === 'enum' || k.typeId === 'set');
+      return { label: `resnapshot ${t.name}`, statements: [], resnapshot: t.name, refusable };
     }
     if (s.kind === 'ddl') {
       this.ddl(s.ddl);
