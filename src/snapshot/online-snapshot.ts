@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Db } from 'mongodb';
 import type { Connection } from 'mysql2/promise';
 import type { Decoder } from '../actors/decoder-pool.js';
-import { classifyMysqlError, errorInfo } from '../errors.js';
+import { classifyMysqlError, errorInfo, SdlError } from '../errors.js';
 import type { PipelineMetrics } from '../http/metrics.js';
 import type { Logger } from '../log.js';
 import { commitBatch, type CommitContext } from '../mongo/commit.js';
@@ -94,19 +94,28 @@ export class OnlineSnapshots {
   /** Copies requested tables one at a time until `signal` aborts. */
   async run(): Promise<void> {
     const { log, signal } = this.deps;
+    let current: TableSnapshotDoc | undefined;
     try {
       while (!signal.aborted) {
+        current = undefined;
         try {
           const req = this.deps.ready() ? await nextTableSnapshot(this.deps.db(), this.deps.pipeline) : null;
           if (req === null) {
             await pause(this.deps.pollMs ?? 1000, signal);
             continue;
           }
+          current = req;
           await this.copy(req);
         } catch (err) {
           if (signal.aborted) break;
           if (err instanceof Superseded) continue;
           const info = errorInfo(err, classifyMysqlError);
+          if (err instanceof SdlError && err.errorClass === 'permanent' && current !== undefined) {
+            // Retrying cannot help (a key sdl cannot page through): refuse this request, as the
+            // MySQL refusal does, so `sdl snapshot --tables` exits 1 instead of waiting forever.
+            await this.refuse(current, info.message, info.hint);
+            continue;
+          }
           log.warn({ error: info }, `online snapshot failed: ${info.message}; retrying in 5 s from the last saved chunk`);
           await this.close();
           await pause(5000, signal);
@@ -200,6 +209,14 @@ export class OnlineSnapshots {
       if (!ended) deps.log.info({ table: name, rows: req.rows }, `online snapshot of ${name} stopped after ${req.rows} rows; it resumes after its last saved chunk`);
       pace.finish();
     }
+  }
+
+  /** Ends a request that cannot be copied: done, with `refused` in its reason (the command reports it). */
+  private async refuse(req: TableSnapshotDoc, message: string, hint: string | undefined): Promise<void> {
+    const name = `${req.db}.${req.table}`;
+    this.deps.log.error({ table: name, hint }, `online snapshot of ${name} refused: ${message}`);
+    // Saved only if no newer request came meanwhile (that one gets its own attempt).
+    await saveTableSnapshot(this.deps.db(), { ...req, done: true, finishedAt: new Date(), reason: `${req.reason}; refused: ${message}` });
   }
 
   private async save(req: TableSnapshotDoc): Promise<void> {

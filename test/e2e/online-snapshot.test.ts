@@ -168,6 +168,22 @@ describe('online re-snapshot of chosen tables while streaming goes on', () => {
     await assertMirrorsEqual(stack, ['extra']);
   });
 
+  it('a table keyed by an ENUM (no exact keyset paging): the request is refused, the command exits 1 naming it, and later requests are copied', async () => {
+    await conn.query("CREATE TABLE extra.tagged (kind ENUM('b', 'a') NOT NULL, id INT NOT NULL, note VARCHAR(20), PRIMARY KEY (kind, id))");
+    await conn.query("INSERT INTO extra.tagged VALUES ('a', 1, 'x'), ('b', 2, 'y')");
+    await waitForCatchUp(stack, PIPELINE, 60_000, sdl);
+    // Before the fix the instance retried the permanent SNAPSHOT_KEY error every 5 s forever and the command never returned.
+    const r = await Promise.race([sdlSnapshot(stack, 'extra.tagged'), sleep(60_000).then(() => ({ code: -2, out: 'still waiting after 60 s', err: '' }))]);
+    assert.equal(r.code, 1, r.out + r.err);
+    assert.match(r.out, /extra\.tagged: not copied \(.*refused: .*enum/);
+    assert.ok(sdl.running, sdl.logs().slice(-2000));
+    const refused = sdl.lines().find((l) => l['level'] === 50 && String(l['msg']).startsWith('online snapshot of extra.tagged refused'));
+    assert.ok(refused !== undefined, 'an error line names the refused table');
+    const next = await sdlSnapshot(stack, 'extra.items');
+    assert.equal(next.code, 0, next.out + next.err);
+    await conn.query('DROP TABLE extra.tagged');
+  });
+
   it('kill -9 during an online snapshot: the next start resumes after its last saved chunk and ends equal', async () => {
     await conn.query("INSERT INTO extra.items (id, note) SELECT 1000 + seq, CONCAT('more ', seq) FROM extra.seq_1_to_1600");
     await waitForCatchUp(stack, PIPELINE, 180_000, sdl);

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { caseArb, type FaultKind } from '../support/gen/choices.js';
 import { runGenerative } from '../support/gen/property.js';
 import { runCase } from '../support/gen/run-case.js';
+import { enabled } from '../support/gen/switches.js';
 import { startStack, type Stack } from '../support/stack.js';
 
 const FAULTS: readonly FaultKind[] = ['kill-sdl', 'mongo-kill', 'mongo-stop', 'mariadb-restart', 'flush-logs', 'purge-logs'];
@@ -33,5 +34,10 @@ describe('generative differential testing against real servers', () => {
     console.log(result.summary);
     for (const f of result.failures) console.log(f);
     assert.equal(result.failures.length, 0, result.failures.join('\n\n'));
+    // The shapes must really occur, not only be generated: counted from staging and the CLI.
+    if (result.cases >= 30 && process.env['SDL_SEED'] === undefined) {
+      if (enabled('slicedTransactions')) assert.ok((result.shapes.slices ?? 0) > 0, `no case streamed a transaction in slices: ${result.summary}`);
+      if (enabled('onlineResnapshot')) assert.ok((result.shapes.resnapshots ?? 0) > 0, `no case completed an online re-snapshot: ${result.summary}`);
+    }
   });
 });

@@ -24,9 +24,9 @@ export interface CheckReport {
 }
 
 /** An sdl command as an operator runs it against the stack: exit code, stdout, stderr. */
-export function sdlCommand(stack: Stack, command: string, env: Record<string, string> = {}, args: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
+export function sdlCommand(stack: Stack, command: string, env: Record<string, string> = {}, args: string[] = [], timeoutMs = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, command, ...args], { env: sdlEnv(stack, env), timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [CLI, command, ...args], { env: sdlEnv(stack, env), timeout: timeoutMs }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1;
       resolve({ code, stdout, stderr });
     });

@@ -10,7 +10,12 @@ import { enabled } from './switches.js';
 export type StmtChoice =
   | { op: 'insert' | 'update' | 'delete' | 'reinsert' | 'updateMany' | 'changeKey'; table: number; a: number; vals: number[] }
   | { op: 'insertBulk'; table: number; a: number; n: number; vals: number[] }
-  | { op: 'updateAll' | 'deleteOdd'; table: number; vals: number[] };
+  | { op: 'updateAll' | 'deleteOdd'; table: number; vals: number[] }
+  /**
+   * Inside an explicit transaction only: `SAVEPOINT sp` (redefines it), then, `undo` statements
+   * later (or before the transaction ends), `ROLLBACK TO SAVEPOINT sp`; never when `undo` is 0.
+   */
+  | { op: 'savepoint'; undo: number };
 
 export type DdlChoice =
   | { ddl: 'addColumn' | 'dropColumn' | 'modifyColumn' | 'renameColumn' | 'renameTable' | 'truncate'; table: number; a: number; otherDb: boolean }
@@ -18,7 +23,9 @@ export type DdlChoice =
 
 export type StepChoice =
   | { kind: 'txn'; stmts: StmtChoice[]; end: 'commit' | 'rollback' | 'autocommit' | 'xa' | 'xaOnePhase' | 'xaRollback' }
-  | { kind: 'ddl'; ddl: DdlChoice };
+  | { kind: 'ddl'; ddl: DdlChoice }
+  /** `sdl snapshot --tables <db>.<table>` against the running pipeline; the copy goes on beside later steps and faults. */
+  | { kind: 'resnapshot'; table: number };
 
 export type FaultKind = 'kill-sdl' | 'mongo-kill' | 'mongo-stop' | 'mariadb-restart' | 'flush-logs' | 'purge-logs';
 
@@ -47,6 +54,14 @@ export interface CaseChoice {
   steps: StepChoice[];
   faults: FaultChoice[];
   refusal?: RefusalChoice;
+  /**
+   * sdl's batch.maxBytes (with maxInFlightBytes at its 1 MiB minimum, so also the slice
+   * threshold min(batch.maxBytes, maxInFlightBytes / 4)): a few generated rows pass it, so
+   * transactions are streamed in open slices before their COMMIT. Undefined: the defaults.
+   */
+  sliceBytes?: number | undefined;
+  /** snapshot.chunkRows of the case's sdl run: small, so an online re-snapshot takes several chunks. */
+  chunkRows?: number | undefined;
 }
 
 const vals = fc.array(fc.nat(1000), { minLength: 1, maxLength: 6 });
@@ -64,6 +79,9 @@ export function stmtArb(): fc.Arbitrary<StmtChoice> {
     { weight: 1, arbitrary: fc.record({ op: fc.constant('reinsert' as const), table, a, vals }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant('updateAll' as const), table, vals }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant('deleteOdd' as const), table, vals }) },
+    ...(enabled('savepoints') ? [
+      { weight: 2, arbitrary: fc.record({ op: fc.constant('savepoint' as const), undo: fc.nat(3) }) },
+    ] : []),
   );
 }
 
@@ -88,6 +106,7 @@ export function stepArb(): fc.Arbitrary<StepChoice> {
   return fc.oneof(
     { weight: 6, arbitrary: fc.record({ kind: fc.constant('txn' as const), stmts: fc.array(stmtArb(), { minLength: 1, maxLength: 6 }), end: ends() }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('ddl' as const), ddl: ddlArb() }) },
+    ...(enabled('onlineResnapshot') ? [{ weight: 1, arbitrary: fc.record({ kind: fc.constant('resnapshot' as const), table: fc.nat(9) }) }] : []),
   );
 }
 
@@ -100,5 +119,8 @@ export function caseArb(opts: { maxSteps: number; faultKinds: readonly FaultKind
     tables: fc.array(tableSpecArb(), { minLength: 1, maxLength: 3 }),
     steps: fc.array(stepArb(), { minLength: 1, maxLength: opts.maxSteps }),
     faults: opts.faultKinds.length === 0 ? fc.constant([]) : fc.array(faultArb(opts.faultKinds), { maxLength: opts.maxFaults }),
+    // About two cases in five stream their larger transactions in slices; shrinking goes to the defaults.
+    sliceBytes: enabled('slicedTransactions') ? fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 2, arbitrary: fc.integer({ min: 1024, max: 3072 }) }) : fc.constant(undefined),
+    chunkRows: fc.integer({ min: 1, max: 4 }),
   });
 }

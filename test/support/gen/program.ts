@@ -13,6 +13,10 @@ export interface Statement {
 export interface ProgramStep {
   label: string;
   statements: Statement[];
+  /** A table (of the case database) whose online re-snapshot this step requests with `sdl snapshot --tables`. */
+  resnapshot?: string;
+  /** Its key has an ENUM or SET part, which sdl cannot page through exactly: the request may be refused. */
+  refusable?: boolean;
 }
 
 export type OpCounts = Record<'insert' | 'update' | 'delete', number>;
@@ -134,6 +138,13 @@ export class Interpreter {
 
   private step(s: StepChoice, index: number): ProgramStep {
     this.stmts = [];
+    if (s.kind === 'resnapshot') {
+      const t = this.pick(s.table);
+      // Snapshot rows are reads (op "r"): the model counts nothing and no row changes.
+      if (t === undefined) return { label: 'resnapshot (no table)', statements: [] };
+      const refusable = t.spec.keys.some((k) => k.typeId === 'enum' || k.typeId === 'set');
+      return { label: `resnapshot ${t.name}`, statements: [], resnapshot: t.name, refusable };
+    }
     if (s.kind === 'ddl') {
       this.ddl(s.ddl);
       return { label: `ddl ${s.ddl.ddl}`, statements: this.stmts };
@@ -145,11 +156,31 @@ export class Interpreter {
     const xid = `'x${this.db}_${index}'`;
     if (s.end === 'commit' || s.end === 'rollback') this.emit('START TRANSACTION');
     if (xa) this.emit(`XA START ${xid}`);
+    // Savepoints only where a transaction is explicit and ends in COMMIT or ROLLBACK, and
+    // touches no Aria table (MariaDB: "The storage engine for the table doesn't support SAVEPOINT").
+    const aria = s.stmts.some((st) => 'table' in st && this.pick(st.table)?.spec.engine === 'Aria');
+    const savepoints = (s.end === 'commit' || s.end === 'rollback') && !aria;
+    // The live savepoint's restore and how many statements until its ROLLBACK TO.
+    let savepoint: { restore: () => void; left: number } | undefined;
+    const rollbackTo = (): void => {
+      if (savepoint === undefined) return;
+      this.emit('ROLLBACK TO SAVEPOINT sp');
+      savepoint.restore();
+      savepoint = undefined;
+    };
     for (const st of s.stmts) {
+      if (!('table' in st)) {
+        if (!savepoints) continue;
+        this.emit('SAVEPOINT sp');
+        savepoint = st.undo > 0 ? { restore: this.save(), left: st.undo } : undefined;
+        continue;
+      }
       const t = this.pick(st.table);
       if (t === undefined || (!transactional(t) && !nonTxOk)) continue;
       this.stmt(t, st);
+      if (savepoint !== undefined && --savepoint.left === 0) rollbackTo();
     }
+    rollbackTo();
     if (s.end === 'commit') this.emit('COMMIT');
     if (s.end === 'rollback') this.emit('ROLLBACK');
     if (xa) this.emit(`XA END ${xid}`);
@@ -161,13 +192,17 @@ export class Interpreter {
     return { label: `txn ${s.end}`, statements: this.stmts };
   }
 
-  /** Snapshot of transactional state; the returned function restores it (a rollback). */
+  /**
+   * Snapshot of transactional state; the returned function restores it (a rollback, or a
+   * rollback to a savepoint, which can be restored again: it restores copies).
+   */
   private save(): () => void {
-    const rows = new Map(this.tables.filter(transactional).map((t) => [t, new Map([...t.rows].map(([k, r]) => [k, { ...r, kidx: [...r.kidx] }]))]));
+    const copy = (m: Map<string, Row>): Map<string, Row> => new Map([...m].map(([k, r]) => [k, { ...r, kidx: [...r.kidx] }]));
+    const rows = new Map(this.tables.filter(transactional).map((t) => [t, copy(t.rows)]));
     const events = new Map([...this.events].map(([k, v]) => [k, { ...v }]));
     const txNames = new Set(this.tables.filter(transactional).map((t) => t.name));
     return () => {
-      for (const [t, r] of rows) t.rows = r;
+      for (const [t, r] of rows) t.rows = copy(r);
       for (const [name] of this.events) if (txNames.has(name)) this.events.set(name, events.get(name) ?? { insert: 0, update: 0, delete: 0 });
     };
   }
@@ -255,6 +290,8 @@ export class Interpreter {
 
   private stmt(t: TableModel, s: StmtChoice): void {
     switch (s.op) {
+      case 'savepoint':
+        return; // handled by step(): they name no table
       case 'insert': {
         const k = this.freeKey(t, s.a);
         if (k !== undefined) this.insert(t, k, s.vals);
@@ -428,6 +465,7 @@ export function programSql(p: Program, faults: Map<number, string[]> = new Map()
   p.steps.forEach((s, i) => {
     lines.push(`-- step ${i}: ${s.label}`);
     for (const st of s.statements) lines.push(`${st.sql};`);
+    if (s.resnapshot !== undefined) lines.push(`-- sdl snapshot --tables ${p.db}.${s.resnapshot}   (in the background, beside the next steps)`);
     for (const f of faults.get(i) ?? []) lines.push(`-- FAULT after step ${i}: ${f}`);
   });
   return lines.join('\n');

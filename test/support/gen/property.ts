@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import type { CaseChoice, FaultKind } from './choices.js';
-import { describeFault, faultPlan, programOf, type CaseStats } from './run-case.js';
+import { describeFault, faultPlan, programOf, type CaseStats, type Shape } from './run-case.js';
 import { programSql } from './program.js';
 import { enabledList } from './switches.js';
 
@@ -20,6 +20,9 @@ export interface GenerativeOptions {
 export interface GenerativeResult {
   summary: string;
   failures: string[];
+  cases: number;
+  /** Shapes that really happened, summed over the cases (CaseStats.shapes). */
+  shapes: Partial<Record<Shape, number>>;
 }
 
 const SOAK = process.env['SDL_SOAK'] === '1';
@@ -37,9 +40,10 @@ const SOAK_MS = Number(process.env['SOAK_MINUTES'] ?? 60) * 60_000;
  */
 export async function runGenerative(o: GenerativeOptions): Promise<GenerativeResult> {
   const only = process.env['SDL_PROPERTY'];
-  if (only !== undefined && only !== '' && only !== o.name) return { summary: `generative ${o.name}: skipped (SDL_PROPERTY=${only})`, failures: [] };
+  if (only !== undefined && only !== '' && only !== o.name) return { summary: `generative ${o.name}: skipped (SDL_PROPERTY=${only})`, failures: [], cases: 0, shapes: {} };
   let cases = 0;
   const faults: Partial<Record<FaultKind, number>> = {};
+  const shapes: Partial<Record<Shape, number>> = {};
   const failures: string[] = [];
   const started = Date.now();
   let nextDb = 0;
@@ -52,7 +56,7 @@ export async function runGenerative(o: GenerativeOptions): Promise<GenerativeRes
       // Past the shrink budget every candidate "passes", so fast-check ends on the smallest failure found.
       if (failingSince !== undefined && Date.now() - failingSince > SHRINK_MS) return true;
       const db = `${o.name}${nextDb++}`;
-      const stats: CaseStats = { faults: {}, statements: 0 };
+      const stats: CaseStats = { faults: {}, statements: 0, shapes: {} };
       cases++;
       try {
         await o.run(c, db, stats);
@@ -63,6 +67,7 @@ export async function runGenerative(o: GenerativeOptions): Promise<GenerativeRes
         throw err;
       } finally {
         for (const [k, n] of Object.entries(stats.faults)) faults[k as FaultKind] = (faults[k as FaultKind] ?? 0) + n;
+        for (const [k, n] of Object.entries(stats.shapes)) shapes[k as Shape] = (shapes[k as Shape] ?? 0) + n;
       }
       return true;
     });
@@ -83,8 +88,9 @@ export async function runGenerative(o: GenerativeOptions): Promise<GenerativeRes
     await once({ seed: Date.now() ^ (Math.random() * 0x7fffffff), numRuns: o.numRuns });
   }
   const faultText = Object.entries(faults).map(([k, n]) => `${k}=${n}`).join(' ') || 'none';
-  const summary = `generative ${o.name}: cases=${cases} faults: ${faultText} failures=${failures.length} seconds=${Math.round((Date.now() - started) / 1000)}`;
-  return { summary, failures };
+  const shapeText = Object.entries(shapes).map(([k, n]) => `${k}=${n}`).join(' ') || 'none';
+  const summary = `generative ${o.name}: cases=${cases} faults: ${faultText} shapes: ${shapeText} failures=${failures.length} seconds=${Math.round((Date.now() - started) / 1000)}`;
+  return { summary, failures, cases, shapes };
 }
 
 const message = (err: unknown): string => (err instanceof Error ? err.message : String(err)).slice(0, 6000);

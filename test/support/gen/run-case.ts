@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { MongoClient } from 'mongodb';
 import type { Connection, ResultSetHeader } from 'mysql2/promise';
 import { sleep } from '../fault-run.js';
@@ -8,13 +9,22 @@ import { assertMirrorsEqual, eventCountsByTable } from '../verify.js';
 import type { CaseChoice, FaultChoice, FaultKind } from './choices.js';
 import { Interpreter, OTHER_DB, type Program, type Statement } from './program.js';
 import { streamFromHere } from '../binlog.js';
+import { sdlCommand } from '../sdl-cli.js';
 import { ident } from './sql.js';
 
 /** What one case did, for the soak summary. */
 export interface CaseStats {
   faults: Partial<Record<FaultKind, number>>;
   statements: number;
+  /** Shapes that really happened (read back from sdl's staging collection and the CLI), not that were generated. */
+  shapes: Partial<Record<Shape, number>>;
 }
+
+/**
+ * `sliced`: source transactions staged in open slices; `slices`: their staged batches;
+ * `resnapshots`: `sdl snapshot --tables` runs that ended with the table copied.
+ */
+export type Shape = 'sliced' | 'slices' | 'resnapshots';
 
 /** Faults keyed by the step they follow (indices wrap onto the program). */
 export function faultPlan(c: CaseChoice): Map<number, FaultChoice[]> {
@@ -112,8 +122,10 @@ async function runCaseBody(stack: Stack, c: CaseChoice, db: string, stats: CaseS
   const pipeline = db;
   const plan = faultPlan(c);
   let generation = 0;
+  const env = { SDL_MONGO_DATABASE: sdlDb, ...(c.chunkRows !== undefined ? { SDL_SNAPSHOT_CHUNK_ROWS: String(c.chunkRows) } : {}) };
+  const args = c.sliceBytes === undefined ? [] : ['--config', limitsConfig(stack, db, c.sliceBytes)];
   const spawn = (): SdlProcess => {
-    const p = new SdlProcess(stack.scratch, stack, { pipeline, include: db, name: `${db}-${generation++}`, env: { SDL_MONGO_DATABASE: sdlDb } });
+    const p = new SdlProcess(stack.scratch, stack, { pipeline, include: db, name: `${db}-${generation++}`, env, args });
     p.start();
     phase.sdl = p;
     return p;
@@ -129,6 +141,8 @@ async function runCaseBody(stack: Stack, c: CaseChoice, db: string, stats: CaseS
   await streamFromHere(stack, pipeline, sdlDb);
   let sdl = spawn();
   let mongoDown = false;
+  // `sdl snapshot --tables` runs in the background, as beside a live pipeline; it exits once the copy is done.
+  const copies: { table: string; refusable: boolean; done: Promise<{ code: number; stdout: string; stderr: string }> }[] = [];
   const where = (i: number, st: Statement): string => `${db} step ${i}: ${st.sql.slice(0, 300)}`;
   try {
     for (const st of program.setup) {
@@ -149,6 +163,14 @@ async function runCaseBody(stack: Stack, c: CaseChoice, db: string, stats: CaseS
         phase.now = `${db} step ${i}: starting MongoDB`;
         await stack.mongo.start();
         mongoDown = false;
+      }
+      if (step.resnapshot !== undefined) {
+        // Requested while MongoDB is up (the command writes its request there), so the faults after this step land during the copy.
+        const table = `${db}.${step.resnapshot}`;
+        const before = await requestGeneration(stack, sdlDb, pipeline, table);
+        copies.push({ table, refusable: step.refusable === true, done: sdlCommand(stack, 'snapshot', { SDL_PIPELINE: pipeline, SDL_INCLUDE: db, SDL_MONGO_DATABASE: sdlDb }, ['--tables', table], COPY_MS) });
+        // It must have written its request before a fault can stop MongoDB or DDL can drop the table.
+        await requestWritten(stack, sdlDb, pipeline, table, before, copies[copies.length - 1]?.done);
       }
       for (const f of plan.get(i) ?? []) {
         phase.now = `${db} step ${i}: fault ${describeFault(f)}`;
@@ -188,16 +210,28 @@ async function runCaseBody(stack: Stack, c: CaseChoice, db: string, stats: CaseS
       await stack.mongo.start();
       mongoDown = false;
     }
+    for (const copy of copies) {
+      phase.now = `${db}: waiting for sdl snapshot --tables ${copy.table}`;
+      const r = await copy.done;
+      // A key with an ENUM/SET part is refused (exit 1, named), unless a DDL gave the table another key before the copy.
+      if (copy.refusable && r.code === 1 && /: not copied \(.*refused: .*(enum|set)\(/.test(r.stdout)) continue;
+      assert.equal(r.code, 0, `sdl snapshot --tables ${copy.table} exited ${r.code}:\n${r.stdout}\n${r.stderr.slice(-3000)}\nsdl warnings and errors:\n${notable(sdl)}`);
+      stats.shapes.resnapshots = (stats.shapes.resnapshots ?? 0) + 1;
+    }
     phase.now = `${db}: waiting for sdl to catch up`;
     assert.ok(sdl.running, `sdl exited during the program:\n${sdl.logs().slice(-3000)}`);
     await waitForCatchUp(stack, pipeline, 120_000, sdl, sdlDb).catch((err: unknown) => {
       throw new Error(`${err instanceof Error ? err.message : String(err)}\nsdl warnings and errors:\n${notable(sdl)}`);
     });
+    // A DDL the stream reached late (or a kill) may have started another copy: the oracle judges the mirror once none runs.
+    phase.now = `${db}: waiting for online snapshots to finish`;
+    await copiesFinished(stack, sdlDb, pipeline, sdl);
     phase.now = `${db}: verifying`;
     await assertMirrorsEqual(stack, [db]);
     await assertNoStrayMirrors(stack, db, program);
     await assertMirrorSizes(stack, db, program);
     assert.deepEqual(sortedCounts(await eventCountsByTable(stack, db, sdlDb)), expectedCounts(program), `event log of ${db} (${sdlDb}.row_changes) differs from the model`);
+    await countSlices(stack, sdlDb, pipeline, stats);
     phase.now = `${db}: stopping sdl (SIGTERM)`;
     const code = await sdl.stop();
     assert.equal(code, 0, `sdl did not stop cleanly:\n${sdl.logs().slice(-3000)}`);
@@ -205,6 +239,84 @@ async function runCaseBody(stack: Stack, c: CaseChoice, db: string, stats: CaseS
     if (mongoDown) await stack.mongo.start();
     if (sdl.running) await sdl.kill9();
     await conn.end().catch(() => undefined);
+  }
+}
+
+/** How long `sdl snapshot --tables` may wait for its copy (kills and outages included). */
+const COPY_MS = 180_000;
+
+/** A config file with the case's batch and in-flight limits: transactions past sliceBytes are streamed in slices. */
+function limitsConfig(stack: Stack, db: string, sliceBytes: number): string {
+  const file = stack.scratch.path(`${db}-limits.json`);
+  // maxInFlightBytes at its minimum (1 MiB, a quarter of it 256 KiB): batch.maxBytes sets the threshold.
+  writeFileSync(file, JSON.stringify({ maxInFlightBytes: 1024 * 1024, batch: { maxBytes: sliceBytes } }));
+  return file;
+}
+
+/** Waits until the pipeline has no unfinished online table copy (requested by the CLI or by a DDL). */
+async function copiesFinished(stack: Stack, sdlDb: string, pipeline: string, sdl: SdlProcess): Promise<void> {
+  const client = new MongoClient(stack.mongo.url);
+  try {
+    const deadline = Date.now() + COPY_MS;
+    for (;;) {
+      const open = await client.db(sdlDb).collection('snapshots').find({ pipeline, done: false, table: { $exists: true } }, { projection: { table: 1 } }).toArray();
+      if (open.length === 0) return;
+      assert.ok(sdl.running, `sdl exited while copying ${open.map((d) => String(d['table'])).join(', ')}:\n${notable(sdl)}`);
+      if (Date.now() > deadline) throw new Error(`online snapshots of ${open.map((d) => String(d['table'])).join(', ')} unfinished after ${COPY_MS / 1000} s:\n${notable(sdl)}`);
+      await sleep(200);
+    }
+  } finally {
+    await client.close();
+  }
+}
+
+/** The generation of the table's request document (0: none yet). */
+async function requestGeneration(stack: Stack, sdlDb: string, pipeline: string, table: string): Promise<number> {
+  const client = new MongoClient(stack.mongo.url);
+  try {
+    const doc = await client.db(sdlDb).collection('snapshots').findOne({ _id: `${pipeline}/table/${table}` } as never);
+    return Number(doc?.['generation'] ?? 0);
+  } finally {
+    await client.close();
+  }
+}
+
+/**
+ * Waits until `sdl snapshot --tables` has written its own request (the generation moved past
+ * `before`: an earlier request of the same table does not count) or has exited.
+ */
+async function requestWritten(stack: Stack, sdlDb: string, pipeline: string, table: string, before: number, done: Promise<unknown> | undefined): Promise<void> {
+  let exited = false;
+  void done?.then(() => (exited = true));
+  const client = new MongoClient(stack.mongo.url);
+  try {
+    const deadline = Date.now() + 60_000;
+    while (!exited && Number((await client.db(sdlDb).collection('snapshots').findOne({ _id: `${pipeline}/table/${table}` } as never))?.['generation'] ?? 0) <= before) {
+      if (Date.now() > deadline) throw new Error(`sdl snapshot --tables ${table} wrote no request in 60 s`);
+      await sleep(50);
+    }
+  } finally {
+    await client.close();
+  }
+}
+
+/**
+ * Counts the case's streamed transactions from staging: every batch of a sliced transaction
+ * (its open slices and its closing batch) carries the group, and applied batches keep it.
+ */
+async function countSlices(stack: Stack, sdlDb: string, pipeline: string, stats: CaseStats): Promise<void> {
+  const client = new MongoClient(stack.mongo.url);
+  try {
+    const heads = await client.db(sdlDb).collection<{ group?: string }>('row_changes_staging').find({ pipeline, part: 0, group: { $exists: true } }, { projection: { group: 1 } }).toArray();
+    const groups = new Set(heads.map((h) => h.group));
+    // A group's closing batch is one of its heads; the others are its slices.
+    const slices = heads.length - groups.size;
+    if (slices > 0) {
+      stats.shapes.sliced = (stats.shapes.sliced ?? 0) + groups.size;
+      stats.shapes.slices = (stats.shapes.slices ?? 0) + slices;
+    }
+  } finally {
+    await client.close();
   }
 }
 

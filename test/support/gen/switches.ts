@@ -60,6 +60,12 @@ export const UNDER_REPAIR = {
    * they were. While off, the generator rewrites every row of the table after such an ALTER.
    */
   alterRewritesMirror: false,
+  /** Cases whose sdl runs with a slice threshold of 1–3 KiB: multi-slice source transactions. */
+  slicedTransactions: true,
+  /** SAVEPOINT / ROLLBACK TO SAVEPOINT inside explicit transactions. */
+  savepoints: true,
+  /** A step running `sdl snapshot --tables db.t` against the running pipeline. */
+  onlineResnapshot: true,
 };
 
 export type Switch = keyof typeof UNDER_REPAIR;
