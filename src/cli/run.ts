@@ -270,7 +270,7 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
   });
   // The dashboard watches the same inspection stream as the metrics; without HTTP nothing runs.
   const live = new LiveState();
-  const dashboard = config.http.addr === 'off' ? undefined : new DashboardFeed({ registry: m.registry, live, pipeline: config.pipeline, owner, readStore: () => readStoreFacts(target.db, config.pipeline) });
+  const dashboard = config.http.addr === 'off' ? undefined : new DashboardFeed({ registry: m.registry, live, pipeline: config.pipeline, owner, readStore: async () => readStoreFacts(target.db, config.pipeline) });
   const actor = createActor(machine, {
     systemId: 'supervisor',
     input: {
@@ -293,7 +293,7 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
     writeConcern: () => target.decision?.concern,
     lease: () => lease,
     // Bounded, so the instance answers while MongoDB is away (the reason goes in `storedError`).
-    stored: () => readStoredStatus(target.db, config.pipeline, 1500),
+    stored: async () => readStoredStatus(target.db, config.pipeline, 1500),
   });
   const http = await startHttp(config.http.addr, m.registry, {
     live: () => actor.getSnapshot().status === 'active',

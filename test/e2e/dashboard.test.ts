@@ -140,7 +140,14 @@ describe('dashboard page in a real browser', () => {
     const down = await until(page, 'the committer in backoff and the supervisor degraded', (s) => s.current['committer'] === 'backoff' && s.current['supervisor'] === 'active.running.degraded', 60_000, sdl);
     assert.equal(down.conn, 'live', 'the page stays connected to sdl during a MongoDB outage');
     const retrying = await until(page, 'the committer error with its class and retry count', (s) => s.errors.some((e) => e[0] === 'committer' && e[2] === 'transient' && num(e[3] ?? '0') >= 1 && (e[4] ?? '').includes('retrying')), 30_000, sdl);
-    const lit = (await page.evaluate(`[...document.querySelectorAll('[data-machine="committer"] .state.lit')].map((e) => e.dataset.path)`)) as string[];
+    // The committer alternates between a retry attempt (writing, up to the server selection
+    // timeout) and backoff: look until a frame shows it backing off, then exactly that box is lit.
+    let lit: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      lit = (await page.evaluate(`[...document.querySelectorAll('[data-machine="committer"] .state.lit')].map((e) => e.dataset.path)`)) as string[];
+      if (lit.includes('backoff')) break;
+      await sleep(500);
+    }
     assert.deepEqual(lit, ['backoff'], 'only the backoff box of the committer is lit');
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: `${ARTIFACTS}dashboard-outage.png`, fullPage: true });

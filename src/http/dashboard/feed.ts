@@ -123,7 +123,8 @@ export class DashboardFeed {
     const read = this.opts.readStore;
     if (read === undefined || this.storeBusy || Date.now() - this.lastStoreAt < this.storeEveryMs) return;
     this.storeBusy = true;
-    read().then(
+    // A reader that throws at once (no MongoDB client yet, before prepare) must not escape the timer and end sdl.
+    Promise.resolve().then(read).then(
       (facts) => {
         this.store = facts;
         this.storeError = null;
