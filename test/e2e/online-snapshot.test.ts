@@ -137,7 +137,10 @@ describe('online re-snapshot of chosen tables while streaming goes on', () => {
     t.diagnostic(`keys left to newer streamed changes: customers ${done?.skipped}, orders ${ordersDone?.skipped}`);
     const msgs = sdl.lines().map((l) => String(l['msg']));
     assert.ok(msgs.some((m) => /^online snapshot of shop\.customers complete: \d+ rows read, \d+ of them left to newer streamed changes/.test(m)), 'completion line');
-    assert.ok(msgs.some((m) => /^online snapshot: deleted 1 mirror documents of shop\.customers whose rows no longer exist/.test(m)), 'the extra document was deleted');
+    // The extra document is gone. The line may count more: rows deleted at the source before the
+    // first view whose delete the lagging stream had not applied yet are removed by the copy.
+    assert.equal(await customers.countDocuments({ _id: 999_999_999 } as Document), 0, 'the extra document was deleted');
+    assert.ok(msgs.some((m) => /^online snapshot: deleted [1-9]\d* mirror documents of shop\.customers whose rows no longer exist/.test(m)), `the deletion is logged: ${msgs.filter((m) => m.startsWith('online snapshot')).join(' | ')}`);
     assert.ok(msgs.some((m) => m === 'snapshot: copying shop.customers'), 'start line');
   });
 
