@@ -9,8 +9,7 @@ import type { Capabilities } from '../mongo/capabilities.js';
 import { finishBatch, recoverPending, writeBatch, type CommitContext, type WriteOutcome } from '../mongo/commit.js';
 import type { MirrorStrategy } from '../mongo/mirrors.js';
 import { Staging } from '../mongo/staging.js';
-import { ddlTables, type DdlAction, type TableRef } from '../mongo/ddl-parse.js';
-import { IncludeFilter } from '../mysql/include-filter.js';
+import { ddlTables } from '../mongo/ddl-parse.js';
 import { MirrorLock } from '../mongo/mirror-lock.js';
 import { TouchedKeys } from '../snapshot/touched-keys.js';
 import { readTableSnapshot, requestTableSnapshot } from '../mongo/table-snapshots.js';
@@ -121,27 +120,13 @@ export function committerIO(deps: CommitterIODeps) {
     }
   };
 
-  const include = new IncludeFilter(config.mysql.include);
-  /**
-   * The included tables whose stored rows a statement changed without row events, and why:
-   * ALTERs that rewrite values or move partitions (the partner table of an EXCHANGE too), and a
-   * RENAME that gives an included name to a table sdl did not follow (the swap of a table
-   * rebuilt under another name).
-   */
-  const rowlessChanges = (a: DdlAction): { tables: TableRef[]; why: string[] } | undefined => {
-    if (a.kind === 'alter' && a.stale.length > 0) return { tables: [a.table, ...(a.partners ?? [])].filter((t) => include.includes(t.db, t.table)), why: a.stale };
-    if (a.kind !== 'rename') return undefined;
-    const arrived = a.pairs.filter((p) => !include.includes(p.from.db, p.from.table) && include.includes(p.to.db, p.to.table)).map((p) => p.to);
-    return arrived.length === 0 ? undefined : { tables: arrived, why: ['RENAME from a table that is not included'] };
-  };
-
   const requestResnapshots = async (batch: Batch): Promise<void> => {
     const { db } = deps.mongo();
     for (const ddl of batch.ddl) {
       const a = ddl.action;
       if (a === undefined) continue;
       const at = batch.end === undefined ? batch.id : `${batch.end.file}:${batch.end.pos}`;
-      const copies = rowlessChanges(a);
+      const copies = ddl.copies;
       if (copies !== undefined) {
         for (const t of copies.tables) {
           const name = `${t.db}.${t.table}`;

@@ -1,5 +1,5 @@
 import type { Document } from 'mongodb';
-import type { Batch, DecodedChange, JsonColumnsState, Op, SchemaChange, SourcePosition } from '../pipeline/types.js';
+import type { Batch, DecodedChange, JsonColumnsState, Op, RowlessCopies, SchemaChange, SourcePosition } from '../pipeline/types.js';
 import { decodeParts, encodeParts, num, optNum, PART_BYTES } from './payload.js';
 import type { DdlAction } from './ddl-parse.js';
 
@@ -35,7 +35,8 @@ export function decodeBatch(parts: Uint8Array[]): Batch {
     lastTs: num(header['lastTs']),
     // The reader's reading of each statement goes along: it knew the server's name rules and the
     // include list, and recovery must request the same online copies the first attempt did.
-    ddl: (header['ddl'] as Document[]).map((d): SchemaChange => ({ db: String(d['db']), statement: String(d['statement']), ...(isDoc(d['action']) ? { action: d['action'] as unknown as DdlAction } : {}) })),
+    ddl: (header['ddl'] as Document[]).map((d): SchemaChange => ({ db: String(d['db']), statement: String(d['statement']), ...(isDoc(d['action']) ? { action: d['action'] as unknown as DdlAction } : {}),
+      ...(isDoc(d['copies']) ? { copies: d['copies'] as unknown as RowlessCopies } : {}) })),
     rows: num(header['rows']),
     bytes: num(header['bytes']),
     changes: rest.map(decodeChange),

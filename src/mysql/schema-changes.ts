@@ -1,7 +1,7 @@
 import { resnapshotHint } from './resnapshot-hint.js';
 import { SdlError, type SdlCode } from '../errors.js';
 import { ddlTables, parseDdl, type DdlAction } from '../mongo/ddl-parse.js';
-import type { SchemaChange } from '../pipeline/types.js';
+import type { RowlessCopies, SchemaChange } from '../pipeline/types.js';
 import type { IncludeFilter } from './include-filter.js';
 import type { BinlogColumn } from './table-schema.js';
 
@@ -43,7 +43,8 @@ export class SchemaChanges {
           name, 'change keys of replicated tables only with sdl stopped and a re-snapshot planned');
       }
     }
-    return { db: defaultDb, statement, action };
+    const copies = rowlessCopies(action, this.include);
+    return { db: defaultDb, statement, action, ...(copies !== undefined ? { copies } : {}) };
   }
 
   /** Every TableMap of an included table: a key other than the last one seen means a stale mirror. */
@@ -78,6 +79,22 @@ export class SchemaChanges {
       for (const t of ddlTables(action)) this.keys.delete(tableKey(t.db, t.table));
     }
   }
+}
+
+/**
+ * The included tables whose stored rows a statement changed without row events: ALTERs that
+ * rewrite values or move partitions (the partner table of an EXCHANGE too), and a RENAME that
+ * gives an included name to a table sdl did not follow (the swap of a table rebuilt under
+ * another name).
+ */
+export function rowlessCopies(a: DdlAction, include: IncludeFilter): RowlessCopies | undefined {
+  if (a.kind === 'alter' && a.stale.length > 0) {
+    const tables = [a.table, ...(a.partners ?? [])].filter((t) => include.includes(t.db, t.table));
+    return tables.length === 0 ? undefined : { tables, why: a.stale };
+  }
+  if (a.kind !== 'rename') return undefined;
+  const arrived = a.pairs.filter((p) => !include.includes(p.from.db, p.from.table) && include.includes(p.to.db, p.to.table)).map((p) => p.to);
+  return arrived.length === 0 ? undefined : { tables: arrived, why: ['RENAME from a table that is not included'] };
 }
 
 /** A stop that needs the table re-snapshotted; `prevent` says how to avoid it at the source. */

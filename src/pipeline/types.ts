@@ -6,7 +6,7 @@ import type { BinaryTextType } from '../decode/binary-text.js';
  * and into the staging collection unchanged.
  */
 
-import type { DdlAction } from '../mongo/ddl-parse.js';
+import type { DdlAction, TableRef } from '../mongo/ddl-parse.js';
 
 /** Where in the source binlog a transaction ends; enough to resume right after it. */
 export interface SourcePosition {
@@ -132,6 +132,17 @@ export interface SchemaChange {
   statement: string;
   /** What it does to mirrors, read by the reader (which knows the server's name rules); absent in batches staged by older versions. */
   action?: DdlAction;
+  /**
+   * Included tables whose stored rows the statement changed without row events, and why: each
+   * gets an online re-snapshot when the statement is applied. Judged by the reader, whose include
+   * filter follows the server's name rules (lower_case_table_names=1 logs names in lower case).
+   */
+  copies?: RowlessCopies;
+}
+
+export interface RowlessCopies {
+  tables: TableRef[];
+  why: string[];
 }
 
 /** A whole committed source transaction, as the reader hands it on. */

@@ -268,4 +268,29 @@ describe('DDL with lower_case_table_names=1', () => {
     });
     assert.deepEqual(await collections(stack, 'mixed'), ['b', 't']);
   });
+
+  it('a partition drop on a table included in mixed case is re-snapshotted (the binlog names it in lower case)', async () => {
+    await streamWholeBinlog(stack, 'lcp');
+    const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'lcp', include: 'LcPart.T', name: 'lcp' });
+    const conn = await stack.mariadb.connect();
+    const client = new MongoClient(stack.mongo.url);
+    sdl.start();
+    try {
+      await conn.query(`CREATE DATABASE LcPart; CREATE TABLE LcPart.T (id INT PRIMARY KEY, a INT) PARTITION BY RANGE (id) (PARTITION p0 VALUES LESS THAN (10), PARTITION p1 VALUES LESS THAN MAXVALUE);
+        INSERT INTO LcPart.T VALUES (1, 1), (2, 2), (11, 11), (12, 12)`);
+      await waitForCatchUp(stack, 'lcp', 120_000, sdl);
+      await conn.query('ALTER TABLE LCPART.t DROP PARTITION p0');
+      await waitForCatchUp(stack, 'lcp', 120_000, sdl);
+      const deadline = Date.now() + 120_000;
+      while ((await client.db('sdl').collection('snapshots').findOne({ pipeline: 'lcp', db: 'lcpart', table: 't', done: true })) === null) {
+        assert.ok(sdl.running && Date.now() < deadline, `no finished copy of lcpart.t\n${sdl.logs().slice(-3000)}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      await assertMirrorsEqual(stack, ['lcpart.t']);
+    } finally {
+      await conn.end();
+      await client.close();
+      assert.equal(await sdl.stop(), 0, sdl.logs().slice(-3000));
+    }
+  });
 });

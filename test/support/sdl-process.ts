@@ -122,7 +122,7 @@ export async function waitForCatchUp(stack: Stack, pipeline = 'test', timeoutMs 
       const cp = await client.db(sdlDb).collection<{ _id: string; gtid: string | null }>('offsets').findOne({ _id: pipeline }).catch(() => null);
       if (cp?.gtid === target) return;
       if (sdl !== undefined && !sdl.running) throw new Error(`sdl exited before catching up to ${target}; log:\n${sdl.logs().slice(-4000)}`);
-      if (Date.now() > deadline) throw new Error(`checkpoint ${cp?.gtid ?? 'none'} did not reach ${target} in ${timeoutMs} ms`);
+      if (Date.now() > deadline) throw new Error(`checkpoint ${cp?.gtid ?? 'none'} did not reach ${target} in ${timeoutMs} ms${sdl === undefined ? '' : `; log:\n${sdl.logs().slice(-6000)}`}`);
       await new Promise((r) => setTimeout(r, 200));
     }
   } finally {

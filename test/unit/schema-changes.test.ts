@@ -36,6 +36,15 @@ describe('SchemaChanges', () => {
     assert.deepEqual(change?.action, { kind: 'alter', table: { db: 'shop', table: 't' }, dropColumns: ['Note'], addNullColumns: [], renameColumns: [], modifyColumns: [], primaryKey: false, stale: [] });
   });
 
+  it('names the included tables a statement changes without row events, in the case the server logs names', () => {
+    const lower = judge(['shop.t'], true);
+    assert.deepEqual(lower.judge('ALTER TABLE SHOP.T DROP PARTITION p0', '', AT)?.copies, { tables: [{ db: 'shop', table: 't' }], why: ['DROP PARTITION'] });
+    assert.deepEqual(lower.judge('ALTER TABLE Shop.T EXCHANGE PARTITION p0 WITH TABLE Shop.X', '', AT)?.copies, { tables: [{ db: 'shop', table: 't' }], why: ['EXCHANGE PARTITION'] });
+    assert.deepEqual(lower.judge('RENAME TABLE Shop.T TO Shop.T_old, Shop.T_new TO Shop.T', '', AT)?.copies, { tables: [{ db: 'shop', table: 't' }], why: ['RENAME from a table that is not included'] });
+    assert.equal(lower.judge('ALTER TABLE Shop.T ADD INDEX (a)', '', AT)?.copies, undefined, 'no copy for DDL that keeps stored rows');
+    assert.equal(judge(['shop.t']).judge('ALTER TABLE shop.T DROP PARTITION p0', '', AT), undefined, 'names are case-sensitive without lower_case_table_names');
+  });
+
   it('stops on a primary key change, or a change of a key column it has seen, naming table and position', () => {
     const s = judge(['shop']);
     assert.equal(stopCode(() => s.judge('ALTER TABLE shop.t DROP PRIMARY KEY, ADD PRIMARY KEY (v)', '', AT)), 'PRIMARY_KEY_CHANGED');
