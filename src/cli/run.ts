@@ -13,6 +13,7 @@ import { pipelineMetrics } from '../http/metrics.js';
 import { liveStatus, type MachineSnapshot } from '../http/live-status.js';
 import { readStoredStatus } from '../mongo/stored-status.js';
 import { createLogger, transitionLogger } from '../log.js';
+import { StallWatch } from '../machines/stall-watch.js';
 import { batchFrom, batcherMachine, type DecodeInput } from '../machines/batcher.js';
 import { committerMachine, StepError } from '../machines/committer.js';
 import { committerInputOf, supervisorMachine, type Prepared } from '../machines/supervisor.js';
@@ -270,6 +271,7 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
   });
   // The dashboard watches the same inspection stream as the metrics; without HTTP nothing runs.
   const live = new LiveState();
+  const stalls = new StallWatch(log);
   const dashboard = config.http.addr === 'off' ? undefined : new DashboardFeed({ registry: m.registry, live, pipeline: config.pipeline, owner, readStore: async () => readStoreFacts(target.db, config.pipeline) });
   const actor = createActor(machine, {
     systemId: 'supervisor',
@@ -281,7 +283,7 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
       sliceBytes: sliceBytesFor(config),
       batcher: { ...config.batch, maxInFlightBytes: config.maxInFlightBytes },
     },
-    inspect: inspectAll(transitionLogger(log), m.observe, ...(dashboard === undefined ? [] : [live.observe]), ...(inspector === undefined ? [] : [inspector.inspect])),
+    inspect: inspectAll(transitionLogger(log), stalls.observe, m.observe, ...(dashboard === undefined ? [] : [live.observe]), ...(inspector === undefined ? [] : [inspector.inspect])),
   });
 
   const status = liveStatus({
@@ -342,6 +344,7 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
   dashboard?.close();
   http?.close();
   status.stop();
+  stalls.stop();
   await snapshotting;
   await release(prepared()?.decoder);
   if (output.error !== undefined) {

@@ -5,6 +5,7 @@ import {
   type AnyStateNode,
   type AnyTransitionDefinition,
   type EventObject,
+  type InspectionEvent,
   type StateValue,
   createActor,
   createMachine,
@@ -72,7 +73,7 @@ export async function settle(): Promise<void> {
  * Runs a machine under `systemId` inside a tiny root that also invokes recording stand-ins
  * for every sibling, so `sendTo(sibling(...))` reaches something real in the same system.
  */
-export function startInSystem(machine: AnyStateMachine, systemId: SystemId, input: unknown) {
+export function startInSystem(machine: AnyStateMachine, systemId: SystemId, input: unknown, inspect?: (ev: InspectionEvent) => void) {
   const clock = new SimulatedClock();
   const received = emptyReceived();
   const errors: unknown[] = [];
@@ -83,7 +84,7 @@ export function startInSystem(machine: AnyStateMachine, systemId: SystemId, inpu
       ...siblings.map((id) => ({ id, systemId: id, src: 'stub' as const, input: () => id as never })),
     ],
   });
-  const actor = createActor(root, { clock });
+  const actor = createActor(root, { clock, ...(inspect !== undefined ? { inspect } : {}) });
   actor.subscribe({ error: (e) => errors.push(e) });
   actor.start();
   const sut = actor.getSnapshot().children.sut;
