@@ -32,7 +32,7 @@ export interface CommitterIODeps {
   log: Logger;
   metrics: PipelineMetrics;
   /** Throws while this instance may not write (see WriteFence). */
-  fence?: () => void;
+  fence?: () => Promise<void>;
 }
 
 /**
@@ -78,7 +78,7 @@ export function committerIO(deps: CommitterIODeps) {
 
   // Staging of batch n+1 overlaps the apply of batch n: the batcher stages ahead, the write step only what is left.
   const stageAhead = new StageAhead(async (batch, payload) => {
-    deps.fence?.();
+    await deps.fence?.();
     return stagingOf().stageBatch(scopeBatch(batch, config.pipeline), 'pending', payload);
   });
 

@@ -85,7 +85,7 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
   let snapshotEpoch = 0;
   /** The snapshot in flight, so a stop waits for its current chunk before closing the clients. */
   let snapshotting: Promise<unknown> = Promise.resolve();
-  const io = committerIO({ mongo: () => ({ client: target.client, db: target.db }), config, serverId, log, metrics: m, fence: () => fence.check() });
+  const io = committerIO({ mongo: () => ({ client: target.client, db: target.db }), config, serverId, log, metrics: m, fence: () => fence.ready() });
 
   const preparePipeline = (): Promise<Prepared> =>
     mongoStep(async () => {

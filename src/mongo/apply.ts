@@ -30,7 +30,7 @@ export interface ApplyTarget {
   limits?: ChunkLimits | undefined;
   mirrorStrategy?: MirrorStrategy | undefined;
   /** Called before every write command; throws when this instance may no longer write (lease). */
-  fence?: (() => void) | undefined;
+  fence?: (() => Promise<void>) | undefined;
   /** Runs before a batch's DDL is applied, on first attempts and on recovery alike (see CommitContext.beforeDdl). */
   beforeDdl?: ((batch: Batch) => Promise<void>) | undefined;
 }
@@ -52,7 +52,7 @@ export function emptyCounts(): ApplyCounts {
 export async function applyBatchDdl(t: ApplyTarget, batch: Batch, counts: ApplyCounts): Promise<void> {
   if (batch.ddl.length === 0) return;
   await t.beforeDdl?.(batch);
-  t.fence?.();
+  await t.fence?.();
   counts.ddl = await applyDdl(t.client, t.db, batch, t.databaseMap);
 }
 

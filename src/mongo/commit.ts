@@ -35,7 +35,7 @@ export interface CommitContext {
    * instance could take over, so a writer cut off from MongoDB past its lease sends nothing
    * when the partition heals (it learns then that it lost the lease, and stops).
    */
-  fence?: () => void;
+  fence?: () => Promise<void>;
   /**
    * Runs before a batch's DDL is applied: the online copies a DDL needs are requested here, so a
    * batch re-applied from staging after a crash requests them too.
@@ -83,7 +83,7 @@ export async function writeBatch(ctx: CommitContext, unscoped: Batch, stage = ct
   const t0 = performance.now();
   if (batch.slice?.open === true) {
     // Staged even with staging off: it is where an open transaction's rows wait for its commit.
-    ctx.fence?.();
+    await ctx.fence?.();
     const staged = await stagingOf(ctx).stageOpen(batch);
     faultPoint('after-stage-open');
     return { counts: emptyCounts(), staged, transaction: false, checkpoint: null, ms: { stage: performance.now() - t0, apply: 0 } };
@@ -91,7 +91,7 @@ export async function writeBatch(ctx: CommitContext, unscoped: Batch, stage = ct
   const counts = emptyCounts();
   if (batch.slice !== undefined) await applyGroup(ctx, batch.slice.group, counts);
   const t1 = performance.now();
-  ctx.fence?.();
+  await ctx.fence?.();
   const staged = stage ? await stagingOf(ctx).stageBatch(batch) : null;
   const t2 = performance.now();
   faultPoint('after-stage');
@@ -109,7 +109,7 @@ async function applyBatch(ctx: CommitContext, batch: Batch, counts: ApplyCounts)
     if (inTxn !== undefined) return { counts: addCounts(inTxn.counts, counts), transaction: true, checkpoint: inTxn.checkpoint };
   }
   const rejected = await applyRows(target, batch, counts);
-  if (rejected.length > 0) ctx.fence?.();
+  if (rejected.length > 0) await ctx.fence?.();
   counts.deadLetters += await writeDeadLetters(ctx.db, rejected);
   return { counts, transaction: false, checkpoint: null };
 }
@@ -122,13 +122,13 @@ async function applyBatch(ctx: CommitContext, batch: Batch, counts: ApplyCounts)
  */
 async function applyGroup(ctx: CommitContext, group: string, counts: ApplyCounts): Promise<void> {
   const staging = stagingOf(ctx);
-  ctx.fence?.();
+  await ctx.fence?.();
   await staging.commitGroup(group);
   faultPoint('after-group-commit');
   for await (const slice of staging.pending(group)) {
     // A slice has no end: nothing to checkpoint, only its staged copy to release.
     addCounts(counts, (await applyBatch(ctx, slice, emptyCounts())).counts);
-    ctx.fence?.();
+    await ctx.fence?.();
     await staging.markApplied(slice.id);
     ctx.sliceApplied?.(slice);
     faultPoint('after-slice-apply');
@@ -152,7 +152,7 @@ export async function finishBatch(ctx: CommitContext, unscoped: Batch, written: 
     checkpoint = await checkpointOf(ctx, batch);
   }
   if (written.staged !== null) {
-    ctx.fence?.();
+    await ctx.fence?.();
     await stagingOf(ctx).markApplied(batch.id);
   }
   return checkpoint;

@@ -31,7 +31,7 @@ export interface WriteOpts {
   session?: ClientSession | undefined;
   limits?: ChunkLimits;
   /** Called before every write command; throws when this instance may no longer write (lease). */
-  fence?: (() => void) | undefined;
+  fence?: (() => Promise<void>) | undefined;
 }
 
 /**
@@ -53,7 +53,7 @@ export async function insertEvents(coll: Collection<Document>, changes: readonly
   }
   for (const run of chunk(sized, (s) => s.size, opts.limits ?? DEFAULT_CHUNK)) {
     const ops: AnyBulkWriteOperation<Document>[] = run.map((s) => ({ insertOne: { document: s.doc } }));
-    opts.fence?.();
+    await opts.fence?.();
     const { counts, failures } = await runBulk(() => coll.bulkWrite(ops, { ordered: false, session: opts.session }));
     out.inserted += counts.inserted;
     for (const f of failures) {

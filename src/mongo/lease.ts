@@ -71,16 +71,51 @@ export async function renewLease(db: Db, pipeline: string, lease: Lease, ttlMs: 
  */
 export class WriteFence {
   private validUntil = 0;
+  private waiters: (() => void)[] = [];
 
-  constructor(private readonly ttlMs: number, private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly ttlMs: number,
+    private readonly now: () => number = Date.now,
+    /** How long `ready()` waits for a renewal before giving up (a lease's TTL by default). */
+    private readonly waitMs: number = ttlMs,
+  ) {}
 
   /** A lease acquisition or renewal sent at `sentAt` succeeded. */
   renewed(sentAt: number): void {
     this.validUntil = Math.max(this.validUntil, sentAt + this.ttlMs);
+    if (!this.writable) return;
+    const waiting = this.waiters;
+    this.waiters = [];
+    for (const wake of waiting) wake();
   }
 
   get writable(): boolean {
     return this.now() < this.validUntil - this.ttlMs / 3;
+  }
+
+  /**
+   * Resolves once a write command may be sent. A renewal that is merely late (MongoDB slow to
+   * answer it, often because of this writer's own large writes) is waited for, up to `waitMs`,
+   * instead of failing the step: a failed step is retried from its start, redoing the writes
+   * that slowed the renewal, and on a loaded server that loop can keep the fence shut for good.
+   * Past the wait it throws a transient error (MongoDB unreachable, or the lease lost, which
+   * the lease keeper reports).
+   */
+  async ready(): Promise<void> {
+    if (this.writable) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== wake);
+        resolve();
+      }, this.waitMs);
+      timer.unref();
+      const wake = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.waiters.push(wake);
+    });
+    this.check();
   }
 
   /** Throws a transient error (the committer backs off until the lease is renewed, or lost). */

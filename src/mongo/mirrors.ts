@@ -91,11 +91,11 @@ export type MirrorStrategy = 'guarded-upsert' | 'replace-set';
 export async function applyMirrors(
   client: MongoClient,
   groups: readonly MirrorGroup[],
-  opts: { session?: ClientSession | undefined; limits?: ChunkLimits; strategy?: MirrorStrategy; fence?: (() => void) | undefined } = {},
+  opts: { session?: ClientSession | undefined; limits?: ChunkLimits; strategy?: MirrorStrategy; fence?: (() => Promise<void>) | undefined } = {},
 ): Promise<MirrorCounts> {
   const out: MirrorCounts = { upserted: 0, replaced: 0, deleted: 0, skippedOlder: 0, rejected: [] };
   const limits = opts.limits ?? DEFAULT_CHUNK;
-  const fence = opts.fence ?? ((): void => undefined);
+  const fence = opts.fence ?? ((): Promise<void> => Promise.resolve());
   if (opts.strategy === 'replace-set') {
     for (const group of groups) await replaceSet(client, group, out, limits, fence);
     return out;
@@ -113,7 +113,7 @@ export async function applyMirrors(
       }
     }
     for (const run of chunk(writes, (w) => w.size, { ops: Math.min(limits.ops, limits.updateOps ?? limits.ops), bytes: limits.bytes })) {
-      fence();
+      await fence();
       const { counts, failures } = await runBulk(() => coll.bulkWrite(run.map((w) => w.write), { ordered: false, session: opts.session }));
       if (failures.length === 0) {
         out.upserted += counts.upserted;
@@ -125,7 +125,7 @@ export async function applyMirrors(
       // counts nothing it did write. So a chunk with any failure is redone one write at a time:
       // every write is guarded and idempotent, and single answers cannot be misattributed.
       for (const item of run) {
-        fence();
+        await fence();
         const one = await runBulk(() => coll.bulkWrite([item.write], { ordered: true, session: opts.session }));
         out.upserted += one.counts.upserted;
         out.replaced += one.counts.matched;
@@ -143,7 +143,7 @@ export async function applyMirrors(
 
 const IN_CHUNK = 1000;
 
-async function replaceSet(client: MongoClient, { ns, ops }: MirrorGroup, out: MirrorCounts, limits: ChunkLimits, fence: () => void): Promise<void> {
+async function replaceSet(client: MongoClient, { ns, ops }: MirrorGroup, out: MirrorCounts, limits: ChunkLimits, fence: () => Promise<void>): Promise<void> {
   const coll = client.db(ns.db).collection<Document>(ns.collection);
   const target = { kind: 'mirror' as const, db: ns.db, collection: ns.collection };
   const stored = new Map<string, string>();
@@ -174,12 +174,12 @@ async function replaceSet(client: MongoClient, { ns, ops }: MirrorGroup, out: Mi
   for (let i = 0; i < live.length; i += IN_CHUNK) {
     const keys = live.slice(i, i + IN_CHUNK).filter((l) => stored.has(keyIdentity(l.op.key))).map((l) => l.op.key);
     if (keys.length === 0) continue;
-    fence();
+    await fence();
     out.deleted += (await coll.deleteMany({ _id: { $in: keys } } as Filter<Document>)).deletedCount;
   }
   const inserts = live.filter((l): l is { op: MirrorOp; doc: Document; size: number } => l.doc !== undefined);
   for (const run of chunk(inserts, (l) => l.size, limits)) {
-    fence();
+    await fence();
     const { counts, failures } = await runBulk(() => coll.bulkWrite(run.map((l) => ({ insertOne: { document: l.doc } })), { ordered: false }));
     out.upserted += counts.inserted;
     for (const f of failures) {

@@ -262,7 +262,7 @@ export class OnlineSnapshots {
     let deleted = 0;
     if (last && req.firstSeq !== null) {
       const ns = mirrorNamespace(schema.db, schema.table, ctx.databaseMap);
-      ctx.fence?.();
+      await ctx.fence?.();
       deleted = (await ctx.client.db(ns.db).collection(ns.collection).deleteMany({ '_sdl.pos': { $lt: req.firstSeq } })).deletedCount;
     }
     return { skipped: decoded.length - reads.length, deleted };

@@ -343,9 +343,9 @@ describe('committer against the MongoDB-wire server', () => {
       const limits = { ops: 10, bytes: 1024 * 1024 };
       let allowed = 0;
       let calls = 0;
-      const fence = (): void => {
+      const fence = (): Promise<void> => {
         calls++;
-        if (calls > allowed) throw new SdlError('LEASE_STALE', 'lease not renewed', 'transient');
+        return calls > allowed ? Promise.reject(new SdlError('LEASE_STALE', 'lease not renewed', 'transient')) : Promise.resolve();
       };
       // Stale from the start: nothing reaches the server, not even staging.
       await assert.rejects(commitBatch({ ...ctx, fence, limits, mirrorStrategy }, b), /lease not renewed/);
@@ -380,6 +380,40 @@ describe('committer against the MongoDB-wire server', () => {
     fence.renewed(now - 500);
     fence.renewed(now - 2000);
     assert.equal(fence.writable, true);
+  });
+
+  it('WriteFence.ready: a late renewal is waited for, not failed; an absent one fails after the wait', async () => {
+    const fence = new WriteFence(3000, Date.now, 400);
+    const t0 = Date.now();
+    await assert.rejects(fence.ready(), (e: unknown) => e instanceof SdlError && e.code === 'LEASE_STALE');
+    assert.ok(Date.now() - t0 >= 350, 'waited for a renewal before giving up');
+    const waiting = fence.ready();
+    setTimeout(() => fence.renewed(Date.now()), 100);
+    await waiting;
+    assert.equal(fence.writable, true);
+  });
+
+  it('a batch whose lease renewal comes late mid-batch waits for it and completes, instead of failing and redoing its writes', async () => {
+    for (const mirrorStrategy of ['guarded-upsert', 'replace-set'] as const) {
+      const { ctx, src } = fresh();
+      const n = 60;
+      const b = batch(Array.from({ length: n }, (_, i) => change({ op: 'insert', db: src, key: i, after: { id: i, v: `row ${i}` }, n: i + 1 })));
+      let now = 1_000_000;
+      const lease = new WriteFence(3000, () => now, 5000);
+      lease.renewed(now);
+      let commands = 0;
+      const fence = async (): Promise<void> => {
+        // The window closes after the third write command; the renewal answers 200 ms later.
+        if (++commands === 4) {
+          now += 2500;
+          setTimeout(() => lease.renewed(now), 200);
+        }
+        await lease.ready();
+      };
+      const done = await commitBatch({ ...ctx, fence, limits: { ops: 10, bytes: 1024 * 1024 }, mirrorStrategy }, b);
+      assert.equal(done.eventsInserted, n, `${mirrorStrategy}: every event written once, none redone`);
+      assert.equal(await mirror(src).countDocuments(), n);
+    }
   });
 
   it('never moves the checkpoint backwards', async () => {
