@@ -46,13 +46,14 @@ export function committerIO(deps: CommitterIODeps) {
   const { config, log, metrics } = deps;
   // One for the process: its staging order and write-concern fallback carry across prepares.
   let staging: Staging | undefined;
-  const stagingOf = (): Staging => (staging ??= new Staging(deps.mongo().db, config.pipeline, { ttl: false }));
+  const stagingOf = (): Staging => (staging ??= new Staging(() => deps.mongo().db, config.pipeline, { ttl: false }));
   // The context of the newest prepare's values; the snapshot, the committer and online snapshots share it.
-  let current: { caps: Capabilities; term: number | undefined; ctx: CommitContext } | undefined;
+  let current: { caps: Capabilities; term: number | undefined; client: MongoClient; ctx: CommitContext } | undefined;
   const outcomes = new Map<string, WriteOutcome>();
   const context = ({ caps, term }: CommitterInput): CommitContext => {
-    if (current !== undefined && current.caps === caps && current.term === term) return current.ctx;
+    // A new client too (MongoTarget.heal replaced a wedged one): the next step writes through it.
     const { client, db } = deps.mongo();
+    if (current !== undefined && current.caps === caps && current.term === term && current.client === client) return current.ctx;
     const ctx: CommitContext = {
       client,
       db,
@@ -72,7 +73,7 @@ export function committerIO(deps: CommitterIODeps) {
         metrics.tableRowsCommitted(slice.changes);
       },
     };
-    current = { caps, term, ctx };
+    current = { caps, term, client, ctx };
     return ctx;
   };
 

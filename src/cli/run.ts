@@ -86,6 +86,19 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
   /** The snapshot in flight, so a stop waits for its current chunk before closing the clients. */
   let snapshotting: Promise<unknown> = Promise.resolve();
   const io = committerIO({ mongo: () => ({ client: target.client, db: target.db }), config, serverId, log, metrics: m, fence: () => fence.ready() });
+  // The driver can stop seeing a MongoDB that is back after an outage (see MongoTarget.heal).
+  let healing = false;
+  const healer = setInterval(() => {
+    if (healing) return;
+    healing = true;
+    target.heal().then((found) => {
+      if (found === 'suspect') log.warn('MongoDB answers a new connection but not the writing client: replacing the client if that holds at the next check');
+      if (found === 'replaced') log.warn('replaced the MongoDB client: it had stopped reaching a server that a new client reaches (its server monitor was stuck)');
+    }, (err: unknown) => log.warn({ err: (err as Error).message }, 'MongoDB client check failed')).finally(() => {
+      healing = false;
+    });
+  }, HEAL_CHECK_MS);
+  healer.unref();
 
   const preparePipeline = (): Promise<Prepared> =>
     mongoStep(async () => {
@@ -345,6 +358,7 @@ export async function run(config: Config, opts: RunOptions = {}): Promise<number
   http?.close();
   status.stop();
   stalls.stop();
+  clearInterval(healer);
   await snapshotting;
   await release(prepared()?.decoder);
   if (output.error !== undefined) {
@@ -400,6 +414,9 @@ function preparedNow(prepared: Prepared | undefined): Prepared {
   if (prepared === undefined) throw new Error('online snapshot before prepare');
   return prepared;
 }
+
+/** How often the writing client is checked against a new one (MongoTarget.heal). */
+const HEAL_CHECK_MS = 10_000;
 
 function inspectAll(...observers: ((ev: InspectionEvent) => void)[]): (ev: InspectionEvent) => void {
   return (ev) => {

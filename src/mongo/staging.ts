@@ -39,12 +39,17 @@ export interface StagingOptions {
  * it fails the write loudly, and nothing here retries with a weaker one.
  */
 export class Staging {
-  readonly coll: Collection<StagingDoc>;
+  private readonly db: () => Db;
   private lastOrder = 0;
   private marks = 0;
 
-  constructor(db: Db, private readonly pipeline: string, private readonly opts: StagingOptions = {}) {
-    this.coll = db.collection<StagingDoc>(COLLECTIONS.staging);
+  /** `db` may be a function: the writing client can be replaced while this staging's order carries on (MongoTarget.heal). */
+  constructor(db: Db | (() => Db), private readonly pipeline: string, private readonly opts: StagingOptions = {}) {
+    this.db = typeof db === 'function' ? db : () => db;
+  }
+
+  get coll(): Collection<StagingDoc> {
+    return this.db().collection<StagingDoc>(COLLECTIONS.staging);
   }
 
   /**

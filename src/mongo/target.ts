@@ -19,6 +19,9 @@ export interface TargetSettings {
 export class MongoTarget {
   private writer: MongoClient | undefined;
   private decided: WriteConcernDecision | undefined;
+  /** Consecutive heal() checks where a new client reached the server and the writer did not. */
+  private suspect = 0;
+  private closed = false;
 
   constructor(
     private readonly settings: TargetSettings,
@@ -72,7 +75,57 @@ export class MongoTarget {
     return this.decided;
   }
 
+  /**
+   * Replaces the writing client when it no longer reaches a server that a new client reaches.
+   * Measured against FerretDB stopped mid-write and started again (about one outage in three
+   * under load): the driver's server monitor started a check and never finished it, so the
+   * server stayed "Unknown" and every operation failed server selection with the error of the
+   * outage's first second, for as long as sdl ran. Call it while writes fail with network
+   * errors; it pings through the writing client and, when that fails, through a new one.
+   * Two disagreements in a row (so not a server that just came back) swap the client; the old
+   * one is closed a minute later, once its pending operations have timed out (transiently).
+   * Returns what it found.
+   */
+  async heal(): Promise<'healthy' | 'down' | 'suspect' | 'replaced'> {
+    const writer = this.writer;
+    if (writer === undefined || this.decided === undefined || this.closed) return 'down';
+    if (await pings(writer)) {
+      this.suspect = 0;
+      return 'healthy';
+    }
+    const fresh = new MongoClient(this.settings.url, { ...this.options, serverSelectionTimeoutMS: 5000, connectTimeoutMS: 5000 });
+    const reachable = await pings(fresh);
+    await fresh.close().catch(() => undefined);
+    if (!reachable) {
+      this.suspect = 0;
+      return 'down';
+    }
+    if (++this.suspect < 2) return 'suspect';
+    this.suspect = 0;
+    const replacement = new MongoClient(this.settings.url, { ...this.options, writeConcern: driverConcern(this.decided.concern) });
+    await replacement.connect();
+    // Only a writer still in place is replaced (a stop may have closed it meanwhile).
+    if (this.writer !== writer || this.closed) {
+      await replacement.close().catch(() => undefined);
+      return 'healthy';
+    }
+    this.writer = replacement;
+    setTimeout(() => void writer.close().catch(() => undefined), 60_000).unref();
+    return 'replaced';
+  }
+
   async close(): Promise<void> {
+    this.closed = true;
     await this.writer?.close().catch(() => undefined);
+  }
+}
+
+/** Whether the server answers a ping through this client (within its server selection timeout). */
+async function pings(client: MongoClient): Promise<boolean> {
+  try {
+    await client.db('admin').command({ ping: 1 });
+    return true;
+  } catch {
+    return false;
   }
 }
