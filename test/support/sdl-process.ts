@@ -106,7 +106,7 @@ export function logText(file: string): string {
 export function logLines(file: string): Record<string, unknown>[] {
   return logText(file)
     .split('\n')
-    .filter((l) => l.startsWith('{'))
+    .filter((l) => l.startsWith('{"'))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
