@@ -12,7 +12,8 @@ export const WORKING_STATES: Readonly<Record<string, readonly string[]>> = {
   committer: ['recovering', 'writing', 'checkpointing'],
   batcher: ['flushing'],
   reader: ['online.connecting'],
-  supervisor: ['starting'],
+  // Not the supervisor's `starting`: a standby waits there for the lease, and the initial
+  // snapshot runs there, each for as long as it takes.
 };
 
 interface Entered {
