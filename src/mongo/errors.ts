@@ -52,7 +52,15 @@ const TRANSIENT_LABELS = [
   'SystemOverloadedError',
 ];
 
-const TRANSIENT_NAMES = new Set(['MongoPoolClearedError', 'MongoNetworkTimeoutError', 'MongoOperationTimeoutError']);
+const TRANSIENT_NAMES = new Set([
+  'MongoPoolClearedError',
+  'MongoNetworkTimeoutError',
+  'MongoOperationTimeoutError',
+  // A client sdl replaced (MongoTarget.heal) is closed a minute later; a step still writing
+  // through it then fails with one of these, and its retry takes the new client.
+  'MongoTopologyClosedError',
+  'MongoNotConnectedError',
+]);
 
 const ELECTION_CODES = new Set([91, 189, 10107, 11600, 11602, 13435, 13436]);
 const CONFLICT_CODES = new Set([112, 251]);

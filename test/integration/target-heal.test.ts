@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MongoNetworkError, type MongoClient } from 'mongodb';
+import { classifyMongoError } from '../../src/mongo/errors.js';
 import { MongoTarget } from '../../src/mongo/target.js';
 import { startStack, type Stack } from '../support/stack.js';
 
@@ -60,6 +61,12 @@ describe('MongoTarget.heal', () => {
       assert.notEqual(target.client, wedged);
       assert.equal(await writes(target), true, 'writes go through the new client');
       assert.equal(await target.heal(), 'healthy');
+      // The replaced client is closed a minute later; a step still writing through it must retry
+      // (through the new client), not stop sdl.
+      await wedged.close();
+      const late = await wedged.db('sdl_heal').collection('heal').insertOne({ late: true }).then(() => undefined, (err: unknown) => err);
+      assert.ok(late instanceof Error, 'a closed client writes nothing');
+      assert.equal(classifyMongoError(late), 'transient', `${late.name}: ${late.message}`);
     } finally {
       await target.close();
     }
