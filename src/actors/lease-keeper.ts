@@ -49,7 +49,10 @@ export function leaseKeeper(deps: LeaseKeeperDeps) {
             },
           });
         },
-        deps.onRenewalError,
+        (err: unknown) => {
+          deps.fence.renewalFailed();
+          deps.onRenewalError(err);
+        },
       );
     }, Math.max(250, Math.floor(deps.ttlMs / 4)));
     return () => {

@@ -72,6 +72,8 @@ export async function renewLease(db: Db, pipeline: string, lease: Lease, ttlMs: 
 export class WriteFence {
   private validUntil = 0;
   private waiters: (() => void)[] = [];
+  /** The last renewal failed and none succeeded since. */
+  private failing = false;
 
   constructor(
     private readonly ttlMs: number,
@@ -83,7 +85,17 @@ export class WriteFence {
   /** A lease acquisition or renewal sent at `sentAt` succeeded. */
   renewed(sentAt: number): void {
     this.validUntil = Math.max(this.validUntil, sentAt + this.ttlMs);
-    if (!this.writable) return;
+    this.failing = false;
+    if (this.writable) this.wake();
+  }
+
+  /** A renewal failed (MongoDB unreachable): nothing is waited for until one succeeds again. */
+  renewalFailed(): void {
+    this.failing = true;
+    this.wake();
+  }
+
+  private wake(): void {
     const waiting = this.waiters;
     this.waiters = [];
     for (const wake of waiting) wake();
@@ -98,11 +110,13 @@ export class WriteFence {
    * answer it, often because of this writer's own large writes) is waited for, up to `waitMs`,
    * instead of failing the step: a failed step is retried from its start, redoing the writes
    * that slowed the renewal, and on a loaded server that loop can keep the fence shut for good.
-   * Past the wait it throws a transient error (MongoDB unreachable, or the lease lost, which
-   * the lease keeper reports).
+   * While renewals fail, or past the wait, it throws a transient error (MongoDB unreachable, or
+   * the lease lost, which the lease keeper reports).
    */
   async ready(): Promise<void> {
     if (this.writable) return;
+    // Renewals failing (an outage): fail now, so the step backs off and says so.
+    if (this.failing) this.check();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== wake);

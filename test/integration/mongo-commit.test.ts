@@ -393,6 +393,21 @@ describe('committer against the MongoDB-wire server', () => {
     assert.equal(fence.writable, true);
   });
 
+  it('WriteFence.ready: while renewals fail (MongoDB unreachable) it fails at once, so the step backs off and says so', async () => {
+    let now = 1_000_000;
+    const fence = new WriteFence(3000, () => now, 60_000);
+    fence.renewed(now);
+    now += 2500;
+    fence.renewalFailed();
+    await assert.rejects(fence.ready(), (e: unknown) => e instanceof SdlError && e.code === 'LEASE_STALE');
+    // A renewal that fails while a write waits ends the wait.
+    fence.renewed(now - 500);
+    now += 2500;
+    const waiting = fence.ready();
+    fence.renewalFailed();
+    await assert.rejects(waiting, (e: unknown) => e instanceof SdlError && e.code === 'LEASE_STALE');
+  });
+
   it('a batch whose lease renewal comes late mid-batch waits for it and completes, instead of failing and redoing its writes', async () => {
     for (const mirrorStrategy of ['guarded-upsert', 'replace-set'] as const) {
       const { ctx, src } = fresh();
