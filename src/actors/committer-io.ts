@@ -9,10 +9,10 @@ import type { Capabilities } from '../mongo/capabilities.js';
 import { finishBatch, recoverPending, writeBatch, type CommitContext, type WriteOutcome } from '../mongo/commit.js';
 import type { MirrorStrategy } from '../mongo/mirrors.js';
 import { Staging } from '../mongo/staging.js';
-import { ddlTables } from '../mongo/ddl-parse.js';
+import { ddlTables, type TableRef } from '../mongo/ddl-parse.js';
 import { MirrorLock } from '../mongo/mirror-lock.js';
 import { TouchedKeys } from '../snapshot/touched-keys.js';
-import { readTableSnapshot, requestTableSnapshot } from '../mongo/table-snapshots.js';
+import { readTableSnapshot, requestTableSnapshot, type TableSnapshotDoc } from '../mongo/table-snapshots.js';
 import { CASCADE_FIX, CASCADE_WHY, declaresCascade } from '../mysql/cascades.js';
 import { SdlError } from '../errors.js';
 import { FERRETDB_CHUNK } from '../mongo/write-shape.js';
@@ -126,21 +126,37 @@ export function committerIO(deps: CommitterIODeps) {
       const a = ddl.action;
       if (a === undefined) continue;
       const at = batch.end === undefined ? batch.id : `${batch.end.file}:${batch.end.pos}`;
+      // Read before this statement requests anything: a request made below is not one it interrupted.
+      const pending = new Map<string, TableSnapshotDoc>();
+      for (const t of ddlTables(a)) {
+        const doc = await readTableSnapshot(db, config.pipeline, t);
+        if (doc !== null && !doc.done) pending.set(refKey(t), doc);
+      }
+      const requested = new Set<string>();
       const copies = ddl.copies;
-      if (copies !== undefined) {
-        for (const t of copies.tables) {
-          const name = `${t.db}.${t.table}`;
-          log.warn({ db: t.db, table: t.table, changes: copies.why, position: batch.end === undefined ? undefined : withoutJson(batch.end) },
-            `${name}: ${copies.why.join(', ')} may change stored rows without row events: re-snapshotting ${name} online (progress in the snapshot log lines and /metrics)`);
-          await requestTableSnapshot(db, config.pipeline, t, `${copies.why.join(', ')} at ${at}`);
-        }
-        continue;
+      for (const t of copies?.tables ?? []) {
+        const name = `${t.db}.${t.table}`;
+        log.warn({ db: t.db, table: t.table, changes: copies?.why, position: batch.end === undefined ? undefined : withoutJson(batch.end) },
+          `${name}: ${copies?.why.join(', ')} may change stored rows without row events: re-snapshotting ${name} online (progress in the snapshot log lines and /metrics)`);
+        await requestTableSnapshot(db, config.pipeline, t, `${copies?.why.join(', ')} at ${at}`);
+        requested.add(refKey(t));
       }
       for (const t of ddlTables(a)) {
-        const pending = await readTableSnapshot(db, config.pipeline, t);
-        if (pending === null || pending.done) continue;
+        const doc = pending.get(refKey(t));
+        if (doc === undefined || requested.has(refKey(t))) continue;
         log.warn({ db: t.db, table: t.table, ddl: a.kind }, `${t.db}.${t.table}: DDL during its online snapshot: starting the copy over`);
-        await requestTableSnapshot(db, config.pipeline, t, `${pending.reason}; restarted after ${a.kind} DDL`);
+        await requestTableSnapshot(db, config.pipeline, t, `${doc.reason}; restarted after ${a.kind} DDL`);
+        requested.add(refKey(t));
+      }
+      if (a.kind !== 'rename') continue;
+      // A renamed table takes its mirror, copied only in part, to its new name: the copy must go on there.
+      for (const [i, p] of a.pairs.entries()) {
+        const doc = pending.get(refKey(p.from));
+        const to = renamedTo(a.pairs, i);
+        if (doc === undefined || requested.has(refKey(to)) || (a.leaving ?? []).some((t) => refKey(t) === refKey(to))) continue;
+        log.warn({ db: to.db, table: to.table, from: `${p.from.db}.${p.from.table}` }, `${to.db}.${to.table}: renamed from ${p.from.db}.${p.from.table} during its online snapshot: copying it under its new name`);
+        await requestTableSnapshot(db, config.pipeline, to, `${doc.reason}; renamed from ${p.from.db}.${p.from.table} at ${at}`);
+        requested.add(refKey(to));
       }
     }
   };
@@ -229,4 +245,13 @@ export function committerIO(deps: CommitterIODeps) {
  */
 export function mirrorStrategyFor(caps: Capabilities): MirrorStrategy {
   return caps.ferretdb !== undefined && /^v?1\./.test(caps.ferretdb) ? 'replace-set' : 'guarded-upsert';
+}
+
+const refKey = (t: TableRef): string => `${t.db}.${t.table}`;
+
+/** Where pair i of a RENAME chain leaves its table once the whole statement ran (`a TO b, b TO c`: c). */
+function renamedTo(pairs: { from: TableRef; to: TableRef }[], i: number): TableRef {
+  let at = pairs[i]?.to ?? { db: '', table: '' };
+  for (const p of pairs.slice(i + 1)) if (refKey(p.from) === refKey(at)) at = p.to;
+  return at;
 }
