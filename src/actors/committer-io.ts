@@ -19,6 +19,8 @@ import { FERRETDB_CHUNK } from '../mongo/write-shape.js';
 import type { StagedPayload, StagePlan } from '../decode/wire.js';
 import type { Part } from '../pipeline/batching.js';
 import type { Batch } from '../pipeline/types.js';
+import { snapshotSeq } from '../pipeline/sequence.js';
+import { mirrorNamespace } from '../mongo/layout.js';
 import { PART_BYTES } from '../mongo/payload.js';
 import { scopeBatch } from '../mongo/scope.js';
 import { mongoStep } from './mongo-step.js';
@@ -121,16 +123,29 @@ export function committerIO(deps: CommitterIODeps) {
   };
 
   const requestResnapshots = async (batch: Batch): Promise<void> => {
-    const { db } = deps.mongo();
+    const { client, db } = deps.mongo();
     for (const ddl of batch.ddl) {
       const a = ddl.action;
       if (a === undefined) continue;
       const at = batch.end === undefined ? batch.id : `${batch.end.file}:${batch.end.pos}`;
       // Read before this statement requests anything: a request made below is not one it interrupted.
+      // A copy is interrupted while unfinished, and also once done if a view of it already held
+      // this DDL: the stream lagged, so that copy wrote the table as the DDL left it into the
+      // mirror as it was before (a RENAME then moved those documents to the old table's new name).
+      const ddlSeq = batch.end === undefined ? undefined : snapshotSeq(batch.end);
       const pending = new Map<string, TableSnapshotDoc>();
       for (const t of ddlTables(a)) {
         const doc = await readTableSnapshot(db, config.pipeline, t);
-        if (doc !== null && !doc.done) pending.set(refKey(t), doc);
+        if (doc === null) continue;
+        const sawDdl = ddlSeq !== undefined && doc.lastSeq != null && doc.lastSeq >= ddlSeq && !doc.reason.includes('refused');
+        if (!doc.done || sawDdl) pending.set(refKey(t), doc);
+        if (!sawDdl) continue;
+        // What it wrote from those views: the stream has written nothing at or past this DDL yet,
+        // so every such document is the copy's, and its identical view seq would keep a new
+        // copy's end from deleting it. The new copy writes the rows again.
+        const ns = mirrorNamespace(t.db, t.table, config.mongo.databaseMap);
+        const gone = await client.db(ns.db).collection(ns.collection).deleteMany({ '_sdl.pos': { $gte: ddlSeq } });
+        log.warn({ db: t.db, table: t.table, deleted: gone.deletedCount }, `${t.db}.${t.table}: its online snapshot read the table after this DDL, which the stream applies only now: deleted the ${gone.deletedCount} documents it wrote from those views, copying again`);
       }
       const requested = new Set<string>();
       const copies = ddl.copies;
@@ -144,7 +159,7 @@ export function committerIO(deps: CommitterIODeps) {
       for (const t of ddlTables(a)) {
         const doc = pending.get(refKey(t));
         if (doc === undefined || requested.has(refKey(t))) continue;
-        log.warn({ db: t.db, table: t.table, ddl: a.kind }, `${t.db}.${t.table}: DDL during its online snapshot: starting the copy over`);
+        log.warn({ db: t.db, table: t.table, ddl: a.kind }, `${t.db}.${t.table}: DDL during its online snapshot (or older than a view it read): starting the copy over`);
         await requestTableSnapshot(db, config.pipeline, t, `${doc.reason}; restarted after ${a.kind} DDL`);
         requested.add(refKey(t));
       }

@@ -177,6 +177,7 @@ export class OnlineSnapshots {
           req.firstSeq = chunk.seq;
           req.upTo = chunk.upTo;
         }
+        req.lastSeq = chunk.seq;
         const schema = chunk.schema;
         const ts = Date.now();
         const changes = chunk.rows.map((row, i): RowChange => ({ op: 'insert', schema: 0, before: null, after: row, id: `${i}`, seq: chunk.seq }));

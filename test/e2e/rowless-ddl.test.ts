@@ -4,6 +4,7 @@ import { MongoClient, type Document } from 'mongodb';
 import { SdlProcess, waitForCatchUp } from '../support/sdl-process.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { assertMirrorsEqual } from '../support/verify.js';
+import { sdlCommand } from '../support/sdl-cli.js';
 
 const RANGED = 'CREATE TABLE rd.t (id INT PRIMARY KEY, a INT) PARTITION BY RANGE (id) (PARTITION p0 VALUES LESS THAN (10), PARTITION p1 VALUES LESS THAN MAXVALUE)';
 
@@ -132,6 +133,44 @@ describe('DDL that changes rows without row events', () => {
           await new Promise((r) => setTimeout(r, 200));
         }
         await assertMirrorsEqual(stack, ['rm.t_moved']);
+      } finally {
+        assert.equal(await sdl.stop(), 0, sdl.logs().slice(-3000));
+      }
+    } finally {
+      await conn.end();
+      await client.close();
+    }
+  });
+
+  it('a copy that read the table after a DDL the stream had not applied yet is taken again when it is applied', async () => {
+    const conn = await stack.mariadb.connect();
+    await conn.query('DROP DATABASE IF EXISTS rl; CREATE DATABASE rl');
+    await conn.query('CREATE TABLE rl.t (id INT PRIMARY KEY, a INT); CREATE TABLE rl.t_new (id INT PRIMARY KEY, a INT); CREATE TABLE rl.filler (id INT PRIMARY KEY)');
+    await conn.query('INSERT INTO rl.t VALUES (1, 1), (2, 2), (3, 3); INSERT INTO rl.t_new VALUES (100, 100), (101, 101)');
+    const env = { SDL_MONGO_DATABASE: 'sdl_rl' };
+    const opts = { pipeline: 'rl', include: 'rl.t,rl.t3,rl.filler', env };
+    const first = new SdlProcess(stack.scratch, stack, { ...opts, name: 'rl-first' });
+    const client = new MongoClient(stack.mongo.url);
+    first.start();
+    try {
+      await waitForCatchUp(stack, 'rl', 120_000, first, 'sdl_rl');
+      assert.equal(await first.stop(), 0);
+      // A backlog before the swap: the copy of t reads and writes the new t before the stream reaches the RENAME.
+      for (let b = 0; b < 20; b++) await conn.query(`INSERT INTO rl.filler VALUES ${Array.from({ length: 100 }, (_, i) => `(${b * 100 + i})`).join(', ')}`);
+      await conn.query('RENAME TABLE rl.t TO rl.t3, rl.t_new TO rl.t');
+      const requested = await sdlCommand(stack, 'snapshot', { SDL_PIPELINE: 'rl', SDL_INCLUDE: opts.include, SDL_MONGO_DATABASE: 'sdl_rl' }, ['--tables', 'rl.t']);
+      assert.equal(requested.code, 0, requested.stdout + requested.stderr);
+      const sdl = new SdlProcess(stack.scratch, stack, { ...opts, name: 'rl-second' });
+      sdl.start();
+      try {
+        await waitForCatchUp(stack, 'rl', 180_000, sdl, 'sdl_rl');
+        const deadline = Date.now() + 180_000;
+        while ((await client.db('sdl_rl').collection('snapshots').countDocuments({ done: false })) > 0) {
+          assert.ok(sdl.running && Date.now() < deadline, `copies unfinished\n${sdl.logs().slice(-3000)}`);
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        // The source did not move after the RENAME: the new copies' views have the stale copy's seq.
+        await assertMirrorsEqual(stack, ['rl.t', 'rl.t3']);
       } finally {
         assert.equal(await sdl.stop(), 0, sdl.logs().slice(-3000));
       }
