@@ -9,16 +9,18 @@ import type { Capabilities } from '../mongo/capabilities.js';
 import { finishBatch, recoverPending, writeBatch, type CommitContext, type WriteOutcome } from '../mongo/commit.js';
 import type { MirrorStrategy } from '../mongo/mirrors.js';
 import { Staging } from '../mongo/staging.js';
-import { ddlTables } from '../mongo/ddl-parse.js';
+import { ddlTables, type TableRef } from '../mongo/ddl-parse.js';
 import { MirrorLock } from '../mongo/mirror-lock.js';
 import { TouchedKeys } from '../snapshot/touched-keys.js';
-import { readTableSnapshot, requestTableSnapshot } from '../mongo/table-snapshots.js';
+import { readTableSnapshot, requestTableSnapshot, type TableSnapshotDoc } from '../mongo/table-snapshots.js';
 import { CASCADE_FIX, CASCADE_WHY, declaresCascade } from '../mysql/cascades.js';
 import { SdlError } from '../errors.js';
 import { FERRETDB_CHUNK } from '../mongo/write-shape.js';
 import type { StagedPayload, StagePlan } from '../decode/wire.js';
 import type { Part } from '../pipeline/batching.js';
 import type { Batch } from '../pipeline/types.js';
+import { snapshotSeq } from '../pipeline/sequence.js';
+import { mirrorNamespace } from '../mongo/layout.js';
 import { PART_BYTES } from '../mongo/payload.js';
 import { scopeBatch } from '../mongo/scope.js';
 import { mongoStep } from './mongo-step.js';
@@ -122,26 +124,55 @@ export function committerIO(deps: CommitterIODeps) {
   };
 
   const requestResnapshots = async (batch: Batch): Promise<void> => {
-    const { db } = deps.mongo();
+    const { client, db } = deps.mongo();
     for (const ddl of batch.ddl) {
       const a = ddl.action;
       if (a === undefined) continue;
       const at = batch.end === undefined ? batch.id : `${batch.end.file}:${batch.end.pos}`;
+      // Read before this statement requests anything: a request made below is not one it interrupted.
+      // A copy is interrupted while unfinished, and also once done if a view of it already held
+      // this DDL: the stream lagged, so that copy wrote the table as the DDL left it into the
+      // mirror as it was before (a RENAME then moved those documents to the old table's new name).
+      const ddlSeq = batch.end === undefined ? undefined : snapshotSeq(batch.end);
+      const pending = new Map<string, TableSnapshotDoc>();
+      for (const t of ddlTables(a)) {
+        const doc = await readTableSnapshot(db, config.pipeline, t);
+        if (doc === null) continue;
+        const sawDdl = ddlSeq !== undefined && doc.lastSeq != null && doc.lastSeq >= ddlSeq && !doc.reason.includes('refused');
+        if (!doc.done || sawDdl) pending.set(refKey(t), doc);
+        if (!sawDdl) continue;
+        // What it wrote from those views: the stream has written nothing at or past this DDL yet,
+        // so every such document is the copy's, and its identical view seq would keep a new
+        // copy's end from deleting it. The new copy writes the rows again.
+        const ns = mirrorNamespace(t.db, t.table, config.mongo.databaseMap);
+        const gone = await client.db(ns.db).collection(ns.collection).deleteMany({ '_sdl.pos': { $gte: ddlSeq } });
+        log.warn({ db: t.db, table: t.table, deleted: gone.deletedCount }, `${t.db}.${t.table}: its online snapshot read the table after this DDL, which the stream applies only now: deleted the ${gone.deletedCount} documents it wrote from those views, copying again`);
+      }
+      const requested = new Set<string>();
       const copies = ddl.copies;
-      if (copies !== undefined) {
-        for (const t of copies.tables) {
-          const name = `${t.db}.${t.table}`;
-          log.warn({ db: t.db, table: t.table, changes: copies.why, position: batch.end === undefined ? undefined : withoutJson(batch.end) },
-            `${name}: ${copies.why.join(', ')} may change stored rows without row events: re-snapshotting ${name} online (progress in the snapshot log lines and /metrics)`);
-          await requestTableSnapshot(db, config.pipeline, t, `${copies.why.join(', ')} at ${at}`);
-        }
-        continue;
+      for (const t of copies?.tables ?? []) {
+        const name = `${t.db}.${t.table}`;
+        log.warn({ db: t.db, table: t.table, changes: copies?.why, position: batch.end === undefined ? undefined : withoutJson(batch.end) },
+          `${name}: ${copies?.why.join(', ')} may change stored rows without row events: re-snapshotting ${name} online (progress in the snapshot log lines and /metrics)`);
+        await requestTableSnapshot(db, config.pipeline, t, `${copies?.why.join(', ')} at ${at}`);
+        requested.add(refKey(t));
       }
       for (const t of ddlTables(a)) {
-        const pending = await readTableSnapshot(db, config.pipeline, t);
-        if (pending === null || pending.done) continue;
-        log.warn({ db: t.db, table: t.table, ddl: a.kind }, `${t.db}.${t.table}: DDL during its online snapshot: starting the copy over`);
-        await requestTableSnapshot(db, config.pipeline, t, `${pending.reason}; restarted after ${a.kind} DDL`);
+        const doc = pending.get(refKey(t));
+        if (doc === undefined || requested.has(refKey(t))) continue;
+        log.warn({ db: t.db, table: t.table, ddl: a.kind }, `${t.db}.${t.table}: DDL during its online snapshot (or older than a view it read): starting the copy over`);
+        await requestTableSnapshot(db, config.pipeline, t, `${doc.reason}; restarted after ${a.kind} DDL`);
+        requested.add(refKey(t));
+      }
+      if (a.kind !== 'rename') continue;
+      // A renamed table takes its mirror, copied only in part, to its new name: the copy must go on there.
+      for (const [i, p] of a.pairs.entries()) {
+        const doc = pending.get(refKey(p.from));
+        const to = renamedTo(a.pairs, i);
+        if (doc === undefined || requested.has(refKey(to)) || (a.leaving ?? []).some((t) => refKey(t) === refKey(to))) continue;
+        log.warn({ db: to.db, table: to.table, from: `${p.from.db}.${p.from.table}` }, `${to.db}.${to.table}: renamed from ${p.from.db}.${p.from.table} during its online snapshot: copying it under its new name`);
+        await requestTableSnapshot(db, config.pipeline, to, `${doc.reason}; renamed from ${p.from.db}.${p.from.table} at ${at}`);
+        requested.add(refKey(to));
       }
     }
   };
@@ -230,4 +261,13 @@ export function committerIO(deps: CommitterIODeps) {
  */
 export function mirrorStrategyFor(caps: Capabilities): MirrorStrategy {
   return caps.ferretdb !== undefined && /^v?1\./.test(caps.ferretdb) ? 'replace-set' : 'guarded-upsert';
+}
+
+const refKey = (t: TableRef): string => `${t.db}.${t.table}`;
+
+/** Where pair i of a RENAME chain leaves its table once the whole statement ran (`a TO b, b TO c`: c). */
+function renamedTo(pairs: { from: TableRef; to: TableRef }[], i: number): TableRef {
+  let at = pairs[i]?.to ?? { db: '', table: '' };
+  for (const p of pairs.slice(i + 1)) if (refKey(p.from) === refKey(at)) at = p.to;
+  return at;
 }

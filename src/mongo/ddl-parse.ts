@@ -32,7 +32,12 @@ export interface AlterEffects {
 export type DdlAction =
   | { kind: 'truncate'; table: TableRef }
   | { kind: 'drop'; tables: TableRef[] }
-  | { kind: 'rename'; pairs: { from: TableRef; to: TableRef }[] }
+  /**
+   * `leaving`: names the statement ends with that the include list leaves out (set by the
+   * reader, which knows the list): their mirrors, renamed there, are dropped, since sdl stops
+   * following those tables.
+   */
+  | { kind: 'rename'; pairs: { from: TableRef; to: TableRef }[]; leaving?: TableRef[] }
   /** CREATE OR REPLACE TABLE: the old table and its rows are gone (rows of a `… SELECT` follow as row events). */
   | { kind: 'replace'; table: TableRef }
   | { kind: 'create'; table: TableRef }

@@ -63,6 +63,10 @@ export async function applyDdl(client: MongoClient, sdl: Db, batch: Batch, datab
         for (const p of action.pairs) {
           if (await renameIfExists(client, ns(p.from), ns(p.to))) out.renamed++;
         }
+        // After the whole chain: a swap through a name left out (a TO tmp, b TO a, tmp TO b) keeps its mirrors.
+        for (const t of action.leaving ?? []) {
+          if (await dropIfExists(client, ns(t))) out.dropped++;
+        }
         break;
       case 'other':
         break;

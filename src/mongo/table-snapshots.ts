@@ -22,6 +22,12 @@ export interface TableSnapshotDoc {
   /** `_sdl.pos` of the first chunk's view: documents older than it at the end have no row. */
   firstSeq: string | null;
   /**
+   * `_sdl.pos` of the latest chunk's view. A DDL the stream applies later than this view's
+   * position was already in the table the copy read: what it wrote is stale (see the committer).
+   * Absent in a document saved by a version without it.
+   */
+  lastSeq?: string | null;
+  /**
    * The table's last key at the first chunk's view (null: the table was empty then); the copy
    * reads no further. A row with a larger key was written after that view, so its change has a
    * larger seq and reaches the mirror by the stream. Absent before the first chunk (and in a
@@ -81,7 +87,7 @@ export async function requestTableSnapshot(db: Db, pipeline: string, t: { db: st
   await coll(db).updateOne(
     { _id: tableSnapshotId(pipeline, t.db, t.table) },
     {
-      $set: { pipeline, db: t.db, table: t.table, reason, requestedAt: now, firstSeq: null, after: null, rows: 0, skipped: 0, done: false, finishedAt: null, updatedAt: now },
+      $set: { pipeline, db: t.db, table: t.table, reason, requestedAt: now, firstSeq: null, lastSeq: null, after: null, rows: 0, skipped: 0, done: false, finishedAt: null, updatedAt: now },
       $unset: { startedAt: '', estimatedRows: '', upTo: '' },
       $inc: { generation: 1 },
     },

@@ -1,6 +1,6 @@
 import { resnapshotHint } from './resnapshot-hint.js';
 import { SdlError, type SdlCode } from '../errors.js';
-import { ddlTables, parseDdl, type DdlAction } from '../mongo/ddl-parse.js';
+import { ddlTables, parseDdl, type DdlAction, type TableRef } from '../mongo/ddl-parse.js';
 import type { RowlessCopies, SchemaChange } from '../pipeline/types.js';
 import type { IncludeFilter } from './include-filter.js';
 import type { BinlogColumn } from './table-schema.js';
@@ -42,6 +42,10 @@ export class SchemaChanges {
           `\`${statement.slice(0, 200)}\` at ${where} changes ${keyColumn === undefined ? 'the primary key' : `key column ${name}.${keyColumn}`} of ${name}: its mirror is keyed by the old key`,
           name, 'change keys of replicated tables only with sdl stopped and a re-snapshot planned');
       }
+    }
+    if (action.kind === 'rename') {
+      const leaving = renamedOut(action.pairs, this.include);
+      if (leaving.length > 0) action.leaving = leaving;
     }
     const copies = rowlessCopies(action, this.include);
     return { db: defaultDb, statement, action, ...(copies !== undefined ? { copies } : {}) };
@@ -95,6 +99,16 @@ export function rowlessCopies(a: DdlAction, include: IncludeFilter): RowlessCopi
   if (a.kind !== 'rename') return undefined;
   const arrived = a.pairs.filter((p) => !include.includes(p.from.db, p.from.table) && include.includes(p.to.db, p.to.table)).map((p) => p.to);
   return arrived.length === 0 ? undefined : { tables: arrived, why: ['RENAME from a table that is not included'] };
+}
+
+/**
+ * The names a RENAME ends with that the include list leaves out: a mirror renamed there would
+ * stay behind, frozen, for a table sdl no longer follows. A name renamed away again later in
+ * the same statement is not an end.
+ */
+export function renamedOut(pairs: { from: TableRef; to: TableRef }[], include: IncludeFilter): TableRef[] {
+  const same = (a: TableRef, b: TableRef): boolean => a.db === b.db && a.table === b.table;
+  return pairs.filter((p, i) => !include.includes(p.to.db, p.to.table) && !pairs.slice(i + 1).some((q) => same(q.from, p.to))).map((p) => p.to);
 }
 
 /** A stop that needs the table re-snapshotted; `prevent` says how to avoid it at the source. */

@@ -185,6 +185,10 @@ export class OnlineSnapshots {
           // A newer request (a DDL, applied under this lock) makes this chunk's rows stale.
           const now = await readTableSnapshot(deps.db(), deps.pipeline, req);
           if (now === null || now.generation !== req.generation) throw new Superseded();
+          // Saved before anything read at this view is written, under the lock a DDL's apply takes:
+          // it tells that DDL whether this copy wrote rows of the table as the DDL left it.
+          req.lastSeq = chunk.seq;
+          await this.save(req);
           return this.write({ schema, decoded, view: chunk.view, seq: chunk.seq, ts }, req, last);
         });
         if (chunk.rows.length > 0) req.after = keyOf(chunk.schema, chunk.rows[chunk.rows.length - 1] ?? {});

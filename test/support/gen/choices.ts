@@ -19,7 +19,18 @@ export type StmtChoice =
 
 export type DdlChoice =
   | { ddl: 'addColumn' | 'dropColumn' | 'modifyColumn' | 'renameColumn' | 'renameTable' | 'truncate'; table: number; a: number; otherDb: boolean }
-  | { ddl: 'dropRecreate' | 'createTable' | 'createOrReplace' | 'createSelect'; table: number; spec: TableSpec; otherDb: boolean };
+  | { ddl: 'dropRecreate' | 'createTable' | 'createOrReplace' | 'createSelect'; table: number; spec: TableSpec; otherDb: boolean }
+  /**
+   * On the first partitioned table from `table` on: DROP/TRUNCATE PARTITION `a`, or EXCHANGE
+   * PARTITION `a` WITH a new non-partitioned copy of the table holding `n` rows of that
+   * partition, named to be included or not.
+   */
+  | { ddl: 'dropPartition' | 'truncatePartition' | 'exchangePartition'; table: number; a: number; n: number; included: boolean; otherDb: boolean }
+  /**
+   * `RENAME TABLE t TO t_old, t_new TO t`: t_new (`CREATE TABLE … LIKE t` under a name the
+   * include list leaves out, `n` rows) takes t's place; t_old is included or not.
+   */
+  | { ddl: 'swapIn'; table: number; a: number; n: number; included: boolean; otherDb: boolean };
 
 export type StepChoice =
   | { kind: 'txn'; stmts: StmtChoice[]; end: 'commit' | 'rollback' | 'autocommit' | 'xa' | 'xaOnePhase' | 'xaRollback' }
@@ -96,16 +107,19 @@ export function ddlArb(): fc.Arbitrary<DdlChoice> {
   const otherDb = enabled('crossDbDdl') ? fc.boolean() : fc.constant(false);
   const simple = fc.constantFrom('addColumn', 'dropColumn', 'modifyColumn', 'renameColumn', 'renameTable', 'truncate') as fc.Arbitrary<'addColumn'>;
   const creates = ['dropRecreate', 'createTable', ...(enabled('createOrReplace') ? ['createOrReplace'] : []), ...(enabled('createTableSelect') ? ['createSelect'] : [])];
+  const rowless = [...(enabled('partitionDdl') ? ['dropPartition', 'truncatePartition', 'exchangePartition'] : []), ...(enabled('renameSwapIn') ? ['swapIn'] : [])];
   return fc.oneof(
     { weight: 3, arbitrary: fc.record({ ddl: simple, table, a: fc.nat(1000), otherDb }) },
     { weight: 1, arbitrary: fc.record({ ddl: fc.constantFrom(...creates) as fc.Arbitrary<'createTable'>, table, spec: tableSpecArb(), otherDb }) },
+    ...(rowless.length > 0 ? [{ weight: 3, arbitrary: fc.record({ ddl: fc.constantFrom(...rowless) as fc.Arbitrary<'swapIn'>, table, a: fc.nat(1000), n: fc.nat(4), included: fc.boolean(), otherDb }) }] : []),
   );
 }
 
 export function stepArb(): fc.Arbitrary<StepChoice> {
   return fc.oneof(
     { weight: 6, arbitrary: fc.record({ kind: fc.constant('txn' as const), stmts: fc.array(stmtArb(), { minLength: 1, maxLength: 6 }), end: ends() }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('ddl' as const), ddl: ddlArb() }) },
+    // Two in nine steps: DDL is where sdl's rowless copies (ALTERs, partitions, swaps) come from.
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('ddl' as const), ddl: ddlArb() }) },
     ...(enabled('onlineResnapshot') ? [{ weight: 1, arbitrary: fc.record({ kind: fc.constant('resnapshot' as const), table: fc.nat(9) }) }] : []),
   );
 }

@@ -1,6 +1,6 @@
 import { ALLOWED_TYPES } from './allowed.js';
 import type { CaseChoice, DdlChoice, RefusalChoice, StepChoice, StmtChoice } from './choices.js';
-import { createTableSql, typeOf, type TableSpec } from './schema.js';
+import { createTableSql, partitionColumnOk, partitionIndex, typeOf, type TableSpec } from './schema.js';
 import { enabled } from './switches.js';
 import { ident } from './sql.js';
 
@@ -28,8 +28,10 @@ export interface Program {
   steps: ProgramStep[];
   /** Row changes per table name (as named when the change happened), by op. */
   events: Map<string, OpCounts>;
-  /** Tables at the end, with their row counts. */
+  /** Included tables at the end, with their row counts. */
   tables: Map<string, number>;
+  /** sdl's include list: every name an included table has at some point (tables named `x…` are left out). */
+  include: string[];
   /** For a refusal case: the table it names and the code sdl must stop with (its SQL is the last step). */
   refusal?: { table: string; code: RefusalCode };
 }
@@ -53,6 +55,17 @@ interface TableModel {
 
 const transactional = (t: TableModel): boolean => t.spec.engine === 'InnoDB';
 
+/** Tables the case's include list leaves out are named `x…`: sdl must not follow them. */
+const included = (t: TableModel | string): boolean => !(typeof t === 'string' ? t : t.name).startsWith('x');
+
+/** A key with an ENUM or SET part: sdl refuses an online copy of the table (it cannot page through it exactly). */
+const refusableKey = (t: TableModel): boolean => t.spec.keys.some((k) => k.typeId === 'enum' || k.typeId === 'set');
+
+const unpartitioned = (spec: TableSpec): TableSpec => ({ keys: spec.keys, cols: spec.cols, engine: spec.engine });
+
+/** A DEFAULT clause for a literal, or for an expression (REPEAT(…), POINT(…)), which must be parenthesized. */
+const defaultOf = (lit: string): string => (/^[A-Za-z_]+\(/.test(lit) ? `(${lit})` : lit);
+
 /**
  * The interpreter and model: turns any choice list into SQL that is valid against the model's
  * tables and keeps, per table, which keys exist and each row's version. Every UPDATE bumps
@@ -61,6 +74,7 @@ const transactional = (t: TableModel): boolean => t.spec.engine === 'InnoDB';
 export class Interpreter {
   private readonly tables: TableModel[] = [];
   private readonly events = new Map<string, OpCounts>();
+  private readonly includeNames = new Set<string>();
   private names = 0;
   private stmts: Statement[] = [];
 
@@ -78,16 +92,17 @@ export class Interpreter {
       setup.push({ sql: createTableSql(name, spec), rows: null });
     }
     const steps = c.steps.map((s, i) => this.step(s, i));
-    const program: Program = { db: this.db, setup, steps, events: this.events, tables: new Map() };
+    const program: Program = { db: this.db, setup, steps, events: this.events, tables: new Map(), include: [] };
     if (r !== undefined) {
       this.stmts = [];
-      const t = this.pick(r.table);
+      const t = this.pickIncluded(r.table);
       if (t !== undefined) {
         program.refusal = { table: t.name, code: this.refusal(t, r) };
         steps.push({ label: `refusal ${program.refusal.code}`, statements: this.stmts });
       }
     }
-    program.tables = new Map(this.tables.map((t) => [t.name, t.rows.size]));
+    program.tables = new Map(this.tables.filter(included).map((t) => [t.name, t.rows.size]));
+    program.include = [...this.includeNames];
     return program;
   }
 
@@ -123,7 +138,9 @@ export class Interpreter {
   }
 
   private fresh(prefix: string): string {
-    return `${prefix}${this.names++}`;
+    const name = `${prefix}${this.names++}`;
+    if (included(name)) this.includeNames.add(name);
+    return name;
   }
 
   private emit(sql: string, rows: number | null = null): void {
@@ -131,6 +148,7 @@ export class Interpreter {
   }
 
   private count(t: TableModel, op: keyof OpCounts, n: number): void {
+    if (!included(t)) return;
     const c = this.events.get(t.name) ?? { insert: 0, update: 0, delete: 0 };
     c[op] += n;
     this.events.set(t.name, c);
@@ -139,7 +157,7 @@ export class Interpreter {
   private step(s: StepChoice, index: number): ProgramStep {
     this.stmts = [];
     if (s.kind === 'resnapshot') {
-      const t = this.pick(s.table);
+      const t = this.pickIncluded(s.table);
       // Snapshot rows are reads (op "r"): the model counts nothing and no row changes.
       if (t === undefined) return { label: 'resnapshot (no table)', statements: [] };
       const refusable = t.spec.keys.some((k) => k.typeId === 'enum' || k.typeId === 'set');
@@ -211,12 +229,25 @@ export class Interpreter {
     return this.tables.length === 0 ? undefined : this.tables[i % this.tables.length];
   }
 
+  /** The first table from index i on (wrapping) that passes `ok`. */
+  private pickWhere(i: number, ok: (t: TableModel) => boolean): TableModel | undefined {
+    for (let j = 0; j < this.tables.length; j++) {
+      const t = this.pick(i + j);
+      if (t !== undefined && ok(t)) return t;
+    }
+    return undefined;
+  }
+
+  private pickIncluded(i: number): TableModel | undefined {
+    return this.pickWhere(i, included);
+  }
+
   private keySpace(t: TableModel): number[] {
     return t.spec.keys.map((k) => typeOf(k).keys.length);
   }
 
   /** The first key tuple at or after choice `a` (mixed radix over the key parts) that is not live. */
-  private freeKey(t: TableModel, a: number, taken: Set<string> = new Set()): number[] | undefined {
+  private freeKey(t: TableModel, a: number, taken: Set<string> = new Set(), ok: (kidx: number[]) => boolean = () => true): number[] | undefined {
     const radix = this.keySpace(t);
     const n = radix.reduce((x, y) => x * y, 1);
     for (let j = 0; j < Math.min(n, 5000); j++) {
@@ -227,7 +258,7 @@ export class Interpreter {
         return d;
       });
       const k = kidx.join(',');
-      if (!t.rows.has(k) && !taken.has(k)) return kidx;
+      if (!t.rows.has(k) && !taken.has(k) && ok(kidx)) return kidx;
     }
     return undefined;
   }
@@ -251,7 +282,7 @@ export class Interpreter {
     if (c === undefined) return 'NULL';
     const v = vals[col % vals.length] ?? 0;
     const pool = typeOf(c).values;
-    if (v % 13 === 12 || pool.length === 0) return 'NULL';
+    if ((v % 13 === 12 && c.notNull !== true) || pool.length === 0) return 'NULL';
     return pool[(v + col * 7) % pool.length] ?? 'NULL';
   }
 
@@ -375,9 +406,13 @@ export class Interpreter {
     this.emit(`USE ${ident(this.db)}`);
   }
 
-  /** While the README gap stands, an ALTER of columns is followed by a rewrite of every row. */
-  private rewriteAll(t: TableModel): void {
-    if (enabled('alterRewritesMirror') || t.rows.size === 0) return;
+  /**
+   * With alterRewritesMirror off, an ALTER of columns is followed by a rewrite of every row. On,
+   * only an ALTER that changes stored values (`stale`) of a table whose online copy sdl refuses
+   * (an ENUM/SET key part, README) is: the mirror of such a table stays stale until repaired.
+   */
+  private rewriteAll(t: TableModel, stale = false): void {
+    if ((enabled('alterRewritesMirror') && !(stale && refusableKey(t))) || t.rows.size === 0) return;
     this.emit(`UPDATE ${ident(t.name)} SET \`sdl_v\` = \`sdl_v\` + 1`, t.rows.size);
     for (const r of t.rows.values()) r.v++;
     this.count(t, 'update', t.rows.size);
@@ -388,13 +423,16 @@ export class Interpreter {
     if (t === undefined) return;
     switch (d.ddl) {
       case 'addColumn': {
-        const types = ALLOWED_TYPES.filter((x) => x.values.length > 0);
+        const types = ALLOWED_TYPES.filter((x) => x.values.length > 0 && (t.spec.partition === undefined || partitionColumnOk(x.type.id)));
         const type = types[d.a % types.length];
         if (type === undefined) return;
         const name = `${this.fresh('a')}_${type.type.id}`;
-        this.ddlSql(d, (n) => `ALTER TABLE ${n(t.name)} ADD COLUMN ${ident(name)} ${type.type.sql} NULL`);
-        t.spec = { ...t.spec, cols: [...t.spec.cols, { name, typeId: type.type.id }] };
-        return this.rewriteAll(t);
+        // One in two: existing rows take a default no row event carries (sdl re-snapshots the table).
+        const def = Math.floor(d.a / types.length) % 2 === 0 ? type.values[d.a % type.values.length] : undefined;
+        const null_ = def === undefined ? 'NULL' : `NOT NULL DEFAULT ${defaultOf(def)}`;
+        this.ddlSql(d, (n) => `ALTER TABLE ${n(t.name)} ADD COLUMN ${ident(name)} ${type.type.sql} ${null_}`);
+        t.spec = { ...t.spec, cols: [...t.spec.cols, { name, typeId: type.type.id, ...(def !== undefined ? { notNull: true } : {}) }] };
+        return this.rewriteAll(t, def !== undefined);
       }
       case 'dropColumn': {
         const c = t.spec.cols[d.a % Math.max(1, t.spec.cols.length)];
@@ -408,7 +446,8 @@ export class Interpreter {
         const c = widenable[d.a % Math.max(1, widenable.length)];
         if (c === undefined) return;
         this.ddlSql(d, (n) => `ALTER TABLE ${n(t.name)} MODIFY COLUMN ${ident(c.name)} ${typeOf(c).type.widen ?? ''} NULL`);
-        return this.rewriteAll(t);
+        t.spec = { ...t.spec, cols: t.spec.cols.map((x) => (x === c ? { name: x.name, typeId: x.typeId } : x)) };
+        return this.rewriteAll(t, true);
       }
       case 'renameColumn': {
         const i = d.a % Math.max(1, t.spec.cols.length);
@@ -450,12 +489,81 @@ export class Interpreter {
         const name = this.fresh('t');
         const keys = t.spec.keys.map((k) => ident(k.name)).join(', ');
         this.ddlSql(d, (n) => `CREATE TABLE ${n(name)} (PRIMARY KEY (${keys})) ENGINE=InnoDB SELECT * FROM ${n(t.name)}`);
-        const copy: TableModel = { name, spec: { ...t.spec, engine: 'InnoDB' }, rows: new Map([...t.rows].map(([k, r]) => [k, { ...r }])) };
+        const copy: TableModel = { name, spec: { ...unpartitioned(t.spec), engine: 'InnoDB' }, rows: new Map([...t.rows].map(([k, r]) => [k, { ...r }])) };
         this.tables.push(copy);
         this.count(copy, 'insert', copy.rows.size);
         return;
       }
+      case 'dropPartition':
+      case 'truncatePartition':
+      case 'exchangePartition':
+        return this.partitionDdl(d);
+      case 'swapIn':
+        return this.swapIn(d);
     }
+  }
+
+  /** The partition holding the row with key kidx (t must be partitioned). */
+  private partOf(t: TableModel, kidx: number[]): number {
+    return t.spec.partition === undefined ? 0 : partitionIndex(t.spec.partition, this.keyLits(t, kidx));
+  }
+
+  /**
+   * Partition maintenance: the binlog carries the statement only, and the model moves or drops
+   * exactly the rows of the partition.
+   */
+  private partitionDdl(d: Extract<DdlChoice, { ddl: 'dropPartition' | 'truncatePartition' | 'exchangePartition' }>): void {
+    // DROP PARTITION is for RANGE only, and never of the MAXVALUE partition (keys past the last bound would have none).
+    const t = this.pickWhere(d.table, (x) => x.spec.partition !== undefined && (d.ddl !== 'dropPartition' || (x.spec.partition.by === 'range' && x.spec.partition.names.length > 1)));
+    const p = t?.spec.partition;
+    if (t === undefined || p === undefined) return;
+    const i = d.a % (d.ddl === 'dropPartition' ? p.names.length - 1 : p.names.length);
+    const name = p.names[i] ?? '';
+    const inside = [...t.rows.entries()].filter(([, r]) => this.partOf(t, r.kidx) === i);
+    if (d.ddl !== 'exchangePartition') {
+      const clause = d.ddl === 'dropPartition' ? 'DROP' : 'TRUNCATE';
+      this.ddlSql(d, (n) => `ALTER TABLE ${n(t.name)} ${clause} PARTITION ${ident(name)}`);
+      for (const [k] of inside) t.rows.delete(k);
+      if (d.ddl === 'dropPartition' && p.by === 'range') {
+        // The dropped range joins the next partition.
+        t.spec = { ...t.spec, partition: { ...p, bounds: p.bounds.filter((_, j) => j !== i), names: p.names.filter((_, j) => j !== i) } };
+      }
+      return;
+    }
+    // The partner: the same structure (LIKE), not partitioned, holding only rows of partition i.
+    const x: TableModel = { name: this.fresh(d.included ? 't' : 'x'), spec: unpartitioned(t.spec), rows: new Map() };
+    this.ddlSql(d, (n) => `CREATE TABLE ${n(x.name)} LIKE ${n(t.name)}`);
+    this.ddlSql(d, (n) => `ALTER TABLE ${n(x.name)} REMOVE PARTITIONING`);
+    this.tables.push(x);
+    for (let j = 0; j < d.n; j++) {
+      const k = this.freeKey(x, d.a + j * 17, new Set(), (kidx) => this.partOf(t, kidx) === i);
+      if (k !== undefined) this.insert(x, k, [d.a + j]);
+    }
+    this.ddlSql(d, (n) => `ALTER TABLE ${n(t.name)} EXCHANGE PARTITION ${ident(name)} WITH TABLE ${n(x.name)}`);
+    const theirs = x.rows;
+    x.rows = new Map(inside);
+    for (const [k] of inside) t.rows.delete(k);
+    for (const [k, r] of theirs) t.rows.set(k, r);
+  }
+
+  /**
+   * The swap of a table rebuilt under another name: t_new (left out of the include list) takes
+   * t's name, and sdl has never seen its rows. Not on a table whose online copy sdl refuses.
+   */
+  private swapIn(d: Extract<DdlChoice, { ddl: 'swapIn' }>): void {
+    const t = this.pickWhere(d.table, (x) => included(x) && !refusableKey(x));
+    if (t === undefined) return;
+    const fresh: TableModel = { name: this.fresh('x'), spec: t.spec, rows: new Map() };
+    this.ddlSql(d, (n) => `CREATE TABLE ${n(fresh.name)} LIKE ${n(t.name)}`);
+    this.tables.push(fresh);
+    for (let j = 0; j < d.n; j++) {
+      const k = this.freeKey(fresh, d.a + j * 17);
+      if (k !== undefined) this.insert(fresh, k, [d.a + j]);
+    }
+    const old = this.fresh(d.included ? 't' : 'x');
+    this.ddlSql(d, (n) => `RENAME TABLE ${n(t.name)} TO ${n(old)}, ${n(fresh.name)} TO ${n(t.name)}`);
+    fresh.name = t.name;
+    t.name = old;
   }
 }
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import type { CaseChoice, FaultKind } from './choices.js';
-import { describeFault, faultPlan, programOf, type CaseStats, type Shape } from './run-case.js';
+import { describeFault, faultPlan, includeOf, programOf, type CaseStats, type Shape } from './run-case.js';
 import { programSql } from './program.js';
 import { enabledList } from './switches.js';
 
@@ -107,7 +107,7 @@ function report(o: GenerativeOptions, c: CaseChoice, seed: number, path: string,
     `error: ${message(err)}`,
     // A different first error means shrinking drifted (e.g. a server died and every case failed).
     ...(message(first) !== message(err) ? [`first error, before shrinking: ${message(first)}`] : []),
-    '-- the shrunk case as SQL (mariadb client, then start sdl with SDL_INCLUDE=' + program.db + '):',
+    `-- the shrunk case as SQL (mariadb client, then start sdl with SDL_INCLUDE=${includeOf(program).join(',')}):`,
     programSql(program, faults),
     '-- the choices (JSON):',
     JSON.stringify(c),

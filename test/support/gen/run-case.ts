@@ -22,9 +22,12 @@ export interface CaseStats {
 
 /**
  * `sliced`: source transactions staged in open slices; `slices`: their staged batches;
- * `resnapshots`: `sdl snapshot --tables` runs that ended with the table copied.
+ * `resnapshots`: `sdl snapshot --tables` runs that ended with the table copied; `alterCopies`,
+ * `partitionCopies`, `renameCopies`: tables sdl copied by itself after an ALTER of columns,
+ * partition maintenance, or a RENAME from a table not included (the last copy of each table
+ * only: a later request replaces the document, so these are lower bounds).
  */
-export type Shape = 'sliced' | 'slices' | 'resnapshots';
+export type Shape = 'sliced' | 'slices' | 'resnapshots' | 'alterCopies' | 'partitionCopies' | 'renameCopies';
 
 /** Faults keyed by the step they follow (indices wrap onto the program). */
 export function faultPlan(c: CaseChoice): Map<number, FaultChoice[]> {
@@ -50,6 +53,11 @@ export function describeFault(f: FaultChoice): string {
 /** A case's program, built from its choices against the database it will own. */
 export function programOf(c: CaseChoice, db: string): Program {
   return new Interpreter(db).build(c);
+}
+
+/** sdl's include list for a case: the tables the model names as included, not the whole database. */
+export function includeOf(program: Program): string[] {
+  return program.include.map((t) => `${program.db}.${t}`);
 }
 
 async function session(stack: Stack, db?: string): Promise<Connection> {
@@ -124,8 +132,9 @@ async function runCaseBody(stack: Stack, c: CaseChoice, db: string, stats: CaseS
   let generation = 0;
   const env = { SDL_MONGO_DATABASE: sdlDb, ...(c.chunkRows !== undefined ? { SDL_SNAPSHOT_CHUNK_ROWS: String(c.chunkRows) } : {}) };
   const args = c.sliceBytes === undefined ? [] : ['--config', limitsConfig(stack, db, c.sliceBytes)];
+  const include = includeOf(program);
   const spawn = (): SdlProcess => {
-    const p = new SdlProcess(stack.scratch, stack, { pipeline, include: db, name: `${db}-${generation++}`, env, args });
+    const p = new SdlProcess(stack.scratch, stack, { pipeline, include: include.join(','), name: `${db}-${generation++}`, env, args });
     p.start();
     phase.sdl = p;
     return p;
@@ -168,7 +177,7 @@ async function runCaseBody(stack: Stack, c: CaseChoice, db: string, stats: CaseS
         // Requested while MongoDB is up (the command writes its request there), so the faults after this step land during the copy.
         const table = `${db}.${step.resnapshot}`;
         const before = await requestGeneration(stack, sdlDb, pipeline, table);
-        copies.push({ table, refusable: step.refusable === true, done: sdlCommand(stack, 'snapshot', { SDL_PIPELINE: pipeline, SDL_INCLUDE: db, SDL_MONGO_DATABASE: sdlDb }, ['--tables', table], COPY_MS) });
+        copies.push({ table, refusable: step.refusable === true, done: sdlCommand(stack, 'snapshot', { SDL_PIPELINE: pipeline, SDL_INCLUDE: include.join(','), SDL_MONGO_DATABASE: sdlDb }, ['--tables', table], COPY_MS) });
         // It must have written its request before a fault can stop MongoDB or DDL can drop the table.
         await requestWritten(stack, sdlDb, pipeline, table, before, copies[copies.length - 1]?.done);
       }
@@ -227,11 +236,12 @@ async function runCaseBody(stack: Stack, c: CaseChoice, db: string, stats: CaseS
     phase.now = `${db}: waiting for online snapshots to finish`;
     await copiesFinished(stack, sdlDb, pipeline, sdl);
     phase.now = `${db}: verifying`;
-    await assertMirrorsEqual(stack, [db]);
+    await assertMirrorsEqual(stack, include);
     await assertNoStrayMirrors(stack, db, program);
     await assertMirrorSizes(stack, db, program);
     assert.deepEqual(sortedCounts(await eventCountsByTable(stack, db, sdlDb)), expectedCounts(program), `event log of ${db} (${sdlDb}.row_changes) differs from the model`);
     await countSlices(stack, sdlDb, pipeline, stats);
+    await countDdlCopies(stack, sdlDb, pipeline, stats);
     phase.now = `${db}: stopping sdl (SIGTERM)`;
     const code = await sdl.stop();
     assert.equal(code, 0, `sdl did not stop cleanly:\n${sdl.logs().slice(-3000)}`);
@@ -320,6 +330,22 @@ async function countSlices(stack: Stack, sdlDb: string, pipeline: string, stats:
   }
 }
 
+/** Copies sdl requested by itself for a DDL, by the kind of DDL its request names, that ended copied. */
+async function countDdlCopies(stack: Stack, sdlDb: string, pipeline: string, stats: CaseStats): Promise<void> {
+  const client = new MongoClient(stack.mongo.url);
+  try {
+    const docs = await client.db(sdlDb).collection('snapshots').find({ pipeline, done: true, table: { $exists: true } }, { projection: { reason: 1 } }).toArray();
+    for (const d of docs) {
+      const reason = String(d['reason']);
+      if (reason.includes('refused') || reason.startsWith('requested by sdl snapshot')) continue;
+      const kind: Shape | undefined = reason.includes('PARTITION') ? 'partitionCopies' : reason.includes('RENAME from') ? 'renameCopies' : /ADD COLUMN|MODIFY|CHANGE/.test(reason) ? 'alterCopies' : undefined;
+      if (kind !== undefined) stats.shapes[kind] = (stats.shapes[kind] ?? 0) + 1;
+    }
+  } finally {
+    await client.close();
+  }
+}
+
 /** The log lines worth reading in a failure report: warnings and worse, the last few transitions. */
 function notable(sdl: SdlProcess): string {
   const lines = sdl.lines();
@@ -389,7 +415,7 @@ export async function runRefusalCase(stack: Stack, c: CaseChoice, db: string, st
   if (refusal === undefined) return;
   const sdlDb = `sdl_${db}`;
   await streamFromHere(stack, db, sdlDb);
-  const sdl = new SdlProcess(stack.scratch, stack, { pipeline: db, include: db, name: db, env: { SDL_MONGO_DATABASE: sdlDb } });
+  const sdl = new SdlProcess(stack.scratch, stack, { pipeline: db, include: includeOf(program).join(','), name: db, env: { SDL_MONGO_DATABASE: sdlDb } });
   sdl.start();
   const conn = await session(stack);
   await conn.query(`CREATE DATABASE IF NOT EXISTS ${ident(OTHER_DB)}`);
