@@ -38,10 +38,12 @@ describe('generative differential testing against real servers', () => {
     if (result.cases >= 30 && process.env['SDL_SEED'] === undefined) {
       if (enabled('slicedTransactions')) assert.ok((result.shapes.slices ?? 0) > 0, `no case streamed a transaction in slices: ${result.summary}`);
       if (enabled('onlineResnapshot')) assert.ok((result.shapes.resnapshots ?? 0) > 0, `no case completed an online re-snapshot: ${result.summary}`);
-      // sdl's own copies after rowless DDL, not rows the generator rewrote.
-      if (enabled('alterRewritesMirror')) assert.ok((result.shapes.alterCopies ?? 0) > 0, `no ALTER of columns made sdl copy a table: ${result.summary}`);
-      if (enabled('partitionDdl')) assert.ok((result.shapes.partitionCopies ?? 0) > 0, `no partition maintenance made sdl copy a table: ${result.summary}`);
-      if (enabled('renameSwapIn')) assert.ok((result.shapes.renameCopies ?? 0) > 0, `no RENAME of a table not included made sdl copy one: ${result.summary}`);
+      // sdl's own copies after rowless DDL, not rows the generator rewrote. Each kind occurs about
+      // 3 times in 60 cases, so one of them is absent from a run often enough (~14%) to make a
+      // per-kind assertion flaky; together (~10) they are never absent unless the mechanism is
+      // broken. Each kind is asserted deterministically by test/e2e/rowless-ddl.
+      const copies = (['alterRewritesMirror', 'partitionDdl', 'renameSwapIn'] as const).filter(enabled).length;
+      if (copies > 0) assert.ok((result.shapes.alterCopies ?? 0) + (result.shapes.partitionCopies ?? 0) + (result.shapes.renameCopies ?? 0) > 0, `no rowless DDL made sdl copy a table: ${result.summary}`);
     }
   });
 });
