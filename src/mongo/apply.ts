@@ -51,6 +51,8 @@ export function emptyCounts(): ApplyCounts {
 /** DDL first: it closed the batch before it, so the batch's rows come after it in the source. */
 export async function applyBatchDdl(t: ApplyTarget, batch: Batch, counts: ApplyCounts): Promise<void> {
   if (batch.ddl.length === 0) return;
+  // The hook writes too (copy requests, and deletes of a copy's documents a lagging DDL outdated).
+  await t.fence?.();
   await t.beforeDdl?.(batch);
   await t.fence?.();
   counts.ddl = await applyDdl(t.client, t.db, batch, t.databaseMap);
