@@ -434,7 +434,9 @@ export class Interpreter {
         const null_ = def === undefined ? 'NULL' : `NOT NULL DEFAULT ${defaultOf(def)}`;
         this.ddlSql(d, (n) => `ALTER TABLE ${n(t.name)} ADD COLUMN ${ident(name)} ${type.type.sql} ${null_}`);
         t.spec = { ...t.spec, cols: [...t.spec.cols, { name, typeId: type.type.id, ...(def !== undefined ? { notNull: true } : {}) }] };
-        return this.rewriteAll(t, def !== undefined);
+        // A TIMESTAMP column is stale too without a DEFAULT: sdl cannot know the value existing
+        // rows take (explicit_defaults_for_timestamp), so it copies the table, as after a DEFAULT.
+        return this.rewriteAll(t, def !== undefined || /\bTIMESTAMP\b/i.test(type.type.sql));
       }
       case 'dropColumn': {
         const c = t.spec.cols[d.a % Math.max(1, t.spec.cols.length)];
