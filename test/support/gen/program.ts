@@ -428,8 +428,9 @@ export class Interpreter {
         if (type === undefined) return;
         const name = `${this.fresh('a')}_${type.type.id}`;
         // One in two: existing rows take a default no row event carries (sdl re-snapshots the table).
-        // Not the invalid ENUM value '': an INSERT may store it, a DEFAULT clause is refused.
-        const defaults = type.values.filter((v) => !(type.type.id === 'enum' && v === "''"));
+        // Not what a DEFAULT clause refuses though an INSERT stores it: the invalid ENUM value '',
+        // and characters beyond the BMP (MariaDB keeps a column's default as latin1 text).
+        const defaults = type.values.filter((v) => !(type.type.id === 'enum' && v === "''") && !/[\u{10000}-\u{10FFFF}]/u.test(v));
         const def = Math.floor(d.a / types.length) % 2 === 0 && defaults.length > 0 ? defaults[d.a % defaults.length] : undefined;
         const null_ = def === undefined ? 'NULL' : `NOT NULL DEFAULT ${defaultOf(def)}`;
         this.ddlSql(d, (n) => `ALTER TABLE ${n(t.name)} ADD COLUMN ${ident(name)} ${type.type.sql} ${null_}`);
