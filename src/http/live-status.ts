@@ -3,6 +3,7 @@ import { seriesOf, valueOf } from './dashboard/samples.js';
 import type { ErrorInfo } from '../errors.js';
 import type { Concern } from '../mongo/write-concern.js';
 import type { StoredStatus } from '../mongo/stored-status.js';
+import { dottedState } from '../machines/system.js';
 
 /** The machines `/status` reports, by systemId. */
 const MACHINES = ['supervisor', 'reader', 'batcher', 'committer'] as const;
@@ -71,14 +72,6 @@ const RATE_WINDOW_MS = 10_000;
 const SAMPLE_MS = 1000;
 const STORED_WAIT_MS = 2000;
 
-function dotted(value: unknown): string {
-  if (typeof value === 'string') return value;
-  if (value !== null && typeof value === 'object') {
-    return Object.entries(value as Record<string, unknown>).map(([k, v]) => `${k}.${dotted(v)}`).join(',');
-  }
-  return String(value);
-}
-
 /**
  * The `/status` document, built on request from the machines' own snapshots (state, attempt,
  * last error), the metrics registry (lag, counts, retries) and a bounded MongoDB read. A sampler
@@ -104,7 +97,7 @@ export function liveStatus(deps: LiveStatusDeps): { read: () => Promise<LiveStat
       const snap = deps.snapshot(name);
       const ctx = snap?.context ?? {};
       const error = (name === 'supervisor' ? ctx.error : ctx.lastError) ?? null;
-      const m: MachineStatus = { state: snap === undefined ? null : dotted(snap.value), attempt: ctx.attempt ?? 0, lastError: error, retries: retriesBy.get(name) ?? 0 };
+      const m: MachineStatus = { state: snap === undefined ? null : dottedState(snap.value), attempt: ctx.attempt ?? 0, lastError: error, retries: retriesBy.get(name) ?? 0 };
       machines[name] = m;
       // A machine retrying now outranks one that recovered; among equals, the one that retried most.
       if (error !== null && (lastError === null || m.attempt > lastError.attempt || (m.attempt === lastError.attempt && m.retries > lastError.retries))) {

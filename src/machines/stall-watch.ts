@@ -1,6 +1,6 @@
 import type { InspectionEvent } from 'xstate';
 import type { Logger } from '../log.js';
-import { actorName } from './system.js';
+import { actorName, dottedState } from './system.js';
 
 /**
  * States that do one piece of work and leave when it is done. Resting states (idle, streaming,
@@ -45,7 +45,7 @@ export class StallWatch {
     const id = (ev.actorRef as unknown as { id: string }).id;
     const machine = actorName(ev.actorRef);
     const working = WORKING_STATES[machine];
-    const state = leafPath(snap.value);
+    const state = snap.value === undefined ? undefined : dottedState(snap.value);
     if (working === undefined || snap.status !== 'active' || state === undefined || !working.includes(state)) {
       this.current.delete(id);
       return;
@@ -69,15 +69,4 @@ export class StallWatch {
   stop(): void {
     clearInterval(this.timer);
   }
-}
-
-/** `writing`, or `online.connecting` for a nested value; undefined for parallel states (none are watched). */
-function leafPath(value: unknown): string | undefined {
-  if (typeof value === 'string') return value;
-  if (value === null || typeof value !== 'object') return undefined;
-  const entries = Object.entries(value as Record<string, unknown>);
-  if (entries.length !== 1) return undefined;
-  const [key, inner] = entries[0] as [string, unknown];
-  const rest = leafPath(inner);
-  return rest === undefined ? undefined : `${key}.${rest}`;
 }

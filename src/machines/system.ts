@@ -29,3 +29,15 @@ export function actorName(ref: unknown): string {
   const actor = ref as { id: string; systemId?: string };
   return actor.systemId ?? actor.id;
 }
+
+/**
+ * A state value as text: `writing`, `online.connecting` for a nested value, parts joined by
+ * commas for parallel regions (logs, `/status`, stall warnings).
+ */
+export function dottedState(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value !== null && typeof value === 'object') {
+    return Object.entries(value as Record<string, unknown>).map(([k, v]) => `${k}.${dottedState(v)}`).join(',');
+  }
+  return String(value);
+}
