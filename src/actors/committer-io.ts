@@ -143,6 +143,17 @@ export function committerIO(deps: CommitterIODeps) {
         if (!doc.done || sawDdl) pending.set(refKey(t), doc);
         if (sawDdl) outdated.push(t);
       }
+      // Before the copies are requested again: a request clears `lastSeq`, so a crash after it
+      // would leave these documents to the retried batch unseen. Under the mirror lock, so no chunk
+      // of a new copy is written in between. What such a copy wrote from views past this DDL: the
+      // stream has written nothing at or past it yet (or, replaying it, the new copy writes those
+      // rows again), and the identical view seq would keep the new copy's end from deleting them.
+      for (const t of outdated) {
+        const ns = mirrorNamespace(t.db, t.table, config.mongo.databaseMap);
+        await deps.fence?.();
+        const gone = ddlSeq === undefined ? { deletedCount: 0 } : await client.db(ns.db).collection(ns.collection).deleteMany({ '_sdl.pos': { $gte: ddlSeq } });
+        log.warn({ db: t.db, table: t.table, deleted: gone.deletedCount }, `${t.db}.${t.table}: its online snapshot read the table after this DDL, which the stream applies only now: deleted the ${gone.deletedCount} documents it wrote from those views, copying again`);
+      }
       const requested = new Set<string>();
       const copies = ddl.copies;
       for (const t of copies?.tables ?? []) {
@@ -158,17 +169,6 @@ export function committerIO(deps: CommitterIODeps) {
         log.warn({ db: t.db, table: t.table, ddl: a.kind }, `${t.db}.${t.table}: DDL during its online snapshot (or older than a view it read): starting the copy over`);
         await requestTableSnapshot(db, config.pipeline, t, `${doc.reason}; restarted after ${a.kind} DDL`);
         requested.add(refKey(t));
-      }
-      // Only once their copies are requested again (no longer `done`, so nobody reads an emptied
-      // mirror as copied); under the mirror lock, so no chunk of the new copy is written before.
-      // What such a copy wrote from views past this DDL: the stream has written nothing at or past
-      // it yet (or, replaying it, the new copy writes those rows again), and the identical view
-      // seq would keep the new copy's end from deleting them.
-      for (const t of outdated) {
-        const ns = mirrorNamespace(t.db, t.table, config.mongo.databaseMap);
-        await deps.fence?.();
-        const gone = ddlSeq === undefined ? { deletedCount: 0 } : await client.db(ns.db).collection(ns.collection).deleteMany({ '_sdl.pos': { $gte: ddlSeq } });
-        log.warn({ db: t.db, table: t.table, deleted: gone.deletedCount }, `${t.db}.${t.table}: its online snapshot read the table after this DDL, which the stream applies only now: deleted the ${gone.deletedCount} documents it wrote from those views, copying again`);
       }
       if (a.kind !== 'rename') continue;
       // A renamed table takes its mirror, copied only in part, to its new name: the copy must go on there.
