@@ -12,9 +12,10 @@ import { Staging } from '../mongo/staging.js';
 import { ddlTables, type TableRef } from '../mongo/ddl-parse.js';
 import { MirrorLock } from '../mongo/mirror-lock.js';
 import { TouchedKeys } from '../snapshot/touched-keys.js';
-import { readTableSnapshot, requestTableSnapshot, type TableSnapshotDoc } from '../mongo/table-snapshots.js';
+import { purgeDone, readTableSnapshot, requestTableSnapshot, type TableSnapshotDoc } from '../mongo/table-snapshots.js';
 import { CASCADE_FIX, CASCADE_WHY, declaresCascade } from '../mysql/cascades.js';
 import { SdlError } from '../errors.js';
+import { faultPoint } from '../faults.js';
 import { FERRETDB_CHUNK } from '../mongo/write-shape.js';
 import type { StagedPayload, StagePlan } from '../decode/wire.js';
 import type { Part } from '../pipeline/batching.js';
@@ -133,42 +134,57 @@ export function committerIO(deps: CommitterIODeps) {
       // A copy is interrupted while unfinished, and also once done if a view of it already held
       // this DDL: the stream lagged, so that copy wrote the table as the DDL left it into the
       // mirror as it was before (a RENAME then moved those documents to the old table's new name).
+      // A copy this very DDL asked for is left alone when a replay of its batch reads it again
+      // (after a crash the stream reads the batch recovery applied): its views are past the DDL
+      // and the mirror had the DDL when it was asked for; restarting it would only empty the
+      // mirror for a while, and a finished copy would be done twice.
       const ddlSeq = batch.end === undefined ? undefined : snapshotSeq(batch.end);
+      const ownRequest = (doc: TableSnapshotDoc | null): boolean =>
+        doc !== null && ddlSeq !== undefined && doc.requestSeq != null && doc.requestSeq >= ddlSeq && !(doc.purgeFrom != null && doc.purgeFrom >= ddlSeq);
       const pending = new Map<string, TableSnapshotDoc>();
-      const outdated: TableRef[] = [];
+      const outdated = new Map<string, TableRef>();
       for (const t of ddlTables(a)) {
         const doc = await readTableSnapshot(db, config.pipeline, t);
-        if (doc === null) continue;
-        const sawDdl = ddlSeq !== undefined && doc.lastSeq != null && doc.lastSeq >= ddlSeq && !doc.reason.includes('refused');
+        if (doc === null || ownRequest(doc)) continue;
+        // purgeFrom: this DDL's first apply found the copy outdated and may have crashed before its delete.
+        const sawDdl = ddlSeq !== undefined && !doc.reason.includes('refused') && ((doc.lastSeq != null && doc.lastSeq >= ddlSeq) || (doc.purgeFrom != null && doc.purgeFrom >= ddlSeq));
         if (!doc.done || sawDdl) pending.set(refKey(t), doc);
-        if (sawDdl) outdated.push(t);
+        if (sawDdl) outdated.set(refKey(t), t);
       }
-      // Before the copies are requested again: a request clears `lastSeq`, so a crash after it
-      // would leave these documents to the retried batch unseen. Under the mirror lock, so no chunk
-      // of a new copy is written in between. What such a copy wrote from views past this DDL: the
-      // stream has written nothing at or past it yet (or, replaying it, the new copy writes those
-      // rows again), and the identical view seq would keep the new copy's end from deleting them.
-      for (const t of outdated) {
-        const ns = mirrorNamespace(t.db, t.table, config.mongo.databaseMap);
-        await deps.fence?.();
-        const gone = ddlSeq === undefined ? { deletedCount: 0 } : await client.db(ns.db).collection(ns.collection).deleteMany({ '_sdl.pos': { $gte: ddlSeq } });
-        log.warn({ db: t.db, table: t.table, deleted: gone.deletedCount }, `${t.db}.${t.table}: its online snapshot read the table after this DDL, which the stream applies only now: deleted the ${gone.deletedCount} documents it wrote from those views, copying again`);
-      }
+      // An outdated copy is asked for again before its documents go, so nobody sees it done with
+      // its documents gone; the request carries `purgeFrom`, so a crash before the delete has the
+      // retried batch delete again. All under the mirror lock: no chunk of the new copy is written
+      // before the delete. Deleted: what it wrote from views past this DDL (the stream has written
+      // nothing at or past it yet, or, replaying it, the new copy writes those rows again; the
+      // identical view seq would keep the new copy's end from deleting them).
       const requested = new Set<string>();
+      const request = async (t: TableRef, reason: string): Promise<void> => {
+        const purge = ddlSeq !== undefined && outdated.has(refKey(t)) ? { purgeFrom: ddlSeq } : {};
+        await requestTableSnapshot(db, config.pipeline, t, reason, { ...(ddlSeq === undefined ? {} : { seq: ddlSeq }), ...purge });
+        requested.add(refKey(t));
+      };
       const copies = ddl.copies;
       for (const t of copies?.tables ?? []) {
+        if (ownRequest(await readTableSnapshot(db, config.pipeline, t))) continue;
         const name = `${t.db}.${t.table}`;
         log.warn({ db: t.db, table: t.table, changes: copies?.why, position: batch.end === undefined ? undefined : withoutJson(batch.end) },
           `${name}: ${copies?.why.join(', ')} may change stored rows without row events: re-snapshotting ${name} online (progress in the snapshot log lines and /metrics)`);
-        await requestTableSnapshot(db, config.pipeline, t, `${copies?.why.join(', ')} at ${at}`);
-        requested.add(refKey(t));
+        await request(t, `${copies?.why.join(', ')} at ${at}`);
       }
       for (const t of ddlTables(a)) {
         const doc = pending.get(refKey(t));
         if (doc === undefined || requested.has(refKey(t))) continue;
         log.warn({ db: t.db, table: t.table, ddl: a.kind }, `${t.db}.${t.table}: DDL during its online snapshot (or older than a view it read): starting the copy over`);
-        await requestTableSnapshot(db, config.pipeline, t, `${doc.reason}; restarted after ${a.kind} DDL`);
-        requested.add(refKey(t));
+        await request(t, `${doc.reason}; restarted after ${a.kind} DDL`);
+      }
+      if (outdated.size > 0) faultPoint('before-copy-purge');
+      for (const t of outdated.values()) {
+        if (ddlSeq === undefined) continue;
+        const ns = mirrorNamespace(t.db, t.table, config.mongo.databaseMap);
+        await deps.fence?.();
+        const gone = await client.db(ns.db).collection(ns.collection).deleteMany({ '_sdl.pos': { $gte: ddlSeq } });
+        await purgeDone(db, config.pipeline, t);
+        log.warn({ db: t.db, table: t.table, deleted: gone.deletedCount }, `${t.db}.${t.table}: its online snapshot read the table after this DDL, which the stream applies only now: deleted the ${gone.deletedCount} documents it wrote from those views, copying again`);
       }
       if (a.kind !== 'rename') continue;
       // A renamed table takes its mirror, copied only in part, to its new name: the copy must go on there.
@@ -177,8 +193,7 @@ export function committerIO(deps: CommitterIODeps) {
         const to = renamedTo(a.pairs, i);
         if (doc === undefined || requested.has(refKey(to)) || (a.leaving ?? []).some((t) => refKey(t) === refKey(to))) continue;
         log.warn({ db: to.db, table: to.table, from: `${p.from.db}.${p.from.table}` }, `${to.db}.${to.table}: renamed from ${p.from.db}.${p.from.table} during its online snapshot: copying it under its new name`);
-        await requestTableSnapshot(db, config.pipeline, to, `${doc.reason}; renamed from ${p.from.db}.${p.from.table} at ${at}`);
-        requested.add(refKey(to));
+        await request(to, `${doc.reason}; renamed from ${p.from.db}.${p.from.table} at ${at}`);
       }
     }
   };

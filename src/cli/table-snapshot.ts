@@ -1,10 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MongoClient } from 'mongodb';
+import { type Db, MongoClient } from 'mongodb';
 import type { Config } from '../config/config.js';
 import { SdlError } from '../errors.js';
 import { COLLECTIONS } from '../mongo/layout.js';
 import { readCheckpoint } from '../mongo/offsets.js';
-import { readTableSnapshot, requestTableSnapshot } from '../mongo/table-snapshots.js';
+import { classifyMongoError, reasonOf } from '../mongo/errors.js';
+import { readTableSnapshot, requestTableSnapshot, type TableSnapshotDoc } from '../mongo/table-snapshots.js';
 import { connectExact } from '../mysql/connection.js';
 import { IncludeFilter } from '../mysql/include-filter.js';
 import { listTables } from '../mysql/information-schema.js';
@@ -36,11 +37,12 @@ export async function tableSnapshotCommand(config: Config, names: readonly strin
     const pending = new Set(tables.map((t) => `${t.db}.${t.table}`));
     const shown = new Map<string, number>();
     const refused: string[] = [];
+    const outage = { since: null as number | null };
     while (pending.size > 0) {
       for (const t of tables) {
         const name = `${t.db}.${t.table}`;
         if (!pending.has(name)) continue;
-        const doc = await readTableSnapshot(db, config.pipeline, t);
+        const doc = await progressOf(db, config.pipeline, t, outage);
         if (doc === null) continue;
         if (doc.done && doc.reason.includes('refused')) {
           pending.delete(name);
@@ -59,6 +61,25 @@ export async function tableSnapshotCommand(config: Config, names: readonly strin
     return refused.length === 0 ? 0 : 1;
   } finally {
     await client.close();
+  }
+}
+
+/**
+ * The request's progress, or null while MongoDB cannot be read: the copy goes on inside `sdl run`
+ * (which rides the outage out), so the wait does too, saying so once, instead of exiting 1 with
+ * the copy half done.
+ */
+async function progressOf(db: Db, pipeline: string, t: { db: string; table: string }, outage: { since: number | null }): Promise<TableSnapshotDoc | null> {
+  try {
+    const doc = await readTableSnapshot(db, pipeline, t);
+    if (outage.since !== null) process.stdout.write(`MongoDB reachable again after ${Math.round((Date.now() - outage.since) / 1000)} s\n`);
+    outage.since = null;
+    return doc;
+  } catch (err) {
+    if (classifyMongoError(err) !== 'transient') throw err;
+    if (outage.since === null) process.stdout.write(`MongoDB unreachable (${reasonOf(err).message}); still waiting: sdl run goes on copying\n`);
+    outage.since ??= Date.now();
+    return null;
   }
 }
 

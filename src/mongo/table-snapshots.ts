@@ -16,6 +16,18 @@ export interface TableSnapshotDoc {
   table: string;
   /** Why: `requested` (the command) or the DDL that made the mirror stale. */
   reason: string;
+  /**
+   * `_sdl.pos` of the DDL whose apply asked for this copy (null or absent: the command asked). A
+   * replay of that DDL's batch (after a crash, the stream reads it again) finds its own request
+   * and leaves the copy alone: its views are past the DDL and the mirror had the DDL applied.
+   */
+  requestSeq?: string | null;
+  /**
+   * Set with a request whose DDL found documents an earlier copy wrote from views past it:
+   * those at or past this seq are deleted right after the request, and this is cleared then. Still
+   * set after a crash: the retried batch deletes them again before anything is written.
+   */
+  purgeFrom?: string | null;
   /** Bumped by every new request: a copy under way for an older one starts over. */
   generation: number;
   requestedAt: Date;
@@ -81,18 +93,28 @@ function coll(db: Db): Collection<TableSnapshotDoc> {
   return db.collection<TableSnapshotDoc>(COLLECTIONS.snapshots);
 }
 
-/** Asks for a (new) copy of the table: one under way restarts from its first key. */
-export async function requestTableSnapshot(db: Db, pipeline: string, t: { db: string; table: string }, reason: string): Promise<void> {
+/**
+ * Asks for a (new) copy of the table: one under way restarts from its first key. A DDL's apply
+ * passes its seq (`requestSeq`) and, when it deletes an outdated copy's documents, `purgeFrom`.
+ */
+export async function requestTableSnapshot(db: Db, pipeline: string, t: { db: string; table: string }, reason: string, by: { seq?: string; purgeFrom?: string } = {}): Promise<void> {
   const now = new Date();
+  const requestSeq = by.seq ?? null;
+  const purgeFrom = by.purgeFrom ?? null;
   await coll(db).updateOne(
     { _id: tableSnapshotId(pipeline, t.db, t.table) },
     {
-      $set: { pipeline, db: t.db, table: t.table, reason, requestedAt: now, firstSeq: null, lastSeq: null, after: null, rows: 0, skipped: 0, done: false, finishedAt: null, updatedAt: now },
+      $set: { pipeline, db: t.db, table: t.table, reason, requestedAt: now, requestSeq, purgeFrom, firstSeq: null, lastSeq: null, after: null, rows: 0, skipped: 0, done: false, finishedAt: null, updatedAt: now },
       $unset: { startedAt: '', estimatedRows: '', upTo: '' },
       $inc: { generation: 1 },
     },
     { upsert: true },
   );
+}
+
+/** The deletion a request's `purgeFrom` stood for is done. */
+export async function purgeDone(db: Db, pipeline: string, t: { db: string; table: string }): Promise<void> {
+  await coll(db).updateOne({ _id: tableSnapshotId(pipeline, t.db, t.table) }, { $set: { purgeFrom: null } });
 }
 
 /** The oldest pending request of the pipeline, if any. */
@@ -111,7 +133,10 @@ export async function readTableSnapshot(db: Db, pipeline: string, t: { db: strin
  * request that came meanwhile is not overwritten. False when it was.
  */
 export async function saveTableSnapshot(db: Db, doc: TableSnapshotDoc): Promise<boolean> {
+  // The request's own fields stay the request's: a copy that read them before the purge ended would bring purgeFrom back.
   const { _id, generation, ...rest } = doc;
+  delete rest.requestSeq;
+  delete rest.purgeFrom;
   const r = await coll(db).updateOne({ _id, generation }, { $set: { ...rest, updatedAt: new Date() } });
   return r.matchedCount === 1;
 }

@@ -211,9 +211,14 @@ describe('online re-snapshot of chosen tables while streaming goes on', () => {
       assert.ok(copy !== undefined && copy.rows === saved.rows && (copy.estimatedRows ?? 0) > 0 && (copy.rowsPerSecond ?? 0) > 0 && copy.etaSeconds !== null, `sdl status shows the copy with rate and ETA: ${st.stdout}`);
       const human = await sdlCommand(stack, 'status', { SDL_PIPELINE: PIPELINE, SDL_INCLUDE: INCLUDE, SDL_HTTP_ADDR: 'off' });
       assert.match(human.stdout, /table copy {5}extra\.items: \d+ of ~\d+ rows, \d+ rows\/s, about \d+ s left/);
+      // MongoDB away longer than the command's server selection (10 s): it goes on waiting.
+      await stack.mongo.stop();
+      await sleep(15_000);
+      await stack.mongo.start();
       sdl = startSdl('sdl-after-kill');
       const r = await command;
       assert.equal(r.code, 0, r.out + r.err);
+      assert.match(r.out, /MongoDB unreachable \(.*\); still waiting: sdl run goes on copying\n(.*\n)*MongoDB reachable again after \d+ s\n/, 'the wait rides out the outage and says so');
       const resumed = sdl.lines().find((l) => /^snapshot: resuming extra\.items after \d+ rows$/.test(String(l['msg'])));
       assert.ok(resumed !== undefined, `the new instance resumed instead of starting over:\n${sdl.logs().slice(-3000)}`);
       assert.ok(Number(resumed['rows']) >= saved.rows && saved.rows > 0, `resumed after ${String(resumed['rows'])} rows (saved: ${saved.rows})`);
