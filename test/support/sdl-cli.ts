@@ -23,13 +23,17 @@ export interface CheckReport {
   tls?: { sslMode: string; encrypted: boolean; version: string; cipher: string };
 }
 
-/** An sdl command as an operator runs it against the stack: exit code, stdout, stderr. */
-export function sdlCommand(stack: Stack, command: string, env: Record<string, string> = {}, args: string[] = [], timeoutMs = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
+/**
+ * An sdl command as an operator runs it against the stack: exit code, stdout, stderr.
+ * `onStdout` sees its output as it comes, for a test that waits on what the command says.
+ */
+export function sdlCommand(stack: Stack, command: string, env: Record<string, string> = {}, args: string[] = [], timeoutMs = 60_000, onStdout?: (text: string) => void): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, command, ...args], { env: sdlEnv(stack, env), timeout: timeoutMs }, (err, stdout, stderr) => {
+    const child = execFile(process.execPath, [CLI, command, ...args], { env: sdlEnv(stack, env), timeout: timeoutMs }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1;
       resolve({ code, stdout, stderr });
     });
+    if (onStdout !== undefined) child.stdout?.on('data', (chunk: Buffer | string) => onStdout(String(chunk)));
   });
 }
 
