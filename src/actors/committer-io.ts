@@ -143,8 +143,13 @@ export function committerIO(deps: CommitterIODeps) {
         doc !== null && ddlSeq !== undefined && doc.requestSeq != null && doc.requestSeq >= ddlSeq && !(doc.purgeFrom != null && doc.purgeFrom >= ddlSeq);
       const pending = new Map<string, TableSnapshotDoc>();
       const outdated = new Map<string, TableRef>();
+      const docs = new Map<string, TableSnapshotDoc | null>();
+      const docOf = async (t: TableRef): Promise<TableSnapshotDoc | null> => {
+        if (!docs.has(refKey(t))) docs.set(refKey(t), await readTableSnapshot(db, config.pipeline, t));
+        return docs.get(refKey(t)) ?? null;
+      };
       for (const t of ddlTables(a)) {
-        const doc = await readTableSnapshot(db, config.pipeline, t);
+        const doc = await docOf(t);
         if (doc === null || ownRequest(doc)) continue;
         // purgeFrom: this DDL's first apply found the copy outdated and may have crashed before its delete.
         const sawDdl = ddlSeq !== undefined && !doc.reason.includes('refused') && ((doc.lastSeq != null && doc.lastSeq >= ddlSeq) || (doc.purgeFrom != null && doc.purgeFrom >= ddlSeq));
@@ -162,10 +167,11 @@ export function committerIO(deps: CommitterIODeps) {
         const purge = ddlSeq !== undefined && outdated.has(refKey(t)) ? { purgeFrom: ddlSeq } : {};
         await requestTableSnapshot(db, config.pipeline, t, reason, { ...(ddlSeq === undefined ? {} : { seq: ddlSeq }), ...purge });
         requested.add(refKey(t));
+        faultPoint('after-copy-request');
       };
       const copies = ddl.copies;
       for (const t of copies?.tables ?? []) {
-        if (ownRequest(await readTableSnapshot(db, config.pipeline, t))) continue;
+        if (ownRequest(await docOf(t))) continue;
         const name = `${t.db}.${t.table}`;
         log.warn({ db: t.db, table: t.table, changes: copies?.why, position: batch.end === undefined ? undefined : withoutJson(batch.end) },
           `${name}: ${copies?.why.join(', ')} may change stored rows without row events: re-snapshotting ${name} online (progress in the snapshot log lines and /metrics)`);
@@ -187,11 +193,14 @@ export function committerIO(deps: CommitterIODeps) {
         log.warn({ db: t.db, table: t.table, deleted: gone.deletedCount }, `${t.db}.${t.table}: its online snapshot read the table after this DDL, which the stream applies only now: deleted the ${gone.deletedCount} documents it wrote from those views, copying again`);
       }
       if (a.kind !== 'rename') continue;
-      // A renamed table takes its mirror, copied only in part, to its new name: the copy must go on there.
+      // A renamed table takes its mirror, copied only in part, to its new name: the copy must go on
+      // there. In a replay, a copy of the old name this DDL asked for again was one it interrupted
+      // (a crash may have come before the request under the new name).
       for (const [i, p] of a.pairs.entries()) {
-        const doc = pending.get(refKey(p.from));
+        const from = docs.get(refKey(p.from)) ?? null;
+        const doc = pending.get(refKey(p.from)) ?? (ownRequest(from) ? from : null);
         const to = renamedTo(a.pairs, i);
-        if (doc === undefined || requested.has(refKey(to)) || (a.leaving ?? []).some((t) => refKey(t) === refKey(to))) continue;
+        if (doc === null || requested.has(refKey(to)) || ownRequest(await docOf(to)) || (a.leaving ?? []).some((t) => refKey(t) === refKey(to))) continue;
         log.warn({ db: to.db, table: to.table, from: `${p.from.db}.${p.from.table}` }, `${to.db}.${to.table}: renamed from ${p.from.db}.${p.from.table} during its online snapshot: copying it under its new name`);
         await request(to, `${doc.reason}; renamed from ${p.from.db}.${p.from.table} at ${at}`);
       }

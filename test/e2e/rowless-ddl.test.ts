@@ -115,40 +115,53 @@ describe('DDL that changes rows without row events', () => {
     }
   });
 
-  it('a table renamed while its online copy is unfinished is copied under its new name', async () => {
-    const conn = await stack.mariadb.connect();
-    await conn.query('DROP DATABASE IF EXISTS rm; CREATE DATABASE rm');
-    await conn.query('CREATE TABLE rm.t (id INT PRIMARY KEY, a INT); CREATE TABLE rm.t_new (id INT PRIMARY KEY, a INT)');
-    // One row per chunk: the copy the swap requests is still running when the second RENAME is applied.
-    const env = { SDL_MONGO_DATABASE: 'sdl_rm', SDL_SNAPSHOT_CHUNK_ROWS: '1' };
-    const opts = { pipeline: 'rm', include: 'rm.t,rm.t_moved', env };
-    const first = new SdlProcess(stack.scratch, stack, { ...opts, name: 'rm-first' });
-    const client = new MongoClient(stack.mongo.url);
-    first.start();
-    try {
-      await waitForCatchUp(stack, 'rm', 120_000, first, 'sdl_rm');
-      assert.equal(await first.stop(), 0);
-      await conn.query(`INSERT INTO rm.t_new VALUES ${Array.from({ length: 60 }, (_, i) => `(${i}, ${i})`).join(', ')}`);
-      await conn.query('RENAME TABLE rm.t TO rm.t_old, rm.t_new TO rm.t');
-      await conn.query('RENAME TABLE rm.t TO rm.t_moved');
-      const sdl = new SdlProcess(stack.scratch, stack, { ...opts, name: 'rm-second' });
-      sdl.start();
+  for (const crash of [false, true]) {
+    const title = crash
+      ? 'a crash between restarting the copy of a renamed table and asking for it under the new name: the replay asks for it'
+      : 'a table renamed while its online copy is unfinished is copied under its new name';
+    it(title, async () => {
+      const d = crash ? 'rn' : 'rm';
+      const conn = await stack.mariadb.connect();
+      await conn.query(`DROP DATABASE IF EXISTS ${d}; CREATE DATABASE ${d}`);
+      await conn.query(`CREATE TABLE ${d}.t (id INT PRIMARY KEY, a INT); CREATE TABLE ${d}.t_new (id INT PRIMARY KEY, a INT)`);
+      // One row per chunk: the copy the swap requests is still running when the second RENAME is applied.
+      const env = { SDL_MONGO_DATABASE: `sdl_${d}`, SDL_SNAPSHOT_CHUNK_ROWS: '1' };
+      const opts = { pipeline: d, include: `${d}.t,${d}.t_moved`, env };
+      const first = new SdlProcess(stack.scratch, stack, { ...opts, name: `${d}-first` });
+      const client = new MongoClient(stack.mongo.url);
+      first.start();
       try {
-        await waitForCatchUp(stack, 'rm', 120_000, sdl, 'sdl_rm');
-        const deadline = Date.now() + 180_000;
-        while ((await client.db('sdl_rm').collection('snapshots').countDocuments({ done: false })) > 0) {
-          assert.ok(sdl.running && Date.now() < deadline, `copies unfinished\n${sdl.logs().slice(-3000)}`);
-          await new Promise((r) => setTimeout(r, 200));
+        await waitForCatchUp(stack, d, 120_000, first, env.SDL_MONGO_DATABASE);
+        assert.equal(await first.stop(), 0);
+        await conn.query(`INSERT INTO ${d}.t_new VALUES ${Array.from({ length: 60 }, (_, i) => `(${i}, ${i})`).join(', ')}`);
+        await conn.query(`RENAME TABLE ${d}.t TO ${d}.t_old, ${d}.t_new TO ${d}.t`);
+        await conn.query(`RENAME TABLE ${d}.t TO ${d}.t_moved`);
+        if (crash) {
+          // Requests: the swap's copy of t; at the second RENAME, t's copy started over, then (not reached) t_moved's.
+          const crashing = new SdlProcess(stack.scratch, stack, { ...opts, name: `${d}-crash`, env: { ...env, SDL_FAULT: 'after-copy-request@2' } });
+          crashing.start();
+          assert.equal(await crashing.exited(), 137, crashing.logs().slice(-3000));
+          assert.equal(await client.db(env.SDL_MONGO_DATABASE).collection('snapshots').countDocuments({ table: 't_moved' }), 0, 'the crash came before the request under the new name');
         }
-        await assertMirrorsEqual(stack, ['rm.t_moved']);
+        const sdl = new SdlProcess(stack.scratch, stack, { ...opts, name: `${d}-second` });
+        sdl.start();
+        try {
+          await waitForCatchUp(stack, d, 120_000, sdl, env.SDL_MONGO_DATABASE);
+          const deadline = Date.now() + 180_000;
+          while ((await client.db(env.SDL_MONGO_DATABASE).collection('snapshots').countDocuments({ done: false })) > 0) {
+            assert.ok(sdl.running && Date.now() < deadline, `copies unfinished\n${sdl.logs().slice(-3000)}`);
+            await new Promise((r) => setTimeout(r, 200));
+          }
+          await assertMirrorsEqual(stack, [`${d}.t_moved`]);
+        } finally {
+          assert.equal(await sdl.stop(), 0, sdl.logs().slice(-3000));
+        }
       } finally {
-        assert.equal(await sdl.stop(), 0, sdl.logs().slice(-3000));
+        await conn.end();
+        await client.close();
       }
-    } finally {
-      await conn.end();
-      await client.close();
-    }
-  });
+    });
+  }
 
   for (const crash of [false, true]) {
     const title = crash
