@@ -81,13 +81,15 @@ if (process.argv[1]?.endsWith('memory.js') === true) {
     await load.load(1);
     // MEMORY_NODE_OPTIONS: V8 flags for sdl (--trace-gc shows live heap against committed heap in its log).
     const nodeOptions: Record<string, string> = process.env['MEMORY_NODE_OPTIONS'] === undefined ? {} : { NODE_OPTIONS: process.env['MEMORY_NODE_OPTIONS'] };
+    // MEMORY_SDL_ENV: more environment for the transaction's sdl as JSON (`{"SDL_HTTP_ADDR":"127.0.0.1:9477"}` to read its heap figures from /metrics meanwhile).
+    const txnEnv = JSON.parse(process.env['MEMORY_SDL_ENV'] ?? '{}') as Record<string, string>;
     // One sdl per phase: the rows left behind by the first would otherwise still be applying in the second.
     const behind = new BenchSdl(stack, { pipeline: 'memory-behind', sdlDb: 'sdl_behind', workers: 1, staging: true, env: { SDL_INCLUDE: 'bench.customers,bench.orders,bench.order_lines,bench.audit', ...nodeOptions } });
     await untilStreaming(behind, conn, client);
     if (stack.mongo.controllable) process.stdout.write(JSON.stringify(await memoryBehind(stack, load, behind, env('MEMORY_BEHIND_ROWS', 1_000_000), progress)) + '\n');
     process.stderr.write(`sdl log: ${behind.logFile}\n`);
     await behind.kill9();
-    const one = new BenchSdl(stack, { pipeline: 'memory-txn', sdlDb: 'sdl_txn', workers: 1, staging: true, env: { SDL_INCLUDE: 'bench.one_txn', ...nodeOptions } });
+    const one = new BenchSdl(stack, { pipeline: 'memory-txn', sdlDb: 'sdl_txn', workers: 1, staging: true, env: { SDL_INCLUDE: 'bench.one_txn', ...nodeOptions, ...txnEnv } });
     await untilStreaming(one, conn, client);
     process.stdout.write(JSON.stringify(await memoryOneTransaction(conn, client, one, env('MEMORY_TXN_ROWS', 1_000_000), env('MEMORY_TXN_WAIT_S', 1800) * 1000, progress)) + '\n');
     await one.kill9();

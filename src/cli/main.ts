@@ -127,6 +127,7 @@ main(process.argv.slice(2)).then(
       return;
     }
     process.stderr.write(`sdl: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (err instanceof SdlError && err.hint !== undefined) process.stderr.write(`sdl: what to do: ${err.hint}\n`);
     process.exitCode = 1;
   },
 );

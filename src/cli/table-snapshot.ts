@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Db, MongoClient } from 'mongodb';
+import type { Connection } from 'mysql2/promise';
 import type { Config } from '../config/config.js';
-import { SdlError } from '../errors.js';
+import { classifyMysqlError, errorInfo, SdlError } from '../errors.js';
 import { COLLECTIONS } from '../mongo/layout.js';
 import { readCheckpoint } from '../mongo/offsets.js';
 import { classifyMongoError, reasonOf } from '../mongo/errors.js';
@@ -84,7 +85,14 @@ async function progressOf(db: Db, pipeline: string, t: { db: string; table: stri
 }
 
 async function includedTables(config: Config, names: readonly string[]): Promise<{ db: string; table: string }[]> {
-  const conn = await connectExact(config.mysql.url);
+  let conn: Connection;
+  try {
+    conn = await connectExact(config.mysql.url);
+  } catch (err) {
+    // Nothing is requested yet: a source that cannot be reached loses nothing, but must be named.
+    const info = errorInfo(err, classifyMysqlError);
+    throw new SdlError(info.code, `MySQL (listing the tables to re-snapshot): ${info.message}; nothing was requested`, info.errorClass, info.hint ?? 'check that the MySQL server of mysql.url (SDL_MYSQL_URL) is up and reachable from here, then run the command again');
+  }
   try {
     const filter = new IncludeFilter(config.mysql.include);
     const all = await listTables(conn, (d) => filter.includesDb(d), (d, t) => filter.includes(d, t));

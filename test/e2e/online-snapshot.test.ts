@@ -187,6 +187,16 @@ describe('online re-snapshot of chosen tables while streaming goes on', () => {
     await conn.query('DROP TABLE extra.tagged');
   });
 
+  it('sdl snapshot --tables with MySQL unreachable: exit 1 naming MySQL and what to do, nothing requested', async () => {
+    const before = await request(client, 'extra.items');
+    const env = { SDL_PIPELINE: PIPELINE, SDL_INCLUDE: INCLUDE, SDL_HTTP_ADDR: 'off', SDL_MYSQL_URL: `mysql://root@127.0.0.1:${await freePort()}/` };
+    const r = await sdlCommand(stack, 'snapshot', env, ['--tables', 'extra.items']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /^sdl: MySQL \(listing the tables to re-snapshot\): .*ECONNREFUSED.*; nothing was requested$/m);
+    assert.match(r.stderr, /^sdl: what to do: /m);
+    assert.deepEqual(await request(client, 'extra.items'), before, 'no request written');
+  });
+
   it('kill -9 during an online snapshot: the next start resumes after its last saved chunk and ends equal', async () => {
     await conn.query("INSERT INTO extra.items (id, note) SELECT 1000 + seq, CONCAT('more ', seq) FROM extra.seq_1_to_1600");
     await waitForCatchUp(stack, PIPELINE, 180_000, sdl);
