@@ -6,6 +6,7 @@ import { SdlError } from '../errors.js';
 import { classifyMongoError } from './errors.js';
 import { COLLECTIONS, mirrorNamespace, type DatabaseMap, type Namespace } from './layout.js';
 import { positionKey, positionOrder, withoutJson } from './position.js';
+import { snapshotSeq } from '../pipeline/sequence.js';
 
 const NAMESPACE_NOT_FOUND = 26;
 
@@ -46,7 +47,7 @@ export async function applyDdl(client: MongoClient, sdl: Db, batch: Batch, datab
         out.dropped += await dropDatabaseMirrors(client, sdl, action.db, databaseMap, batch);
         break;
       case 'alter':
-        out.altered += await alterMirror(client, ns(action.table), action);
+        out.altered += await alterMirror(client, ns(action.table), action, batch.end === undefined ? undefined : snapshotSeq(batch.end));
         break;
       case 'create':
         break;
@@ -119,8 +120,14 @@ async function dropDatabaseMirrors(client: MongoClient, sdl: Db, db: string, dat
  * one moves its field; a plain nullable column added is null in every row. `_sdl.h` hashed the
  * old image: it becomes null (unknown) rather than wrong. Order as in the statement's effect:
  * drops, renames, then adds (so `DROP a, ADD a` leaves a null).
+ *
+ * Only documents older than the statement (`_sdl.pos` before `since`, its end) are changed: a
+ * newer one holds a row image read after it (a snapshot view or `verify --repair` ahead of a
+ * lagging stream, a resumed initial snapshot), already in the new shape, and the changes to it
+ * between the statement and that image are older than it, so the position guard skips them: an
+ * ADD COLUMN's null would otherwise stay over the value they set.
  */
-async function alterMirror(client: MongoClient, ns: Namespace, action: Extract<DdlAction, { kind: 'alter' }>): Promise<number> {
+async function alterMirror(client: MongoClient, ns: Namespace, action: Extract<DdlAction, { kind: 'alter' }>, since: string | undefined): Promise<number> {
   const unset: Document = {};
   for (const col of action.dropColumns) {
     unset[col] = '';
@@ -135,10 +142,11 @@ async function alterMirror(client: MongoClient, ns: Namespace, action: Extract<D
   for (const col of action.addNullColumns) add[col] = null;
   if (Object.keys(unset).length + Object.keys(rename).length + Object.keys(add).length === 0) return 0;
   const coll = client.db(ns.db).collection<Document>(ns.collection);
+  const older: Filter<Document> = since === undefined ? {} : { '_sdl.pos': { $lt: since } };
   let n = 0;
-  if (Object.keys(unset).length > 0) n += (await coll.updateMany({}, { $unset: unset, $set: { '_sdl.h': null } })).modifiedCount;
-  if (Object.keys(rename).length > 0) n += (await coll.updateMany({}, { $rename: rename, $set: { '_sdl.h': null } })).modifiedCount;
-  if (Object.keys(add).length > 0) n += (await coll.updateMany({}, { $set: { ...add, '_sdl.h': null } })).modifiedCount;
+  if (Object.keys(unset).length > 0) n += (await coll.updateMany(older, { $unset: unset, $set: { '_sdl.h': null } })).modifiedCount;
+  if (Object.keys(rename).length > 0) n += (await coll.updateMany(older, { $rename: rename, $set: { '_sdl.h': null } })).modifiedCount;
+  if (Object.keys(add).length > 0) n += (await coll.updateMany(older, { $set: { ...add, '_sdl.h': null } })).modifiedCount;
   return n;
 }
 
