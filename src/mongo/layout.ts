@@ -11,6 +11,7 @@ export const COLLECTIONS = {
   deadLetters: 'dead_letters',
   leases: 'leases',
   snapshots: 'snapshots',
+  ddlSteps: 'ddl_steps',
 } as const;
 
 export const DEFAULT_SDL_DATABASE = 'sdl';
