@@ -22,6 +22,7 @@ import type { Part } from '../pipeline/batching.js';
 import type { Batch } from '../pipeline/types.js';
 import { snapshotSeq } from '../pipeline/sequence.js';
 import { mirrorNamespace } from '../mongo/layout.js';
+import { readCheckpoint } from '../mongo/offsets.js';
 import { PART_BYTES } from '../mongo/payload.js';
 import { scopeBatch } from '../mongo/scope.js';
 import { mongoStep } from './mongo-step.js';
@@ -203,6 +204,18 @@ export function committerIO(deps: CommitterIODeps) {
         if (doc === null || requested.has(refKey(to)) || ownRequest(await docOf(to)) || (a.leaving ?? []).some((t) => refKey(t) === refKey(to))) continue;
         log.warn({ db: to.db, table: to.table, from: `${p.from.db}.${p.from.table}` }, `${to.db}.${to.table}: renamed from ${p.from.db}.${p.from.table} during its online snapshot: copying it under its new name`);
         await request(to, `${doc.reason}; renamed from ${p.from.db}.${p.from.table} at ${at}`);
+      }
+      // Up to the initial snapshot's newest view (a view at the RENAME's end holds it, and tables
+      // read at views before it did not), the snapshot may have read a renamed table in part, or
+      // not at all, under its old name, and read the new name before the RENAME: each name it
+      // leaves is copied again (the mirror's merge of the RENAME keeps the newer images).
+      const until = ddlSeq === undefined ? undefined : (await readCheckpoint(db, config.pipeline))?.snapshotUntil;
+      if (ddlSeq === undefined || until === undefined || ddlSeq > until) continue;
+      for (const [i, p] of a.pairs.entries()) {
+        const to = renamedTo(a.pairs, i);
+        if (requested.has(refKey(to)) || ownRequest(await docOf(to)) || (a.leaving ?? []).some((t) => refKey(t) === refKey(to))) continue;
+        log.warn({ db: to.db, table: to.table, from: `${p.from.db}.${p.from.table}` }, `${to.db}.${to.table}: renamed from ${p.from.db}.${p.from.table} while the initial snapshot ran: copying it again online`);
+        await request(to, `renamed from ${p.from.db}.${p.from.table} at ${at}, during the initial snapshot`);
       }
     }
   };

@@ -23,6 +23,8 @@ export interface CheckpointDoc {
   time: Date;
   /** MariaDB JSON columns at this position (absent in checkpoints written before sdl saved them). */
   json?: JsonColumnsState;
+  /** The seq of the initial snapshot's newest view (markSnapshotUntil); absent: none, or an older sdl's. */
+  snapshotUntil?: string;
 }
 
 export interface CheckpointExtra {

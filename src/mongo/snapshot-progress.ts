@@ -15,8 +15,18 @@ export interface SnapshotProgressDoc {
   startedAt: Date;
   /** `db.table` of every table copied completely. */
   done: string[];
-  /** The table being copied, with the key of its last committed row (null: none yet). */
-  current: { db: string; table: string; after: RawValue[] | null; rows: number } | null;
+  /**
+   * The table being copied, with the key of its last committed row (null: none yet) and, with a
+   * view per chunk, its last key at its first chunk's view, where its copy ends (null: empty then).
+   */
+  current: { db: string; table: string; after: RawValue[] | null; rows: number; upTo?: RawValue[] | null } | null;
+  /** The newest view a chunk was read at (absent: none yet, or a snapshot saved by an older sdl). */
+  lastSeq?: string;
+  /**
+   * With a view per chunk: each table's (`db.table`) last key at the first view, where its copy
+   * ends (a table not listed: at its first chunk's view). A list: names hold dots, which FerretDB refuses in keys.
+   */
+  upTo?: { table: string; key: RawValue[] | null }[];
   /** Rows copied so far, all tables. */
   rows: number;
   /** How many times a view was opened (1 + restarts). */
@@ -32,8 +42,20 @@ export async function readSnapshotProgress(db: Db, pipeline: string): Promise<Sn
   const doc = await snapshots(db).findOne({ _id: pipeline });
   if (doc === null) return null;
   // Binary key parts come back as the driver's Binary; the chunk query wants the bytes.
-  const after = doc.current?.after?.map((v) => (v instanceof Binary ? Buffer.from(v.buffer.subarray(0, v.position)) : v)) ?? null;
-  return { ...doc, current: doc.current === null ? null : { ...doc.current, after } };
+  const bytes = (key: RawValue[]): RawValue[] => key.map((v) => (v instanceof Binary ? Buffer.from(v.buffer.subarray(0, v.position)) : v));
+  const cur = doc.current;
+  const upTo = doc.upTo === undefined ? {} : { upTo: doc.upTo.map((u) => ({ table: u.table, key: u.key === null ? null : bytes(u.key) })) };
+  if (cur === null) return { ...doc, ...upTo };
+  return { ...doc, ...upTo, current: { ...cur, after: cur.after === null ? null : bytes(cur.after), ...(cur.upTo === undefined ? {} : { upTo: cur.upTo === null ? null : bytes(cur.upTo) }) } };
+}
+
+/**
+ * Kept in the checkpoint once the snapshot is complete: the seq of the newest view it read at.
+ * A RENAME the stream applies before it may have moved a table the snapshot had read only in
+ * part, or not at all, under its old name (committer-io copies the new name again).
+ */
+export async function markSnapshotUntil(db: Db, pipeline: string, seq: string): Promise<void> {
+  await db.collection<{ _id: string }>(COLLECTIONS.offsets).updateOne({ _id: pipeline }, { $set: { snapshotUntil: seq } });
 }
 
 export async function saveSnapshotProgress(db: Db, doc: SnapshotProgressDoc): Promise<void> {

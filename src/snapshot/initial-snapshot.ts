@@ -9,20 +9,24 @@ import { keyIdentity } from '../mongo/key-identity.js';
 import { mirrorNamespace } from '../mongo/layout.js';
 import { writeCheckpoint } from '../mongo/offsets.js';
 import { positionKey, withoutJson } from '../mongo/position.js';
-import { dropSnapshotProgress, readSnapshotProgress, saveSnapshotProgress, type SnapshotProgressDoc } from '../mongo/snapshot-progress.js';
+import { dropSnapshotProgress, markSnapshotUntil, readSnapshotProgress, saveSnapshotProgress, type SnapshotProgressDoc } from '../mongo/snapshot-progress.js';
 import { connectExact } from '../mysql/connection.js';
 import { IncludeFilter } from '../mysql/include-filter.js';
 import { currentSchema, listTables } from '../mysql/information-schema.js';
 import { preflight } from '../mysql/preflight.js';
 import { openSnapshotView } from '../mysql/snapshot-view.js';
 import { JsonColumns } from '../mysql/json-columns.js';
-import { assertKeysetOrder, keyOf, readChunk } from '../mysql/table-read.js';
+import { assertKeysetOrder, keyOf, readChunk, readLastKey } from '../mysql/table-read.js';
 import { snapshotSeq } from '../pipeline/sequence.js';
 import { sourceIdentity } from '../mysql/source-identity.js';
-import type { Batch, DecodedChange, RowChange, SourcePosition, TableSchema } from '../pipeline/types.js';
+import type { Batch, DecodedChange, RawRow, RawValue, RowChange, SourcePosition, TableSchema } from '../pipeline/types.js';
 import { averageRowBytes, chunkRowsFor } from './chunk-size.js';
 import type { BarOutput } from './progress-bar.js';
 import { SnapshotPace } from './progress-report.js';
+
+/** MariaDB's ER_NO_SUCH_TABLE, ER_TABLE_DEF_CHANGED. */
+const ER_NO_SUCH_TABLE = 1146;
+const ER_TABLE_DEF_CHANGED = 1412;
 
 export interface SnapshotDeps {
   mysqlUrl: string;
@@ -73,7 +77,8 @@ export async function initialSnapshot(deps: SnapshotDeps): Promise<SourcePositio
     const stored = await readSnapshotProgress(deps.db, deps.commit.pipeline);
     // Every view of one snapshot, and the stream after it, belong to the first view's epoch.
     const epoch = stored?.start.epoch ?? deps.epoch;
-    const view: SourcePosition = { ...(await openSnapshotView(conn, server.mariadb)), ...(epoch > 0 ? { epoch } : {}), source: await sourceIdentity(conn) };
+    const source = await sourceIdentity(conn);
+    const view: SourcePosition = { ...(await openSnapshotView(conn, server.mariadb)), ...(epoch > 0 ? { epoch } : {}), source };
     // Streaming starts at the first view: which columns are JSON is what the server says then.
     const progress: SnapshotProgressDoc = stored === null
       ? { _id: deps.commit.pipeline, start: { ...view, json: (await JsonColumns.read(conn)).state() }, startedAt: new Date(), done: [], current: null, rows: 0, views: 1, updatedAt: new Date() }
@@ -81,24 +86,37 @@ export async function initialSnapshot(deps: SnapshotDeps): Promise<SourcePositio
     if (stored === null) deps.log.warn({ position: view }, 'no checkpoint: initial snapshot of every included table, then streaming from its position');
     else deps.log.warn({ start: withoutJson(stored.start), view, done: stored.done, current: stored.current }, 'resuming the initial snapshot after its last committed chunk');
     await saveSnapshotProgress(deps.db, progress);
-
+    // MariaDB: every chunk is read under a view of its own (ChunkReader), so no transaction
+    // stays open across the snapshot: a DDL on a table already read would wait for its end (a
+    // metadata lock), and every write to that table would queue behind the DDL.
     const filter = new IncludeFilter(deps.include);
     const tables = await listTables(conn, (d) => filter.includesDb(d), (d, t) => filter.includes(d, t));
+    const reader: ChunkReader = server.mariadb ? new ViewPerChunk(conn, epoch, source) : new OneView(conn, view);
+    if (server.mariadb) {
+      if (stored === null) {
+        progress.upTo = await lastKeysAtView(conn, tables);
+        await saveSnapshotProgress(deps.db, progress);
+      }
+      await conn.query('COMMIT');
+    }
     const stats = await estimates(conn, tables);
     const pace = new SnapshotPace(deps.log, deps.metrics, stats, progress.rows, undefined, deps.progressBar);
-    const copy = new TableCopy(deps, conn, progress, view, pace, lease);
+    const copy = new TableCopy(deps, reader, progress, pace, lease);
     for (const [i, { db, table }] of tables.entries()) {
       if (progress.done.includes(`${db}.${table}`)) continue;
-      await copy.table(await currentSchema(conn, db, table), stats[i]?.rowBytes ?? 0);
+      await copy.table(db, table, stats[i]?.rowBytes ?? 0);
     }
     pace.finish();
-    await conn.query('COMMIT');
+    await reader.end();
 
     const cp = await writeCheckpoint(deps.db, deps.commit.pipeline, progress.start, {
       ...(deps.commit.serverId !== undefined ? { serverId: deps.commit.serverId } : {}),
       ...(deps.commit.term !== undefined ? { term: deps.commit.term } : {}),
     });
     if (!cp.written) throw new SdlError('SNAPSHOT_CHECKPOINT', `pipeline ${deps.commit.pipeline} already has a newer checkpoint (${JSON.stringify(cp.stored)}) than its snapshot (${positionKey(progress.start)})`, 'permanent', 'another sdl instance wrote this pipeline meanwhile; run one instance per pipeline, or start again with --resnapshot');
+    // Tables were read at views up to here: a RENAME the stream reads before it may have moved a
+    // table the copy read only in part, or not at all, under its old name (see committer-io).
+    await markSnapshotUntil(deps.db, deps.commit.pipeline, progress.lastSeq ?? snapshotSeq(progress.start));
     await dropSnapshotProgress(deps.db, deps.commit.pipeline);
     deps.log.info({ start: withoutJson(progress.start), rows: progress.rows, views: progress.views }, 'initial snapshot complete: streaming from its position');
     return progress.start;
@@ -138,55 +156,163 @@ class LeaseRenewal {
   }
 }
 
+/** One chunk of a table as read: under which view, with the table's definition at that view. */
+interface ReadChunk {
+  /** Undefined: the table is gone (dropped or renamed since it was listed). */
+  schema: TableSchema | undefined;
+  rows: RawRow[];
+  view: SourcePosition;
+  seq: string;
+  /** The last key at the table's first view (see ViewPerChunk); null: the table was empty then. */
+  upTo: RawValue[] | null | undefined;
+}
+
+/** Where the chunks of the snapshot are read from. */
+interface ChunkReader {
+  chunk(db: string, table: string, after: RawValue[] | null, limit: number, upTo: RawValue[] | null | undefined): Promise<ReadChunk>;
+  end(): Promise<void>;
+}
+
+/**
+ * MariaDB: each chunk under its own consistent view at an exact position, the table's
+ * definition read inside it (a DDL after the view fails the read with ER_TABLE_DEF_CHANGED
+ * instead of mixing definitions). A row gets its view's seq, so the changes the stream replays
+ * from the first view cannot overwrite it with an older image and every later one reaches it,
+ * and a DDL replayed behind it leaves it as read (src/mongo/ddl.ts): the argument that makes a
+ * resumed snapshot exact, for every chunk. A table stops at its last key at its first chunk's
+ * view (`upTo`): rows above it were inserted later and arrive as changes, so a table written
+ * faster than it is read still ends.
+ */
+class ViewPerChunk implements ChunkReader {
+  constructor(
+    private readonly conn: Connection,
+    private readonly epoch: number,
+    private readonly source: string,
+  ) {}
+
+  async chunk(db: string, table: string, after: RawValue[] | null, limit: number, upTo: RawValue[] | null | undefined): Promise<ReadChunk> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.read(db, table, after, limit, upTo);
+      } catch (err) {
+        // A DDL between the view and the read: a new view reads the table as the DDL left it.
+        if ((err as { errno?: number }).errno !== ER_TABLE_DEF_CHANGED || attempt >= 10) throw err;
+      }
+    }
+  }
+
+  private async read(db: string, table: string, after: RawValue[] | null, limit: number, upTo: RawValue[] | null | undefined): Promise<ReadChunk> {
+    const view: SourcePosition = { ...(await openSnapshotView(this.conn, true)), ...(this.epoch > 0 ? { epoch: this.epoch } : {}), source: this.source };
+    try {
+      const schema = await currentSchema(this.conn, db, table);
+      if (schema.columns.length === 0) return { schema: undefined, rows: [], view, seq: snapshotSeq(view), upTo };
+      if (schema.key.length === 0) return { schema, rows: [], view, seq: snapshotSeq(view), upTo };
+      await assertKeysetOrder(this.conn, schema);
+      const last = upTo === undefined ? await readLastKey(this.conn, schema) : upTo;
+      const rows = last === null ? [] : await readChunk(this.conn, schema, after, limit, last);
+      return { schema, rows, view, seq: snapshotSeq(view), upTo: last };
+    } catch (err) {
+      // Dropped or renamed between the definition and the rows: gone, as if found so above.
+      if ((err as { errno?: number }).errno === ER_NO_SUCH_TABLE) return { schema: undefined, rows: [], view, seq: snapshotSeq(view), upTo };
+      throw err;
+    } finally {
+      await this.conn.query('COMMIT');
+    }
+  }
+
+  async end(): Promise<void> {
+    // Each chunk ended its own view.
+  }
+}
+
+/** MySQL: one view for the whole snapshot (an exact position there needs a global read lock, so it is taken once). */
+class OneView implements ChunkReader {
+  private readonly seq: string;
+  private readonly schemas = new Map<string, TableSchema>();
+
+  constructor(
+    private readonly conn: Connection,
+    private readonly view: SourcePosition,
+  ) {
+    this.seq = snapshotSeq(view);
+  }
+
+  async chunk(db: string, table: string, after: RawValue[] | null, limit: number): Promise<ReadChunk> {
+    const name = `${db}.${table}`;
+    let schema = this.schemas.get(name);
+    if (schema === undefined) {
+      schema = await currentSchema(this.conn, db, table);
+      if (schema.columns.length === 0) return { schema: undefined, rows: [], view: this.view, seq: this.seq, upTo: undefined };
+      if (schema.key.length > 0) await assertKeysetOrder(this.conn, schema);
+      this.schemas.set(name, schema);
+    }
+    const rows = schema.key.length === 0 ? [] : await readChunk(this.conn, schema, after, limit);
+    return { schema, rows, view: this.view, seq: this.seq, upTo: undefined };
+  }
+
+  async end(): Promise<void> {
+    await this.conn.query('COMMIT');
+  }
+}
+
 /** Copies one table in key order, a chunk at a time, saving the progress after each chunk. */
 class TableCopy {
-  private readonly seq: string;
   private readonly startSeq: string;
-  private readonly viewTs = Date.now();
 
   constructor(
     private readonly deps: SnapshotDeps,
-    private readonly conn: Connection,
+    private readonly reader: ChunkReader,
     private readonly progress: SnapshotProgressDoc,
-    private readonly view: SourcePosition,
     private readonly pace: SnapshotPace,
     private readonly lease: LeaseRenewal,
   ) {
-    this.seq = snapshotSeq(view);
     this.startSeq = snapshotSeq(progress.start);
   }
 
   /** `rowBytes`: the source's average row length, for the first chunk's size (later ones use what was read). */
-  async table(schema: TableSchema, rowBytes: number): Promise<void> {
-    const name = `${schema.db}.${schema.table}`;
-    if (schema.key.length === 0) {
-      this.deps.log.warn({ table: name }, `snapshot: ${name} has no primary or unique NOT NULL key: not copied (its later changes go to the event log only)`);
-      await this.tableDone(name);
-      return;
-    }
-    await assertKeysetOrder(this.conn, schema);
+  async table(db: string, table: string, rowBytes: number): Promise<void> {
+    const name = `${db}.${table}`;
     const cur = this.progress.current;
-    const resumed = cur !== null && cur.db === schema.db && cur.table === schema.table ? cur : null;
+    const resumed = cur !== null && cur.db === db && cur.table === table ? cur : null;
     let after = resumed?.after ?? null;
     let rows = resumed?.rows ?? 0;
+    let upTo = resumed !== null ? resumed.upTo : this.progress.upTo?.find((u) => u.table === name)?.key;
+    let key: readonly string[] | undefined;
     let limit = chunkRowsFor(this.deps.chunkRows, this.deps.chunkBytes, rowBytes);
     this.pace.startTable(name, rows);
     for (;;) {
       if (this.deps.signal.aborted) throw new SdlError('STOPPED', `stopped during the initial snapshot of ${name}; the next start resumes after row ${rows}`, 'permanent');
       this.lease.assertHeld();
-      const chunk = await readChunk(this.conn, schema, after, limit);
-      if (chunk.length === 0) break;
-      limit = chunkRowsFor(this.deps.chunkRows, this.deps.chunkBytes, averageRowBytes(chunk));
-      await this.commit(schema, chunk.map((row, i): RowChange => ({ op: 'insert', schema: 0, before: null, after: row, id: `${i}`, seq: this.seq })));
-      after = keyOf(schema, chunk[chunk.length - 1] ?? {});
-      rows += chunk.length;
-      this.progress.rows += chunk.length;
-      this.progress.current = { db: schema.db, table: schema.table, after, rows };
+      const chunk = await this.reader.chunk(db, table, after, limit, upTo);
+      const { schema } = chunk;
+      if (schema === undefined) {
+        // Dropped: nothing to copy. Renamed: the stream reads the RENAME before this snapshot's
+        // last view, and copies the table again online under its new name (committer-io).
+        this.deps.log.warn({ table: name, rows }, `snapshot: ${name} no longer exists (dropped or renamed during the snapshot) after ${rows} rows copied: the stream applies what happened to it`);
+        return this.tableDone(name);
+      }
+      if (schema.key.length === 0 && key === undefined) {
+        this.deps.log.warn({ table: name }, `snapshot: ${name} has no primary or unique NOT NULL key: not copied (its later changes go to the event log only)`);
+        return this.tableDone(name);
+      }
+      key ??= schema.key;
+      if (schema.key.join('\u0000') !== key.join('\u0000')) {
+        throw new SdlError('PRIMARY_KEY_CHANGED', `${name}: its key changed from (${key.join(', ')}) to (${schema.key.join(', ')}) during the initial snapshot, after ${rows} rows were copied by the old one`, 'permanent', 'change keys with sdl stopped; start again with --resnapshot');
+      }
+      upTo = chunk.upTo;
+      if (chunk.rows.length === 0) break;
+      limit = chunkRowsFor(this.deps.chunkRows, this.deps.chunkBytes, averageRowBytes(chunk.rows));
+      await this.commit(schema, chunk);
+      after = keyOf(schema, chunk.rows[chunk.rows.length - 1] ?? {});
+      rows += chunk.rows.length;
+      this.progress.rows += chunk.rows.length;
+      this.progress.current = { db, table, after, rows, ...(upTo === undefined ? {} : { upTo }) };
+      if (this.progress.lastSeq === undefined || chunk.seq > this.progress.lastSeq) this.progress.lastSeq = chunk.seq;
       await saveSnapshotProgress(this.deps.db, this.progress);
-      this.pace.add(chunk.length);
+      this.pace.add(chunk.rows.length);
     }
     // Documents no view of this snapshot wrote are rows gone from the source before it.
-    const ns = mirrorNamespace(schema.db, schema.table, this.deps.commit.databaseMap);
+    const ns = mirrorNamespace(db, table, this.deps.commit.databaseMap);
     const stale = await this.deps.commit.client.db(ns.db).collection(ns.collection).deleteMany({ '_sdl.pos': { $lt: this.startSeq } });
     if (stale.deletedCount > 0) this.deps.log.warn({ table: name, deleted: stale.deletedCount }, `snapshot: deleted ${stale.deletedCount} mirror documents of ${name} whose rows no longer exist`);
     this.pace.endTable();
@@ -199,15 +325,38 @@ class TableCopy {
     await saveSnapshotProgress(this.deps.db, this.progress);
   }
 
-  /** Decoded by the streaming decoder and written by the streaming commit path, as `r` events. */
-  private async commit(schema: TableSchema, changes: RowChange[]): Promise<void> {
-    const decoded = await this.deps.decoder.decode({ transactions: [{ gtid: this.view.gtid, ts: this.viewTs, schemas: [schema], changes }] });
+  /** Decoded by the streaming decoder and written by the streaming commit path, as `r` events at the chunk's view. */
+  private async commit(schema: TableSchema, chunk: ReadChunk): Promise<void> {
+    const ts = Date.now();
+    const changes = chunk.rows.map((row, i): RowChange => ({ op: 'insert', schema: 0, before: null, after: row, id: `${i}`, seq: chunk.seq }));
+    const decoded = await this.deps.decoder.decode({ transactions: [{ gtid: chunk.view.gtid, ts, schemas: [schema], changes }] });
     const base = `snapshot@${positionKey(this.progress.start)}/${schema.db}.${schema.table}/`;
     // One event per row and snapshot, whichever view copied it: the id names the key, not the view.
     const reads: DecodedChange[] = decoded.map((c) => ({ ...c, op: 'r', id: base + keyIdentity(c.key) }));
-    const batch: Batch = { id: reads[0]?.id ?? `${base}empty`, end: undefined, lastTs: this.viewTs, changes: reads, ddl: [], rows: reads.length, bytes: 0 };
+    const batch: Batch = { id: reads[0]?.id ?? `${base}empty`, end: undefined, lastTs: ts, changes: reads, ddl: [], rows: reads.length, bytes: 0 };
     await commitBatch({ ...this.deps.commit, stagingEnabled: false }, batch);
   }
+}
+
+/**
+ * Each table's last key under the first view (open on `conn`), where its copy ends: a row with a
+ * larger key was inserted after the view and arrives as a change, so the reads are the rows the
+ * first view held, less those deleted before their chunk. A table the view cannot read (created
+ * or rebuilt after it: ER_TABLE_DEF_CHANGED) is left out and bounded at its first chunk's view.
+ */
+async function lastKeysAtView(conn: Connection, tables: readonly { db: string; table: string }[]): Promise<{ table: string; key: RawValue[] | null }[]> {
+  const out: { table: string; key: RawValue[] | null }[] = [];
+  for (const { db, table } of tables) {
+    const schema = await currentSchema(conn, db, table);
+    if (schema.key.length === 0) continue;
+    try {
+      out.push({ table: `${db}.${table}`, key: await readLastKey(conn, schema) });
+    } catch (err) {
+      const errno = (err as { errno?: number }).errno;
+      if (errno !== ER_TABLE_DEF_CHANGED && errno !== ER_NO_SUCH_TABLE) throw err;
+    }
+  }
+  return out;
 }
 
 /** The source's estimates (InnoDB statistics) of row counts, for progress and ETA, and of row lengths, for chunk sizes. */

@@ -36,6 +36,8 @@ interface Counts {
 /** Random single-row writes to a bulk table until stopped; counts what each changed. */
 class BulkWriter {
   readonly counts: Counts = { insert: 0, update: 0, delete: 0 };
+  /** Ids whose row this writer deleted. */
+  readonly deleted = new Set<number>();
   private running = true;
   private readonly done: Promise<void>;
 
@@ -51,6 +53,7 @@ class BulkWriter {
         else if (kind === 'update') [res] = await conn.query(`UPDATE ${table} SET v = v + 1, note = CONCAT('updated ', v + 1), at = NOW(6) WHERE id = ?`, [id]);
         else [res] = await conn.query(`DELETE FROM ${table} WHERE id = ?`, [id]);
         this.counts[kind] += (res as { affectedRows: number }).affectedRows;
+        if (kind === 'delete' && (res as { affectedRows: number }).affectedRows > 0) this.deleted.add(id);
         await sleep(50);
       }
     })();
@@ -96,7 +99,7 @@ describe('sdl run: initial snapshot', () => {
     await stack?.stop();
   });
 
-  it('on a server whose binlogs were purged: copies every table under one view while writes go on, then streams; mirrors equal, events exact', async (t) => {
+  it('on a server whose binlogs were purged: copies every table while writes go on, then streams; mirrors equal, events exact', async (t) => {
     const conn = await stack.mariadb.connect();
     await conn.query(`${ALL_TYPES_SQL}
       SET SESSION sql_mode = DEFAULT;
@@ -131,6 +134,7 @@ describe('sdl run: initial snapshot', () => {
       assert.ok(writesDuring > 20, `writes ran during the snapshot (${writesDuring})`);
       await sleep(1000);
       const bulkChanges = await writer.stop();
+      const bulkDeleted = writer.deleted;
       const shopChanges = await shop.stop();
       writer = undefined;
       shop = undefined;
@@ -140,10 +144,16 @@ describe('sdl run: initial snapshot', () => {
       assert.equal((await scrape(`http://127.0.0.1:${port}`)).get('sdl_snapshot_running'), 0);
       assert.ok(!sdl.logs().includes('BINLOG_PURGED'));
 
-      // Changes are exactly the writes after the view; reads (`r`) are one per row the view held.
+      // Changes are exactly the writes after the first view. Reads (`r`) are one per row its
+      // chunk's view held: every row of the first view the writer did not delete, a row it deleted
+      // only if its chunk came first, never a row it inserted (above the first view's last key).
       const bulk = await eventCounts(stack, 'snap', 'bulk');
       assert.deepEqual(changes(bulk), bulkChanges, 'snap.bulk: each change after the view exactly once');
-      assert.equal(bulk['r'], BULK_ROWS, 'snap.bulk: one read per row of the view');
+      const read = new Set((await client.db('sdl').collection('row_changes').find({ db: 'snap', table: 'bulk', op: 'r' }, { projection: { 'after.id': 1 } }).toArray()).map((e) => Number((e['after'] as { id: unknown }).id)));
+      assert.equal(read.size, bulk['r'], 'one read per key');
+      const unread = Array.from({ length: BULK_ROWS }, (_, i) => i + 1).filter((id) => !read.has(id) && !bulkDeleted.has(id));
+      assert.deepEqual(unread, [], 'every row of the first view not deleted since has a read');
+      assert.deepEqual([...read].filter((id) => id < 1 || id > BULK_ROWS), [], 'no read of a row inserted after the first view');
       assert.deepEqual(await shopEventCounts(stack), { insert: shopChanges.inserts, update: shopChanges.updates, delete: shopChanges.deletes });
       // The first workload's rows (ids below 2,000,000) are the ones the view held; shop.audit has no key: not copied.
       assert.equal((await eventCounts(stack, 'shop', 'customers'))['r'], await count(conn, 'SELECT COUNT(*) AS n FROM shop.customers WHERE id < 2000000'));
@@ -265,6 +275,54 @@ describe('sdl run: initial snapshot', () => {
     } finally {
       await writer?.stop();
       await writerConn.end();
+      await conn.end();
+    }
+  });
+
+  it('DDL during the snapshot: an ALTER of a table being copied does not wait for the snapshot, an online schema change\'s RENAME swap of tables not yet copied loses nothing; ends equal', async (t) => {
+    const conn = await stack.mariadb.connect();
+    await conn.query('CREATE DATABASE ddlsnap');
+    // Copied in name order: `a` first, then the ghost `m_gho` and the table `t` it replaces.
+    await bulkTable(conn, 'ddlsnap.a', 6000);
+    await bulkTable(conn, 'ddlsnap.t', 2000);
+    await conn.query('CREATE TABLE ddlsnap.m_gho LIKE ddlsnap.t');
+    await conn.query('INSERT INTO ddlsnap.m_gho SELECT * FROM ddlsnap.t WHERE id <= 1000');
+    const env = { SDL_SNAPSHOT_CHUNK_ROWS: '200' };
+    const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'ddlsnap', include: 'ddlsnap', name: 'ddlsnap', env });
+    sdl.start();
+    const snapshots = client.db('sdl').collection<{ _id: string; rows: number; current: { table: string } | null }>('snapshots');
+    try {
+      for (;;) {
+        const p = await snapshots.findOne({ _id: 'ddlsnap' });
+        if (p?.current?.table === 'a' && p.rows >= 1000) break;
+        assert.ok(sdl.running, sdl.logs().slice(-3000));
+        await sleep(20);
+      }
+      // Before: the snapshot's one view held a metadata lock on every table it had read, so this
+      // ALTER (and every write to `a` queued behind it) waited until the whole snapshot ended.
+      await conn.query('ALTER TABLE ddlsnap.a ADD COLUMN c VARCHAR(10) NULL');
+      assert.equal((await snapshots.findOne({ _id: 'ddlsnap' }))?.current?.table, 'a', 'the ALTER returned while `a` was still being copied');
+      await conn.query("UPDATE ddlsnap.a SET c = 'set', v = v + 1 WHERE id IN (1, 5999)");
+      // The ghost catches up and is swapped in, as gh-ost's cut-over does, before either is copied.
+      await conn.query('INSERT INTO ddlsnap.m_gho SELECT * FROM ddlsnap.t WHERE id > 1000');
+      await conn.query("UPDATE ddlsnap.m_gho SET note = 'ghost' WHERE id = 7");
+      await conn.query('RENAME TABLE ddlsnap.t TO ddlsnap.t_old, ddlsnap.m_gho TO ddlsnap.t');
+      await waitForLine(sdl, /^initial snapshot complete/);
+      await waitForLine(sdl, /^ddlsnap\.t_old: renamed from ddlsnap\.t while the initial snapshot ran: copying it again online$/);
+      await waitForCatchUp(stack, 'ddlsnap', 180_000, sdl);
+      const copies = client.db('sdl').collection<{ done: boolean }>('snapshots');
+      for (;;) {
+        if ((await copies.countDocuments({ pipeline: 'ddlsnap', done: false })) === 0) break;
+        assert.ok(sdl.running, sdl.logs().slice(-3000));
+        await sleep(200);
+      }
+      await waitForCatchUp(stack, 'ddlsnap', 180_000, sdl);
+      await assertMirrorsEqual(stack, ['ddlsnap']);
+      assert.equal((await client.db('ddlsnap').collection('a').findOne({ _id: 5999 } as never))?.['c'], 'set');
+      assert.equal(await client.db('ddlsnap').collection('m_gho').countDocuments({}), 0);
+    } finally {
+      for (const l of sdl.lines()) if (Number(l['level']) >= 40) t.diagnostic(`${new Date(Number(l['time'])).toISOString()} ${String(l['msg'])}`);
+      assert.equal(await sdl.stop(), 0, sdl.logs().slice(-3000));
       await conn.end();
     }
   });
