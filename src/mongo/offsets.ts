@@ -23,7 +23,11 @@ export interface CheckpointDoc {
   time: Date;
   /** MariaDB JSON columns at this position (absent in checkpoints written before sdl saved them). */
   json?: JsonColumnsState;
-  /** The seq of the initial snapshot's newest view (markSnapshotUntil); absent: none, or an older sdl's. */
+  /**
+   * The seq of the initial snapshot's newest view, written with the checkpoint that ends it and
+   * kept by later writes: a RENAME the stream applies up to it may have moved a table the snapshot
+   * read only in part under its old name (committer-io). Absent: none, or an older sdl's.
+   */
   snapshotUntil?: string;
 }
 
@@ -36,6 +40,8 @@ export interface CheckpointExtra {
   session?: ClientSession | undefined;
   /** The writer's lease term: a checkpoint stored by a newer term refuses this write. */
   term?: number;
+  /** The initial snapshot's newest view, kept from then on (see CheckpointDoc). */
+  snapshotUntil?: string;
 }
 
 export interface CheckpointWrite {
@@ -79,6 +85,7 @@ export async function writeCheckpoint(db: Db, pipeline: string, pos: SourcePosit
     time: new Date(),
   };
   if (extra.term !== undefined) (set as Omit<CheckpointDoc, '_id'> & { term: number }).term = extra.term;
+  if (extra.snapshotUntil !== undefined) set.snapshotUntil = extra.snapshotUntil;
   // Left as stored unless this position changed it.
   if (pos.json !== undefined) set.json = pos.json;
   const coll = offsetsCollection(db);

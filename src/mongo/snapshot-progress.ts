@@ -49,14 +49,6 @@ export async function readSnapshotProgress(db: Db, pipeline: string): Promise<Sn
   return { ...doc, ...upTo, current: { ...cur, after: cur.after === null ? null : bytes(cur.after), ...(cur.upTo === undefined ? {} : { upTo: cur.upTo === null ? null : bytes(cur.upTo) }) } };
 }
 
-/**
- * Kept in the checkpoint once the snapshot is complete: the seq of the newest view it read at.
- * A RENAME the stream applies before it may have moved a table the snapshot had read only in
- * part, or not at all, under its old name (committer-io copies the new name again).
- */
-export async function markSnapshotUntil(db: Db, pipeline: string, seq: string): Promise<void> {
-  await db.collection<{ _id: string }>(COLLECTIONS.offsets).updateOne({ _id: pipeline }, { $set: { snapshotUntil: seq } });
-}
 
 export async function saveSnapshotProgress(db: Db, doc: SnapshotProgressDoc): Promise<void> {
   await snapshots(db).replaceOne({ _id: doc._id }, { ...doc, updatedAt: new Date() }, { upsert: true });

@@ -9,7 +9,7 @@ import { keyIdentity } from '../mongo/key-identity.js';
 import { mirrorNamespace } from '../mongo/layout.js';
 import { writeCheckpoint } from '../mongo/offsets.js';
 import { positionKey, withoutJson } from '../mongo/position.js';
-import { dropSnapshotProgress, markSnapshotUntil, readSnapshotProgress, saveSnapshotProgress, type SnapshotProgressDoc } from '../mongo/snapshot-progress.js';
+import { dropSnapshotProgress, readSnapshotProgress, saveSnapshotProgress, type SnapshotProgressDoc } from '../mongo/snapshot-progress.js';
 import { connectExact } from '../mysql/connection.js';
 import { IncludeFilter } from '../mysql/include-filter.js';
 import { currentSchema, listTables } from '../mysql/information-schema.js';
@@ -57,16 +57,17 @@ export interface SnapshotDeps {
 }
 
 /**
- * The initial snapshot (DESIGN.md, step 7): copies every included table under a consistent
- * view into the mirrors through the streaming commit path, then saves the binlog checkpoint at
- * the position streaming must start from, and returns it.
+ * The initial snapshot (DESIGN.md, step 7): copies every included table into the mirrors
+ * through the streaming commit path, then saves the binlog checkpoint at the position streaming
+ * must start from (the first view's, P1), and returns it.
  *
- * Resumable: after each chunk the progress (table, last key) is saved. A restart opens a new
- * view at a later position P2 and continues after the last key; the rows it copies carry
- * P2's seq, so the binlog changes between the first view's position P1 and P2, which streaming
- * replays from P1, cannot overwrite them with older images, while every key copied at P1
- * receives them. Keys that exist in no view leave no document: once a table is copied, mirror
- * documents older than P1 (left from before a `--resnapshot`) are deleted.
+ * Chunks are read at views at or after P1 (on MariaDB one per chunk, see ViewPerChunk; on MySQL
+ * P1's, or a later one after a restart). Progress (table, last key) is saved after each chunk,
+ * and a restart continues after the last key. Rows copied at a view P2 carry P2's seq, so the
+ * binlog changes between P1 and P2, which streaming replays from P1, cannot overwrite them with
+ * older images, while every key copied earlier receives them. Keys that exist in no view leave
+ * no document: once a table is copied, mirror documents older than P1 (left from before a
+ * `--resnapshot`) are deleted.
  */
 export async function initialSnapshot(deps: SnapshotDeps): Promise<SourcePosition> {
   let conn: Connection | undefined;
@@ -112,11 +113,11 @@ export async function initialSnapshot(deps: SnapshotDeps): Promise<SourcePositio
     const cp = await writeCheckpoint(deps.db, deps.commit.pipeline, progress.start, {
       ...(deps.commit.serverId !== undefined ? { serverId: deps.commit.serverId } : {}),
       ...(deps.commit.term !== undefined ? { term: deps.commit.term } : {}),
+      // Tables were read at views up to here: a RENAME the stream reads up to it may have moved a
+      // table the copy read only in part, or not at all, under its old name (see committer-io).
+      snapshotUntil: progress.lastSeq ?? snapshotSeq(progress.start),
     });
     if (!cp.written) throw new SdlError('SNAPSHOT_CHECKPOINT', `pipeline ${deps.commit.pipeline} already has a newer checkpoint (${JSON.stringify(cp.stored)}) than its snapshot (${positionKey(progress.start)})`, 'permanent', 'another sdl instance wrote this pipeline meanwhile; run one instance per pipeline, or start again with --resnapshot');
-    // Tables were read at views up to here: a RENAME the stream reads before it may have moved a
-    // table the copy read only in part, or not at all, under its old name (see committer-io).
-    await markSnapshotUntil(deps.db, deps.commit.pipeline, progress.lastSeq ?? snapshotSeq(progress.start));
     await dropSnapshotProgress(deps.db, deps.commit.pipeline);
     deps.log.info({ start: withoutJson(progress.start), rows: progress.rows, views: progress.views }, 'initial snapshot complete: streaming from its position');
     return progress.start;
