@@ -165,6 +165,10 @@ export class OnlineSnapshots {
         const chunk = await this.readChunk(conn, req, limit, epoch);
         if (chunk.schema === undefined) {
           deps.log.warn({ table: name }, `online snapshot: ${name} no longer exists or has no primary or unique NOT NULL key: nothing to copy`);
+          // The view that found it gone: a DROP or RENAME the stream applies only later, at or
+          // before it, then counts this copy as outdated and asks again (a RENAME under the new
+          // name too); done without it, the renamed table's rows were never copied.
+          req.lastSeq = chunk.seq;
           req.done = true;
           req.finishedAt = new Date();
           await this.save(req);
