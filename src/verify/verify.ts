@@ -11,7 +11,7 @@ import { connectExact } from '../mysql/connection.js';
 import { IncludeFilter } from '../mysql/include-filter.js';
 import { currentSchema, listTables } from '../mysql/information-schema.js';
 import { openSnapshotView } from '../mysql/snapshot-view.js';
-import { assertKeysetOrder, keyOf, readChunk, readKeys } from '../mysql/table-read.js';
+import { assertKeysetOrder, keyOf, readChunk, readKeys, readLastKey } from '../mysql/table-read.js';
 import { snapshotSeq } from '../pipeline/sequence.js';
 import type { DecodedChange, RawRow, RawValue, RowChange, SourcePosition, TableSchema } from '../pipeline/types.js';
 import { canonical, compareDoc, digestMatches, docDigest, docPos, expectedOf, sourceKey, type DocDigest, type Expected, type FieldDiff } from './compare.js';
@@ -187,6 +187,11 @@ class TableVerify {
       return this.report;
     }
     const paged = await keysetPages(this.conn, this.schema);
+    // MariaDB, keyset pages: a view per chunk, as the initial snapshot reads, so no transaction
+    // stays open for the whole table (a DDL on it would wait, and every write behind the DDL).
+    // The re-check rounds below open views after the last chunk's, so the first chunk's view
+    // (P0) stays the reference for documents written since and for extras.
+    const perChunk = this.mariadb && paged;
     const view = await this.openView();
     const seen = new Set<string>();
     let index: Map<string, DocDigest> | undefined;
@@ -194,9 +199,23 @@ class TableVerify {
     let extras: ExtraCandidate[] = [];
     try {
       let after: RawValue[] | null = null;
+      // A row with a larger key than the last one at P0 was inserted since: its document is newer than P0.
+      const upTo = perChunk ? await readLastKey(this.conn, this.schema) : undefined;
+      if (perChunk) await this.conn.query('COMMIT');
       index = await this.indexMirror();
       for (;;) {
-        const rows = await readChunk(this.conn, this.schema, after, paged ? this.chunkRows : Number.MAX_SAFE_INTEGER);
+        if (upTo === null) break;
+        let rows: RawRow[];
+        if (perChunk) {
+          await this.openView();
+          try {
+            rows = await readChunk(this.conn, this.schema, after, this.chunkRows, upTo);
+          } finally {
+            await this.conn.query('COMMIT');
+          }
+        } else {
+          rows = await readChunk(this.conn, this.schema, after, paged ? this.chunkRows : Number.MAX_SAFE_INTEGER);
+        }
         if (rows.length === 0) break;
         after = keyOf(this.schema, rows[rows.length - 1] ?? {});
         this.report.sourceRows += rows.length;
@@ -204,7 +223,7 @@ class TableVerify {
         if (!paged) break;
       }
     } finally {
-      await this.conn.query('COMMIT');
+      if (!perChunk) await this.conn.query('COMMIT');
     }
     index = undefined;
     extras = await this.scanExtras(seen, view);

@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { Decimal128, MongoClient, type Document } from 'mongodb';
 import type { Connection } from 'mysql2/promise';
-import type { VerifyReport } from '../../src/verify/verify.js';
+import { probeCapabilities } from '../../src/mongo/capabilities.js';
+import { verify, type VerifyReport } from '../../src/verify/verify.js';
 import { sleep } from '../support/fault-run.js';
 import { SdlProcess, sdlEnv, waitForCatchUp } from '../support/sdl-process.js';
 import { startStack, type Stack } from '../support/stack.js';
@@ -174,6 +175,40 @@ describe('sdl verify: finds each kind of damage with its key, --repair fixes it,
     assert.ok(rechecked > 0, 'no difference was ever re-checked: the workload did not exercise the rule');
     await waitForCatchUp(stack, 'test', 180_000, sdl);
     assert.equal((await sdlVerify(stack)).code, 0);
+  });
+
+  it('the source pass holds no view across chunks: an ALTER of the table during verify does not wait for verify to end', async () => {
+    await conn.query('CREATE TABLE shop.long (id INT PRIMARY KEY, v INT)');
+    await conn.query('INSERT INTO shop.long SELECT seq, seq FROM shop.seq_1_to_8000');
+    await waitForCatchUp(stack, 'test', 180_000, sdl);
+    let ended = false;
+    const caps = await probeCapabilities(client, client.db('sdl'));
+    const opts = { mysqlUrl: stack.mariadb.url, include: ['shop'], tables: ['shop.long'], mongo: client, databaseMap: {}, caps, chunkRows: 4, pipeline: { db: client.db('sdl'), name: 'test' } };
+    const run = verify(opts).finally(() => {
+      ended = true;
+    });
+    // Under way: its chunk reads of shop.long show in the process list.
+    const watcher = await stack.mariadb.connect();
+    try {
+      for (;;) {
+        const [rows] = await watcher.query("SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND INFO LIKE '%`shop`.`long`%LIMIT 4%'");
+        if (Number((rows as { n: number }[])[0]?.n) > 0) break;
+        assert.ok(!ended, 'verify ended before its chunk reads were seen');
+        await sleep(5);
+      }
+      // Before: the pass's one view held a metadata lock on the table until the pass ended, and
+      // this ALTER (with every write queued behind it) waited for it: here, past its lock wait
+      // timeout. A chunk's own view holds the lock for one chunk's read.
+      await watcher.query('SET SESSION lock_wait_timeout = 2');
+      await watcher.query('ALTER TABLE shop.long ADD COLUMN c INT NULL');
+      assert.ok(!ended, 'the ALTER returned while verify was still running');
+    } finally {
+      await watcher.end();
+      await run.catch(() => undefined);
+    }
+    const report = await run;
+    assert.ok(report.ok, JSON.stringify(report.tables));
+    assert.equal(report.tables[0]?.sourceRows, 8000);
   });
 
   it('--repair while sdl is behind an ADD COLUMN and an update of it: the repaired documents keep the update once sdl replays the DDL', async () => {
