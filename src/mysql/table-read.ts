@@ -12,6 +12,10 @@ export function selectAll(schema: TableSchema): string {
   return `SELECT ${schema.columns.map((c) => ident(c.name)).join(', ')} FROM ${ident(schema.db)}.${ident(schema.table)}`;
 }
 
+/** MariaDB's errno for a table dropped or renamed away, and for a read under a view older than the table's last DDL. */
+export const ER_NO_SUCH_TABLE = 1146;
+export const ER_TABLE_DEF_CHANGED = 1412;
+
 /**
  * Up to `limit` rows in key order after `after` (the key values of the last row read; null
  * from the start) and, with `upTo`, not past that key: keyset pagination, so each chunk is

@@ -16,7 +16,7 @@ import { currentSchema, listTables } from '../mysql/information-schema.js';
 import { preflight } from '../mysql/preflight.js';
 import { openSnapshotView } from '../mysql/snapshot-view.js';
 import { JsonColumns } from '../mysql/json-columns.js';
-import { assertKeysetOrder, keyOf, readChunk, readLastKey } from '../mysql/table-read.js';
+import { assertKeysetOrder, ER_NO_SUCH_TABLE, ER_TABLE_DEF_CHANGED, keyOf, readChunk, readLastKey } from '../mysql/table-read.js';
 import { snapshotSeq } from '../pipeline/sequence.js';
 import { sourceIdentity } from '../mysql/source-identity.js';
 import type { Batch, DecodedChange, RawRow, RawValue, RowChange, SourcePosition, TableSchema } from '../pipeline/types.js';
@@ -24,9 +24,6 @@ import { averageRowBytes, chunkRowsFor } from './chunk-size.js';
 import type { BarOutput } from './progress-bar.js';
 import { SnapshotPace } from './progress-report.js';
 
-/** MariaDB's ER_NO_SUCH_TABLE, ER_TABLE_DEF_CHANGED. */
-const ER_NO_SUCH_TABLE = 1146;
-const ER_TABLE_DEF_CHANGED = 1412;
 
 export interface SnapshotDeps {
   mysqlUrl: string;

@@ -11,7 +11,7 @@ import { connectExact } from '../mysql/connection.js';
 import { IncludeFilter } from '../mysql/include-filter.js';
 import { currentSchema, listTables } from '../mysql/information-schema.js';
 import { openSnapshotView } from '../mysql/snapshot-view.js';
-import { assertKeysetOrder, keyOf, readChunk, readKeys, readLastKey } from '../mysql/table-read.js';
+import { assertKeysetOrder, ER_TABLE_DEF_CHANGED, keyOf, readChunk, readKeys, readLastKey } from '../mysql/table-read.js';
 import { snapshotSeq } from '../pipeline/sequence.js';
 import type { DecodedChange, RawRow, RawValue, RowChange, SourcePosition, TableSchema } from '../pipeline/types.js';
 import { canonical, compareDoc, digestMatches, docDigest, docPos, expectedOf, sourceKey, type DocDigest, type Expected, type FieldDiff } from './compare.js';
@@ -207,12 +207,7 @@ class TableVerify {
         if (upTo === null) break;
         let rows: RawRow[];
         if (perChunk) {
-          await this.openView();
-          try {
-            rows = await readChunk(this.conn, this.schema, after, this.chunkRows, upTo);
-          } finally {
-            await this.conn.query('COMMIT');
-          }
+          rows = await this.chunkInItsView(after, upTo);
         } else {
           rows = await readChunk(this.conn, this.schema, after, paged ? this.chunkRows : Number.MAX_SAFE_INTEGER);
         }
@@ -253,6 +248,20 @@ class TableVerify {
       });
     }
     return this.report;
+  }
+
+  /** One chunk of the first pass under a view of its own; a DDL between the view and the read fails it (ER_TABLE_DEF_CHANGED): read again under a new one. */
+  private async chunkInItsView(after: RawValue[] | null, upTo: RawValue[] | undefined): Promise<RawRow[]> {
+    for (let attempt = 1; ; attempt++) {
+      await this.openView();
+      try {
+        return await readChunk(this.conn, this.schema, after, this.chunkRows, upTo);
+      } catch (err) {
+        if ((err as { errno?: number }).errno !== ER_TABLE_DEF_CHANGED || attempt >= 10) throw err;
+      } finally {
+        await this.conn.query('COMMIT');
+      }
+    }
   }
 
   private async openView(): Promise<SourcePosition> {
