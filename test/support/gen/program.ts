@@ -1,4 +1,5 @@
 import { ALLOWED_TYPES } from './allowed.js';
+import { addColumnDefaults } from './defaults.js';
 import type { CaseChoice, DdlChoice, RefusalChoice, StepChoice, StmtChoice } from './choices.js';
 import { createTableSql, partitionColumnOk, partitionIndex, typeOf, type TableSpec } from './schema.js';
 import { enabled } from './switches.js';
@@ -62,9 +63,6 @@ const included = (t: TableModel | string): boolean => !(typeof t === 'string' ? 
 const refusableKey = (t: TableModel): boolean => t.spec.keys.some((k) => k.typeId === 'enum' || k.typeId === 'set');
 
 const unpartitioned = (spec: TableSpec): TableSpec => ({ keys: spec.keys, cols: spec.cols, engine: spec.engine });
-
-/** A DEFAULT clause for a literal, or for an expression (REPEAT(…), POINT(…)), which must be parenthesized. */
-const defaultOf = (lit: string): string => (/^[A-Za-z_]+\(/.test(lit) ? `(${lit})` : lit);
 
 /**
  * The interpreter and model: turns any choice list into SQL that is valid against the model's
@@ -428,11 +426,9 @@ export class Interpreter {
         if (type === undefined) return;
         const name = `${this.fresh('a')}_${type.type.id}`;
         // One in two: existing rows take a default no row event carries (sdl re-snapshots the table).
-        // Not what a DEFAULT clause refuses though an INSERT stores it: the invalid ENUM value '',
-        // and characters beyond the BMP (MariaDB keeps a column's default as latin1 text).
-        const defaults = type.values.filter((v) => !(type.type.id === 'enum' && v === "''") && !/[\u{10000}-\u{10FFFF}]/u.test(v));
+        const defaults = addColumnDefaults(type.type, type.values);
         const def = Math.floor(d.a / types.length) % 2 === 0 && defaults.length > 0 ? defaults[d.a % defaults.length] : undefined;
-        const null_ = def === undefined ? 'NULL' : `NOT NULL DEFAULT ${defaultOf(def)}`;
+        const null_ = def === undefined ? 'NULL' : `NOT NULL DEFAULT ${def.sql}`;
         this.ddlSql(d, (n) => `ALTER TABLE ${n(t.name)} ADD COLUMN ${ident(name)} ${type.type.sql} ${null_}`);
         t.spec = { ...t.spec, cols: [...t.spec.cols, { name, typeId: type.type.id, ...(def !== undefined ? { notNull: true } : {}) }] };
         // A TIMESTAMP column is stale too without a DEFAULT: sdl cannot know the value existing
