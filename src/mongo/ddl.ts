@@ -176,7 +176,7 @@ async function hasNewer(client: MongoClient, ns: Namespace, since: string | unde
 }
 
 /** DROP TABLE (and CREATE OR REPLACE, DROP DATABASE): the whole collection unless a newer image is in it, then only the older documents. */
-async function dropMirror(client: MongoClient, ns: Namespace, since: string | undefined): Promise<boolean> {
+export async function dropMirror(client: MongoClient, ns: Namespace, since: string | undefined): Promise<boolean> {
   if (!(await exists(client, ns))) return false;
   if (!(await hasNewer(client, ns, since))) return dropIfExists(client, ns);
   return (await client.db(ns.db).collection(ns.collection).deleteMany(olderThan(since))).deletedCount > 0;

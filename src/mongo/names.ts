@@ -90,3 +90,27 @@ export function collectionName(table: string): string {
 export function fieldName(column: string): string {
   return memo(fields, column, (n) => escapeName(n, keepInField, Infinity));
 }
+
+/**
+ * The source name a database or collection name was mapped from (`databaseName` or
+ * `collectionName`), or undefined when none can be told: a hashed name (only its prefix
+ * survives), or a name no mapping produces (a user's own collection).
+ */
+export function sourceName(mapped: string, kind: 'database' | 'collection'): string | undefined {
+  if (mapped.includes(`${ESCAPE}${ESCAPE}`)) return undefined;
+  const bytes: number[] = [];
+  for (let i = 0; i < mapped.length; ) {
+    const hex = mapped[i] === ESCAPE ? /^[0-9a-f]{2}/.exec(mapped.slice(i + 1, i + 3))?.[0] : undefined;
+    if (mapped[i] === ESCAPE && hex === undefined) return undefined;
+    if (hex !== undefined) {
+      bytes.push(parseInt(hex, 16));
+      i += 3;
+    } else {
+      const ch = String.fromCodePoint(mapped.codePointAt(i) ?? 0);
+      bytes.push(...Buffer.from(ch, 'utf8'));
+      i += ch.length;
+    }
+  }
+  const name = Buffer.from(bytes).toString('utf8');
+  return (kind === 'database' ? databaseName(name) : collectionName(name)) === mapped ? name : undefined;
+}

@@ -22,6 +22,7 @@ import { sourceIdentity } from '../mysql/source-identity.js';
 import type { Batch, DecodedChange, RawRow, RawValue, RowChange, SourcePosition, TableSchema } from '../pipeline/types.js';
 import { averageRowBytes, chunkRowsFor } from './chunk-size.js';
 import type { BarOutput } from './progress-bar.js';
+import { sweepLeftoverMirrors } from './leftover-mirrors.js';
 import { SnapshotPace } from './progress-report.js';
 
 
@@ -64,7 +65,7 @@ export interface SnapshotDeps {
  * binlog changes between P1 and P2, which streaming replays from P1, cannot overwrite them with
  * older images, while every key copied earlier receives them. Keys that exist in no view leave
  * no document: once a table is copied, mirror documents older than P1 (left from before a
- * `--resnapshot`) are deleted.
+ * `--resnapshot`) are deleted, and so are the mirrors of included tables gone from the source.
  */
 export async function initialSnapshot(deps: SnapshotDeps): Promise<SourcePosition> {
   let conn: Connection | undefined;
@@ -106,6 +107,14 @@ export async function initialSnapshot(deps: SnapshotDeps): Promise<SourcePositio
     }
     pace.finish();
     await reader.end();
+    // Only on --resnapshot (a later epoch): mirrors from before a first run are not this pipeline's to judge.
+    if (epoch > 0) {
+      lease.assertHeld();
+      await sweepLeftoverMirrors({
+        client: deps.commit.client, sdlDatabase: deps.db.databaseName, databaseMap: deps.commit.databaseMap ?? {}, filter, tables,
+        startSeq: snapshotSeq(progress.start), ...(deps.commit.fence !== undefined ? { fence: deps.commit.fence } : {}), log: deps.log,
+      });
+    }
 
     const cp = await writeCheckpoint(deps.db, deps.commit.pipeline, progress.start, {
       ...(deps.commit.serverId !== undefined ? { serverId: deps.commit.serverId } : {}),

@@ -406,11 +406,19 @@ describe('sdl run: initial snapshot', () => {
     const conn = await stack.mariadb.connect();
     await conn.query('CREATE DATABASE resnap');
     await bulkTable(conn, 'resnap.t', 2000);
+    // Tables the lost binlog drops: a plain name and an escaped one (`x-24y`).
+    for (const t of ['gone', 'x$y']) await conn.query(`CREATE TABLE resnap.\`${t}\` (id INT PRIMARY KEY, v INT) SELECT seq AS id, seq AS v FROM resnap.seq_1_to_30`);
     const first = new SdlProcess(stack.scratch, stack, { pipeline: 'resnap', include: 'resnap', name: 'resnap-1' });
     first.start();
     await waitForCatchUp(stack, 'resnap', 120_000, first);
     assert.equal(await first.stop(), 0, first.logs().slice(-3000));
+    const mongo = await MongoClient.connect(stack.mongo.url);
+    const collections = async (): Promise<string[]> => (await mongo.db('resnap').listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).sort();
+    assert.deepEqual(await collections(), ['gone', 't', 'x-24y']);
+    // A user's own collection in the mirror database, named like a table: no `_sdl`, never touched.
+    await mongo.db('resnap').collection<{ _id: number; text: string }>('notes').insertOne({ _id: 1, text: 'mine' });
     // Changes the stopped pipeline will never read: deletes leave documents only a re-snapshot removes.
+    for (const t of ['gone', 'x$y']) await conn.query(`DROP TABLE resnap.\`${t}\``);
     await conn.query('DELETE FROM resnap.t WHERE id % 10 = 0');
     await conn.query("UPDATE resnap.t SET note = 'changed while purged', v = v + 1 WHERE id % 10 = 1");
     await conn.query("INSERT INTO resnap.t VALUES (50001, 1, 'new while purged', 1, NOW(6), NULL, 2)");
@@ -432,9 +440,14 @@ describe('sdl run: initial snapshot', () => {
       await waitForCatchUp(stack, 'resnap', 120_000, again);
       await assertMirrorsEqual(stack, ['resnap']);
       assert.ok(again.lines().some((l) => l['msg'] === 'snapshot: deleted 200 mirror documents of resnap.t whose rows no longer exist'), again.logs().slice(-3000));
+      // Mirrors of the dropped tables go; the user's collection stays.
+      assert.deepEqual(await collections(), ['notes', 't']);
+      assert.ok(again.lines().some((l) => l['level'] === 40 && l['msg'] === 'snapshot: resnap.gone no longer exists in the source: its mirror resnap.gone is removed (dropped while the binlog that said so was lost)'), again.logs().slice(-3000));
+      assert.deepEqual(await mongo.db('resnap').collection('notes').find().toArray(), [{ _id: 1, text: 'mine' }]);
     } finally {
       assert.equal(await again.stop(), 0, again.logs().slice(-3000));
       await conn.end();
+      await mongo.close();
     }
   });
 });

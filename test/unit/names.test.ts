@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { SdlError } from '../../src/errors.js';
 import { checkMirrorNames } from '../../src/mongo/names-check.js';
-import { collectionName, databaseName, fieldName } from '../../src/mongo/names.js';
+import { collectionName, databaseName, fieldName, sourceName } from '../../src/mongo/names.js';
 
 /** MySQL identifiers: 1–64 characters of the BMP (no supplementary characters), tricky ones often. */
 const identifier = fc.string({
@@ -55,6 +55,21 @@ describe('source names → MongoDB names', () => {
       assert.ok(!fa.includes('.') && !fa.includes('\u0000') && !fa.startsWith('$') && fa !== '_id' && fa !== '_sdl', fa);
       assert.equal(fa === fieldName(b), a === b, `${a} / ${b}`);
     }), { numRuns: 2000 });
+  });
+
+  it('a mapped database or collection name gives back its source name, unless it was hashed or no mapping makes it', () => {
+    fc.assert(fc.property(tricky, (a) => {
+      for (const [kind, map] of [['database', databaseName], ['collection', collectionName]] as const) {
+        const mapped = map(a);
+        assert.equal(sourceName(mapped, kind), mapped.includes('--') ? undefined : a, `${kind} ${a} → ${mapped}`);
+      }
+    }), { numRuns: 2000 });
+    for (const own of ['my-coll', 'x-2', 'x-zz', 'a-2eb-', 'x-ff', 't$1']) assert.equal(sourceName(own, 'collection'), undefined, own);
+    // `.` is escaped in database names only: in a collection, `a-2eb` is no mapping's output.
+    assert.equal(sourceName('a-2eb', 'database'), 'a.b');
+    assert.equal(sourceName('a-2eb', 'collection'), undefined);
+    assert.equal(sourceName('t-241', 'collection'), 't$1');
+    assert.equal(sourceName('-c3-a9', 'database'), 'é');
   });
 
   it('names over the limit keep a readable prefix and end in a hash of the source name', () => {
