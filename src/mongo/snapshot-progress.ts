@@ -19,14 +19,15 @@ export interface SnapshotProgressDoc {
    * The table being copied, with the key of its last committed row (null: none yet) and, with a
    * view per chunk, its last key at its first chunk's view, where its copy ends (null: empty then).
    */
-  current: { db: string; table: string; after: RawValue[] | null; rows: number; upTo?: RawValue[] | null } | null;
+  /** `key`: the columns `after` and `upTo` are values of (absent in documents of older versions). */
+  current: { db: string; table: string; after: RawValue[] | null; rows: number; upTo?: RawValue[] | null; key?: string[] } | null;
   /** The newest view a chunk was read at (absent: none yet, or a snapshot saved by an older sdl). */
   lastSeq?: string;
   /**
    * With a view per chunk: each table's (`db.table`) last key at the first view, where its copy
    * ends (a table not listed: at its first chunk's view). A list: names hold dots, which FerretDB refuses in keys.
    */
-  upTo?: { table: string; key: RawValue[] | null }[];
+  upTo?: { table: string; key: RawValue[] | null; columns?: string[] }[];
   /** Rows copied so far, all tables. */
   rows: number;
   /** How many times a view was opened (1 + restarts). */
@@ -44,7 +45,7 @@ export async function readSnapshotProgress(db: Db, pipeline: string): Promise<Sn
   // Binary key parts come back as the driver's Binary; the chunk query wants the bytes.
   const bytes = (key: RawValue[]): RawValue[] => key.map((v) => (v instanceof Binary ? Buffer.from(v.buffer.subarray(0, v.position)) : v));
   const cur = doc.current;
-  const upTo = doc.upTo === undefined ? {} : { upTo: doc.upTo.map((u) => ({ table: u.table, key: u.key === null ? null : bytes(u.key) })) };
+  const upTo = doc.upTo === undefined ? {} : { upTo: doc.upTo.map((u) => ({ ...u, key: u.key === null ? null : bytes(u.key) })) };
   if (cur === null) return { ...doc, ...upTo };
   return { ...doc, ...upTo, current: { ...cur, after: cur.after === null ? null : bytes(cur.after), ...(cur.upTo === undefined ? {} : { upTo: cur.upTo === null ? null : bytes(cur.upTo) }) } };
 }

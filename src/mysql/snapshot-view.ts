@@ -1,6 +1,7 @@
 import type { Connection } from 'mysql2/promise';
 import { SdlError } from '../errors.js';
 import type { SourcePosition } from '../pipeline/types.js';
+import { ER_TABLE_DEF_CHANGED } from './table-read.js';
 
 /**
  * Opens a consistent read view on `conn` and returns the binlog position it corresponds to
@@ -41,5 +42,24 @@ export async function openSnapshotView(conn: Connection, mariadb: boolean): Prom
     return gtid === '' ? { file: r.File, pos: Number(r.Position) } : { file: r.File, pos: Number(r.Position), gtid };
   } finally {
     await conn.query('UNLOCK TABLES');
+  }
+}
+
+/**
+ * MariaDB: runs `read` under a consistent view of its own, ended (COMMIT) before returning, so
+ * no transaction stays open between chunks (a DDL would wait for it, and writes behind the DDL).
+ * A DDL between the view and the read fails the read with ER_TABLE_DEF_CHANGED instead of
+ * mixing definitions: a new view then reads the table as the DDL left it (up to 10 tries).
+ */
+export async function inOwnView<T>(conn: Connection, read: (view: SourcePosition) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const view = await openSnapshotView(conn, true);
+    try {
+      return await read(view);
+    } catch (err) {
+      if ((err as { errno?: number }).errno !== ER_TABLE_DEF_CHANGED || attempt >= 10) throw err;
+    } finally {
+      await conn.query('COMMIT');
+    }
   }
 }

@@ -14,7 +14,7 @@ import { connectExact } from '../mysql/connection.js';
 import { IncludeFilter } from '../mysql/include-filter.js';
 import { currentSchema, listTables } from '../mysql/information-schema.js';
 import { preflight } from '../mysql/preflight.js';
-import { openSnapshotView } from '../mysql/snapshot-view.js';
+import { inOwnView, openSnapshotView } from '../mysql/snapshot-view.js';
 import { JsonColumns } from '../mysql/json-columns.js';
 import { assertKeysetOrder, ER_NO_SUCH_TABLE, ER_TABLE_DEF_CHANGED, keyOf, readChunk, readLastKey } from '../mysql/table-read.js';
 import { snapshotSeq } from '../pipeline/sequence.js';
@@ -82,14 +82,15 @@ export async function initialSnapshot(deps: SnapshotDeps): Promise<SourcePositio
     const progress: SnapshotProgressDoc = stored === null
       ? { _id: deps.commit.pipeline, start: { ...view, json: (await JsonColumns.read(conn)).state() }, startedAt: new Date(), done: [], current: null, rows: 0, views: 1, updatedAt: new Date() }
       : { ...stored, views: stored.views + 1 };
-    if (stored === null) deps.log.warn({ position: view }, 'no checkpoint: initial snapshot of every included table, then streaming from its position');
-    else deps.log.warn({ start: withoutJson(stored.start), view, done: stored.done, current: stored.current }, 'resuming the initial snapshot after its last committed chunk');
     await saveSnapshotProgress(deps.db, progress);
     // MariaDB: every chunk is read under a view of its own (ChunkReader), so no transaction
     // stays open across the snapshot: a DDL on a table already read would wait for its end (a
     // metadata lock), and every write to that table would queue behind the DDL.
     const filter = new IncludeFilter(deps.include);
     const tables = await listTables(conn, (d) => filter.includesDb(d), (d, t) => filter.includes(d, t));
+    // Once the tables are listed: a table created after this line is the stream's alone.
+    if (stored === null) deps.log.warn({ position: view, tables: tables.length }, 'no checkpoint: initial snapshot of every included table, then streaming from its position');
+    else deps.log.warn({ start: withoutJson(stored.start), view, tables: tables.length, done: stored.done, current: stored.current }, 'resuming the initial snapshot after its last committed chunk');
     const reader: ChunkReader = server.mariadb ? new ViewPerChunk(conn, epoch, source) : new OneView(conn, view);
     if (server.mariadb) {
       if (stored === null) {
@@ -176,7 +177,8 @@ interface ReadChunk {
 
 /** Where the chunks of the snapshot are read from. */
 interface ChunkReader {
-  chunk(db: string, table: string, after: RawValue[] | null, limit: number, upTo: RawValue[] | null | undefined): Promise<ReadChunk>;
+  /** `key`: the key `after` and `upTo` belong to; under another one no rows are read (the caller sees the change). */
+  chunk(db: string, table: string, after: RawValue[] | null, limit: number, upTo: RawValue[] | null | undefined, key: readonly string[] | undefined): Promise<ReadChunk>;
   end(): Promise<void>;
 }
 
@@ -200,37 +202,26 @@ class ViewPerChunk implements ChunkReader {
     private readonly source: string,
   ) {}
 
-  async chunk(db: string, table: string, after: RawValue[] | null, limit: number, upTo: RawValue[] | null | undefined): Promise<ReadChunk> {
-    for (let attempt = 1; ; attempt++) {
+  chunk(db: string, table: string, after: RawValue[] | null, limit: number, upTo: RawValue[] | null | undefined, key: readonly string[] | undefined): Promise<ReadChunk> {
+    return inOwnView(this.conn, async (at) => {
+      const view: SourcePosition = { ...at, ...(this.epoch > 0 ? { epoch: this.epoch } : {}), source: this.source };
       try {
-        return await this.read(db, table, after, limit, upTo);
+        const schema = await currentSchema(this.conn, db, table);
+        if (schema.columns.length === 0) return { schema: undefined, rows: [], view, seq: snapshotSeq(view), upTo };
+        if (schema.key.length === 0 || keyChanged(schema, key, after, upTo)) return { schema, rows: [], view, seq: snapshotSeq(view), upTo };
+        if (!this.pageable.has(`${db}.${table}`)) {
+          await assertKeysetOrder(this.conn, schema);
+          this.pageable.add(`${db}.${table}`);
+        }
+        const last = upTo === undefined ? await readLastKey(this.conn, schema) : upTo;
+        const rows = last === null ? [] : await readChunk(this.conn, schema, after, limit, last);
+        return { schema, rows, view, seq: snapshotSeq(view), upTo: last };
       } catch (err) {
-        // A DDL between the view and the read: a new view reads the table as the DDL left it.
-        if ((err as { errno?: number }).errno !== ER_TABLE_DEF_CHANGED || attempt >= 10) throw err;
+        // Dropped or renamed between the definition and the rows: gone, as if found so above.
+        if ((err as { errno?: number }).errno === ER_NO_SUCH_TABLE) return { schema: undefined, rows: [], view, seq: snapshotSeq(view), upTo };
+        throw err;
       }
-    }
-  }
-
-  private async read(db: string, table: string, after: RawValue[] | null, limit: number, upTo: RawValue[] | null | undefined): Promise<ReadChunk> {
-    const view: SourcePosition = { ...(await openSnapshotView(this.conn, true)), ...(this.epoch > 0 ? { epoch: this.epoch } : {}), source: this.source };
-    try {
-      const schema = await currentSchema(this.conn, db, table);
-      if (schema.columns.length === 0) return { schema: undefined, rows: [], view, seq: snapshotSeq(view), upTo };
-      if (schema.key.length === 0) return { schema, rows: [], view, seq: snapshotSeq(view), upTo };
-      if (!this.pageable.has(`${db}.${table}`)) {
-        await assertKeysetOrder(this.conn, schema);
-        this.pageable.add(`${db}.${table}`);
-      }
-      const last = upTo === undefined ? await readLastKey(this.conn, schema) : upTo;
-      const rows = last === null ? [] : await readChunk(this.conn, schema, after, limit, last);
-      return { schema, rows, view, seq: snapshotSeq(view), upTo: last };
-    } catch (err) {
-      // Dropped or renamed between the definition and the rows: gone, as if found so above.
-      if ((err as { errno?: number }).errno === ER_NO_SUCH_TABLE) return { schema: undefined, rows: [], view, seq: snapshotSeq(view), upTo };
-      throw err;
-    } finally {
-      await this.conn.query('COMMIT');
-    }
+    });
   }
 
   async end(): Promise<void> {
@@ -250,22 +241,32 @@ class OneView implements ChunkReader {
     this.seq = snapshotSeq(view);
   }
 
-  async chunk(db: string, table: string, after: RawValue[] | null, limit: number): Promise<ReadChunk> {
+  async chunk(db: string, table: string, after: RawValue[] | null, limit: number, _upTo: RawValue[] | null | undefined, key: readonly string[] | undefined): Promise<ReadChunk> {
     const name = `${db}.${table}`;
     let schema = this.schemas.get(name);
     if (schema === undefined) {
       schema = await currentSchema(this.conn, db, table);
       if (schema.columns.length === 0) return { schema: undefined, rows: [], view: this.view, seq: this.seq, upTo: undefined };
-      if (schema.key.length > 0) await assertKeysetOrder(this.conn, schema);
+      if (schema.key.length > 0 && !keyChanged(schema, key, after)) await assertKeysetOrder(this.conn, schema);
       this.schemas.set(name, schema);
     }
-    const rows = schema.key.length === 0 ? [] : await readChunk(this.conn, schema, after, limit);
+    const rows = schema.key.length === 0 || keyChanged(schema, key, after) ? [] : await readChunk(this.conn, schema, after, limit);
     return { schema, rows, view: this.view, seq: this.seq, upTo: undefined };
   }
 
   async end(): Promise<void> {
     await this.conn.query('COMMIT');
   }
+}
+
+/**
+ * A key other than the one a resumed copy's position belongs to (a table re-created or altered
+ * since): its `after` would page the new key wrong, or be refused (ER_WRONG_ARGUMENTS) forever.
+ * A progress document of an older version names no key: its position's length tells.
+ */
+function keyChanged(schema: TableSchema, key: readonly string[] | undefined, after: RawValue[] | null, upTo?: RawValue[] | null): boolean {
+  if (key !== undefined) return schema.key.join('\u0000') !== key.join('\u0000');
+  return [after, upTo].some((k) => k !== null && k !== undefined && k.length !== schema.key.length);
 }
 
 /** Copies one table in key order, a chunk at a time, saving the progress after each chunk. */
@@ -289,29 +290,41 @@ class TableCopy {
     const resumed = cur !== null && cur.db === db && cur.table === table ? cur : null;
     let after = resumed?.after ?? null;
     let rows = resumed?.rows ?? 0;
-    let upTo = resumed !== null ? resumed.upTo : this.progress.upTo?.find((u) => u.table === name)?.key;
-    let key: readonly string[] | undefined;
+    const first = this.progress.upTo?.find((u) => u.table === name);
+    let upTo = resumed !== null ? resumed.upTo : first?.key;
+    // The key the saved position (or the bound read at the first view) belongs to.
+    let key: readonly string[] | undefined = resumed !== null ? resumed.key : first?.columns;
     let limit = chunkRowsFor(this.deps.chunkRows, this.deps.chunkBytes, rowBytes);
     this.pace.startTable(name, rows);
     for (;;) {
       if (this.deps.signal.aborted) throw new SdlError('STOPPED', `stopped during the initial snapshot of ${name}; the next start resumes after row ${rows}`, 'permanent');
       this.lease.assertHeld();
-      const chunk = await this.reader.chunk(db, table, after, limit, upTo);
+      const chunk = await this.reader.chunk(db, table, after, limit, upTo, key);
       const { schema } = chunk;
       if (schema === undefined) {
         // Dropped: nothing to copy. Renamed: the stream reads the RENAME before this snapshot's
         // last view, and copies the table again online under its new name (committer-io).
         this.deps.log.warn({ table: name, rows }, `snapshot: ${name} no longer exists (dropped or renamed during the snapshot) after ${rows} rows copied: the stream applies what happened to it`);
+        // The view that found it so: a RENAME before it is within the snapshot (snapshotUntil), so
+        // the stream copies the new name online, however few chunks were read after it.
+        this.sawView(chunk.seq);
         return this.tableDone(name);
       }
       if (schema.key.length === 0 && key === undefined) {
         this.deps.log.warn({ table: name }, `snapshot: ${name} has no primary or unique NOT NULL key: not copied (its later changes go to the event log only)`);
         return this.tableDone(name);
       }
-      key ??= schema.key;
-      if (schema.key.join('\u0000') !== key.join('\u0000')) {
-        throw new SdlError('PRIMARY_KEY_CHANGED', `${name}: its key changed from (${key.join(', ')}) to (${schema.key.join(', ')}) during the initial snapshot, after ${rows} rows were copied by the old one`, 'permanent', 'change keys with sdl stopped; start again with --resnapshot');
+      if (keyChanged(schema, key, after, upTo)) {
+        const was = key?.join(', ') ?? `${after?.length ?? 0} columns`;
+        // Re-created (DROP and CREATE, CREATE OR REPLACE, a RENAME onto its name) or ALTERed after
+        // the snapshot's start: the stream replays that DDL, which removes what this copy wrote
+        // (older than it) and brings every later row, or, for an ALTER of the key, stops sdl with
+        // PRIMARY_KEY_CHANGED. Nothing of the new table needs copying.
+        this.sawView(chunk.seq);
+        this.deps.log.warn({ table: name, rows, from: was, to: schema.key }, `snapshot: ${name} has another key (${schema.key.join(', ')}) than when its copy began (${was}), after ${rows} rows: it was re-created or altered during the snapshot, and the stream applies what happened to it`);
+        return this.tableDone(name);
       }
+      key ??= schema.key;
       upTo = chunk.upTo;
       if (chunk.rows.length === 0) break;
       limit = chunkRowsFor(this.deps.chunkRows, this.deps.chunkBytes, averageRowBytes(chunk.rows));
@@ -319,8 +332,8 @@ class TableCopy {
       after = keyOf(schema, chunk.rows[chunk.rows.length - 1] ?? {});
       rows += chunk.rows.length;
       this.progress.rows += chunk.rows.length;
-      this.progress.current = { db, table, after, rows, ...(upTo === undefined ? {} : { upTo }) };
-      if (this.progress.lastSeq === undefined || chunk.seq > this.progress.lastSeq) this.progress.lastSeq = chunk.seq;
+      this.progress.current = { db, table, after, rows, ...(upTo === undefined ? {} : { upTo }), key: [...key] };
+      this.sawView(chunk.seq);
       await saveSnapshotProgress(this.deps.db, this.progress);
       this.pace.add(chunk.rows.length);
     }
@@ -330,6 +343,11 @@ class TableCopy {
     if (stale.deletedCount > 0) this.deps.log.warn({ table: name, deleted: stale.deletedCount }, `snapshot: deleted ${stale.deletedCount} mirror documents of ${name} whose rows no longer exist`);
     this.pace.endTable();
     await this.tableDone(name);
+  }
+
+  /** The latest view the snapshot acted on (saved with the next progress): its checkpoint's snapshotUntil. */
+  private sawView(seq: string): void {
+    if (this.progress.lastSeq === undefined || seq > this.progress.lastSeq) this.progress.lastSeq = seq;
   }
 
   private async tableDone(name: string): Promise<void> {
@@ -357,13 +375,13 @@ class TableCopy {
  * first view held, less those deleted before their chunk. A table the view cannot read (created
  * or rebuilt after it: ER_TABLE_DEF_CHANGED) is left out and bounded at its first chunk's view.
  */
-async function lastKeysAtView(conn: Connection, tables: readonly { db: string; table: string }[]): Promise<{ table: string; key: RawValue[] | null }[]> {
-  const out: { table: string; key: RawValue[] | null }[] = [];
+async function lastKeysAtView(conn: Connection, tables: readonly { db: string; table: string }[]): Promise<{ table: string; key: RawValue[] | null; columns: string[] }[]> {
+  const out: { table: string; key: RawValue[] | null; columns: string[] }[] = [];
   for (const { db, table } of tables) {
     const schema = await currentSchema(conn, db, table);
     if (schema.key.length === 0) continue;
     try {
-      out.push({ table: `${db}.${table}`, key: await readLastKey(conn, schema) });
+      out.push({ table: `${db}.${table}`, key: await readLastKey(conn, schema), columns: [...schema.key] });
     } catch (err) {
       const errno = (err as { errno?: number }).errno;
       if (errno !== ER_TABLE_DEF_CHANGED && errno !== ER_NO_SUCH_TABLE) throw err;

@@ -15,7 +15,7 @@ import { nextTableSnapshot, readTableSnapshot, saveTableSnapshot, type TableSnap
 import { connectExact } from '../mysql/connection.js';
 import { currentSchema } from '../mysql/information-schema.js';
 import { preflight } from '../mysql/preflight.js';
-import { openSnapshotView } from '../mysql/snapshot-view.js';
+import { inOwnView } from '../mysql/snapshot-view.js';
 import { assertKeysetOrder, keyOf, readChunk, readLastKey } from '../mysql/table-read.js';
 import { snapshotSeq } from '../pipeline/sequence.js';
 import type { Batch, DecodedChange, RawRow, RawValue, RowChange, SourcePosition, TableSchema } from '../pipeline/types.js';
@@ -235,9 +235,9 @@ export class OnlineSnapshots {
    * One chunk under its own consistent view, after the last saved key and not past the first
    * view's last key (`upTo`, read here under the first chunk's view).
    */
-  private async readChunk(conn: Connection, req: TableSnapshotDoc, limit: number, epoch: number): Promise<{ schema: TableSchema | undefined; rows: RawRow[]; view: SourcePosition; seq: string; limit: number; upTo: RawValue[] | null }> {
-    const view: SourcePosition = { ...(await openSnapshotView(conn, true)), ...(epoch > 0 ? { epoch } : {}) };
-    try {
+  private readChunk(conn: Connection, req: TableSnapshotDoc, limit: number, epoch: number): Promise<{ schema: TableSchema | undefined; rows: RawRow[]; view: SourcePosition; seq: string; limit: number; upTo: RawValue[] | null }> {
+    return inOwnView(conn, async (at) => {
+      const view: SourcePosition = { ...at, ...(epoch > 0 ? { epoch } : {}) };
       // Read inside the view: a DDL after it fails the read (ER_TABLE_DEF_CHANGED) rather than mixing definitions.
       const schema = await currentSchema(conn, req.db, req.table);
       if (schema.columns.length === 0 || schema.key.length === 0) return { schema: undefined, rows: [], view, seq: snapshotSeq(view), limit, upTo: null };
@@ -246,9 +246,7 @@ export class OnlineSnapshots {
       const upTo = req.firstSeq === null ? await readLastKey(conn, schema) : req.upTo;
       const rows = upTo === null ? [] : await readChunk(conn, schema, req.after, limit, upTo);
       return { schema, rows, view, seq: snapshotSeq(view), limit, upTo: upTo ?? null };
-    } finally {
-      await conn.query('COMMIT');
-    }
+    });
   }
 
   /** Under the mirror lock: drops keys changed after the view, writes the rest, and at the end deletes rows gone. */

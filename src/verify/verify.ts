@@ -10,8 +10,8 @@ import { mirrorNamespace, type DatabaseMap } from '../mongo/layout.js';
 import { connectExact } from '../mysql/connection.js';
 import { IncludeFilter } from '../mysql/include-filter.js';
 import { currentSchema, listTables } from '../mysql/information-schema.js';
-import { openSnapshotView } from '../mysql/snapshot-view.js';
-import { assertKeysetOrder, ER_TABLE_DEF_CHANGED, keyOf, readChunk, readKeys, readLastKey } from '../mysql/table-read.js';
+import { inOwnView, openSnapshotView } from '../mysql/snapshot-view.js';
+import { assertKeysetOrder, keyOf, readChunk, readKeys, readLastKey } from '../mysql/table-read.js';
 import { snapshotSeq } from '../pipeline/sequence.js';
 import type { DecodedChange, RawRow, RawValue, RowChange, SourcePosition, TableSchema } from '../pipeline/types.js';
 import { canonical, compareDoc, digestMatches, docDigest, docPos, expectedOf, sourceKey, type DocDigest, type Expected, type FieldDiff } from './compare.js';
@@ -250,18 +250,9 @@ class TableVerify {
     return this.report;
   }
 
-  /** One chunk of the first pass under a view of its own; a DDL between the view and the read fails it (ER_TABLE_DEF_CHANGED): read again under a new one. */
-  private async chunkInItsView(after: RawValue[] | null, upTo: RawValue[] | undefined): Promise<RawRow[]> {
-    for (let attempt = 1; ; attempt++) {
-      await this.openView();
-      try {
-        return await readChunk(this.conn, this.schema, after, this.chunkRows, upTo);
-      } catch (err) {
-        if ((err as { errno?: number }).errno !== ER_TABLE_DEF_CHANGED || attempt >= 10) throw err;
-      } finally {
-        await this.conn.query('COMMIT');
-      }
-    }
+  /** One chunk of the first pass under a view of its own (a DDL before the read: read again under a new one). */
+  private chunkInItsView(after: RawValue[] | null, upTo: RawValue[] | undefined): Promise<RawRow[]> {
+    return inOwnView(this.conn, () => readChunk(this.conn, this.schema, after, this.chunkRows, upTo));
   }
 
   private async openView(): Promise<SourcePosition> {

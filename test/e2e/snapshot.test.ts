@@ -9,7 +9,7 @@ import { scrape } from '../support/metrics.js';
 import { purgeBinlogs, streamFromHere } from '../support/binlog.js';
 import { shopEventCounts, shopWorkload, sleep } from '../support/fault-run.js';
 import { freePort } from '../support/ports.js';
-import { SdlProcess, waitForCatchUp } from '../support/sdl-process.js';
+import { SdlProcess, waitForCatchUp, waitForLine } from '../support/sdl-process.js';
 import { startStack, type Stack } from '../support/stack.js';
 import { assertMirrorsEqual, eventCounts } from '../support/verify.js';
 import { BackgroundWorkload, rng } from '../support/workload.js';
@@ -63,17 +63,6 @@ class BulkWriter {
     this.running = false;
     await this.done;
     return this.counts;
-  }
-}
-
-async function waitForLine(sdl: SdlProcess, msg: RegExp, timeoutMs = 180_000): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const line = sdl.lines().find((l) => msg.test(String(l['msg'])));
-    if (line !== undefined) return line;
-    if (!sdl.running) throw new Error(`sdl exited before logging ${msg}:\n${sdl.logs().slice(-3000)}`);
-    if (Date.now() > deadline) throw new Error(`sdl did not log ${msg}:\n${sdl.logs().slice(-3000)}`);
-    await sleep(50);
   }
 }
 
@@ -322,6 +311,49 @@ describe('sdl run: initial snapshot', () => {
       assert.equal(await client.db('ddlsnap').collection('m_gho').countDocuments({}), 0);
     } finally {
       for (const l of sdl.lines()) if (Number(l['level']) >= 40) t.diagnostic(`${new Date(Number(l['time'])).toISOString()} ${String(l['msg'])}`);
+      assert.equal(await sdl.stop(), 0, sdl.logs().slice(-3000));
+      await conn.end();
+    }
+  });
+
+  it('a RENAME of the last table while it is copied, or one re-created with another key: the stream copies the renamed table under its new name and replays the re-created one; ends equal', async () => {
+    const conn = await stack.mariadb.connect();
+    await conn.query('CREATE DATABASE rnlast');
+    // Copied in name order: `k`, then `z` last, so no later chunk of another table comes after the RENAME.
+    await bulkTable(conn, 'rnlast.k', 1200);
+    await bulkTable(conn, 'rnlast.z', 3000);
+    const sdl = new SdlProcess(stack.scratch, stack, { pipeline: 'rnlast', include: 'rnlast', name: 'rnlast', env: { SDL_SNAPSHOT_CHUNK_ROWS: '200' } });
+    sdl.start();
+    const snapshots = client.db('sdl').collection<{ _id: string; current: { table: string; rows: number } | null }>('snapshots');
+    const deadline = Date.now() + 300_000;
+    const copying = async (table: string): Promise<void> => {
+      for (;;) {
+        const p = await snapshots.findOne({ _id: 'rnlast' });
+        if (p?.current?.table === table && p.current.rows >= 400) return;
+        assert.ok(sdl.running && Date.now() < deadline, `waiting for the copy of ${table} (${JSON.stringify(p?.current)}):\n${sdl.logs().slice(-3000)}`);
+        await sleep(20);
+      }
+    };
+    try {
+      // Its key was (id); the new one is (v, id): the copy of the old one stops, the stream has the new one whole.
+      await copying('k');
+      await conn.query('CREATE OR REPLACE TABLE rnlast.k (id INT NOT NULL, v INT NOT NULL, note VARCHAR(40), PRIMARY KEY (v, id))');
+      await conn.query("INSERT INTO rnlast.k SELECT seq, seq % 7, 'after' FROM rnlast.seq_1_to_50");
+      await copying('z');
+      await conn.query('RENAME TABLE rnlast.z TO rnlast.z2');
+      await waitForLine(sdl, /^initial snapshot complete/);
+      await waitForLine(sdl, /^rnlast\.z2: renamed from rnlast\.z while the initial snapshot ran: copying it again online$/);
+      const copies = client.db('sdl').collection<{ done: boolean }>('snapshots');
+      for (;;) {
+        if ((await copies.countDocuments({ pipeline: 'rnlast', done: false })) === 0) break;
+        assert.ok(sdl.running && Date.now() < deadline, `online copies unfinished:\n${sdl.logs().slice(-3000)}`);
+        await sleep(200);
+      }
+      await waitForCatchUp(stack, 'rnlast', 180_000, sdl);
+      await assertMirrorsEqual(stack, ['rnlast']);
+      assert.equal(await client.db('rnlast').collection('z2').countDocuments({}), 3000);
+      assert.ok(sdl.lines().some((l) => /^snapshot: rnlast\.k has another key \(v, id\) than when its copy began \(id\)/.test(String(l['msg']))), sdl.logs().slice(-3000));
+    } finally {
       assert.equal(await sdl.stop(), 0, sdl.logs().slice(-3000));
       await conn.end();
     }

@@ -130,3 +130,15 @@ export async function waitForCatchUp(stack: Stack, pipeline = 'test', timeoutMs 
     await client.close();
   }
 }
+
+/** The first log line of `sdl` whose message matches `msg`, once logged; throws if sdl exits first. */
+export async function waitForLine(sdl: SdlProcess, msg: RegExp, timeoutMs = 180_000): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const line = sdl.lines().find((l) => msg.test(String(l['msg'])));
+    if (line !== undefined) return line;
+    if (!sdl.running) throw new Error(`sdl exited before logging ${msg}:\n${sdl.logs().slice(-3000)}`);
+    if (Date.now() > deadline) throw new Error(`sdl did not log ${msg}:\n${sdl.logs().slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
