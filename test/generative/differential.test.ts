@@ -38,6 +38,7 @@ describe('generative differential testing against real servers', () => {
     if (result.cases >= 30 && process.env['SDL_SEED'] === undefined) {
       if (enabled('slicedTransactions')) assert.ok((result.shapes.slices ?? 0) > 0, `no case streamed a transaction in slices: ${result.summary}`);
       if (enabled('onlineResnapshot')) assert.ok((result.shapes.resnapshots ?? 0) > 0, `no case completed an online re-snapshot: ${result.summary}`);
+      if (enabled('snapshotFirst')) assert.ok((result.shapes.initialSnapshots ?? 0) > 0, `no case started sdl without a checkpoint: ${result.summary}`);
       // sdl's own copies after rowless DDL, not rows the generator rewrote. Each kind occurs about
       // 3 times in 60 cases, so one of them is absent from a run often enough (~14%) to make a
       // per-kind assertion flaky; together (~10) they are never absent unless the mechanism is

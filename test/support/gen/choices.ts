@@ -73,6 +73,12 @@ export interface CaseChoice {
   sliceBytes?: number | undefined;
   /** snapshot.chunkRows of the case's sdl run: small, so an online re-snapshot takes several chunks. */
   chunkRows?: number | undefined;
+  /**
+   * The first step run with sdl started: the steps before it run while no sdl runs, and sdl then
+   * starts without a checkpoint, so it takes the initial snapshot while the later steps (DDL
+   * included) and faults run. Undefined: sdl streams from before the first step.
+   */
+  snapshotAt?: number | undefined;
 }
 
 const vals = fc.array(fc.nat(1000), { minLength: 1, maxLength: 6 });
@@ -136,5 +142,7 @@ export function caseArb(opts: { maxSteps: number; faultKinds: readonly FaultKind
     // About two cases in five stream their larger transactions in slices; shrinking goes to the defaults.
     sliceBytes: enabled('slicedTransactions') ? fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 2, arbitrary: fc.integer({ min: 1024, max: 3072 }) }) : fc.constant(undefined),
     chunkRows: fc.integer({ min: 1, max: 4 }),
+    // About one case in three takes the initial snapshot; shrinking goes to streaming from the start.
+    snapshotAt: enabled('snapshotFirst') ? fc.oneof({ weight: 2, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.nat(opts.maxSteps) }) : fc.constant(undefined),
   });
 }

@@ -3,12 +3,12 @@ import { writeFileSync } from 'node:fs';
 import { MongoClient } from 'mongodb';
 import type { Connection, ResultSetHeader } from 'mysql2/promise';
 import { sleep } from '../fault-run.js';
-import { SdlProcess, waitForCatchUp } from '../sdl-process.js';
+import { SdlProcess, waitForCatchUp, waitForLine } from '../sdl-process.js';
 import type { Stack } from '../stack.js';
 import { assertMirrorsEqual, eventCountsByTable } from '../verify.js';
 import type { CaseChoice, FaultChoice, FaultKind } from './choices.js';
 import { Interpreter, OTHER_DB, type Program, type Statement } from './program.js';
-import { streamFromHere } from '../binlog.js';
+import { purgeBinlogs, streamFromHere } from '../binlog.js';
 import { sdlCommand } from '../sdl-cli.js';
 import { ident } from './sql.js';
 
@@ -25,9 +25,10 @@ export interface CaseStats {
  * `resnapshots`: `sdl snapshot --tables` runs that ended with the table copied; `alterCopies`,
  * `partitionCopies`, `renameCopies`: tables sdl copied by itself after an ALTER of columns,
  * partition maintenance, or a RENAME from a table not included (the last copy of each table
- * only: a later request replaces the document, so these are lower bounds).
+ * only: a later request replaces the document, so these are lower bounds); `initialSnapshots`:
+ * cases whose sdl started without a checkpoint, after some steps.
  */
-export type Shape = 'sliced' | 'slices' | 'resnapshots' | 'alterCopies' | 'partitionCopies' | 'renameCopies';
+export type Shape = 'sliced' | 'slices' | 'resnapshots' | 'alterCopies' | 'partitionCopies' | 'renameCopies' | 'initialSnapshots';
 
 /** Faults keyed by the step they follow (indices wrap onto the program). */
 export function faultPlan(c: CaseChoice): Map<number, FaultChoice[]> {
@@ -145,13 +146,27 @@ async function runCaseBody(stack: Stack, c: CaseChoice, db: string, stats: CaseS
   let conn = await session(stack);
   phase.conn = conn;
   await conn.query(`CREATE DATABASE IF NOT EXISTS ${ident(OTHER_DB)}`);
-  phase.now = 'setting the start position';
-  // The oracle counts every row change as a change: stream from here, not an initial snapshot.
-  await streamFromHere(stack, pipeline, sdlDb);
-  let sdl = spawn();
+  // The oracle counts every row change after sdl's start as a change: without an initial
+  // snapshot, stream from here; with one (snapshotAt), sdl starts after the steps before it.
+  const startAt = program.initialSnapshot?.startAt ?? 0;
+  if (program.initialSnapshot === undefined) {
+    phase.now = 'setting the start position';
+    await streamFromHere(stack, pipeline, sdlDb);
+  }
+  let sdl: SdlProcess | undefined = program.initialSnapshot === undefined ? spawn() : undefined;
+  // The oracle needs the snapshot's position fixed before the next step: a change committed
+  // before it is in the copy, one after it is streamed (and counted). sdl logs this line once the
+  // first view is open.
+  const startSnapshot = async (step: number): Promise<SdlProcess> => {
+    phase.now = `${db}: starting sdl without a checkpoint (initial snapshot) before step ${step}`;
+    const p = spawn();
+    await waitForLine(p, /^no checkpoint: initial snapshot/, 120_000);
+    stats.shapes.initialSnapshots = (stats.shapes.initialSnapshots ?? 0) + 1;
+    return p;
+  };
   let mongoDown = false;
   // `sdl snapshot --tables` runs in the background, as beside a live pipeline; it exits once the copy is done.
-  const copies: { table: string; refusable: boolean; done: Promise<{ code: number; stdout: string; stderr: string }> }[] = [];
+  const copies: { table: string; refusable: boolean; duringInitialSnapshot: boolean; done: Promise<{ code: number; stdout: string; stderr: string }> }[] = [];
   const where = (i: number, st: Statement): string => `${db} step ${i}: ${st.sql.slice(0, 300)}`;
   try {
     for (const st of program.setup) {
@@ -159,6 +174,7 @@ async function runCaseBody(stack: Stack, c: CaseChoice, db: string, stats: CaseS
       await conn.query(st.sql);
     }
     for (const [i, step] of program.steps.entries()) {
+      if (i === startAt && sdl === undefined) sdl = await startSnapshot(i);
       for (const st of step.statements) {
         stats.statements++;
         phase.now = where(i, st);
@@ -173,6 +189,17 @@ async function runCaseBody(stack: Stack, c: CaseChoice, db: string, stats: CaseS
         await stack.mongo.start();
         mongoDown = false;
       }
+      if (sdl === undefined) {
+        // No pipeline yet: only what a server with no sdl attached goes through (binlogs purged
+        // before the first run, as on every production server).
+        for (const f of plan.get(i) ?? []) {
+          if (f.kind !== 'flush-logs' && f.kind !== 'purge-logs') continue;
+          stats.faults[f.kind] = (stats.faults[f.kind] ?? 0) + 1;
+          phase.now = `${db} step ${i}: fault ${describeFault(f)} before sdl starts`;
+          await (f.kind === 'flush-logs' ? conn.query('FLUSH BINARY LOGS') : purgeBinlogs(conn));
+        }
+        continue;
+      }
       if (step.resnapshot !== undefined) {
         // Requested while MongoDB is up (the command writes its request there), so the faults after this step land during the copy.
         const table = `${db}.${step.resnapshot}`;
@@ -185,7 +212,7 @@ async function runCaseBody(stack: Stack, c: CaseChoice, db: string, stats: CaseS
             said += text;
             if (said.includes('requested an online snapshot')) resolve();
           });
-          copies.push({ table, refusable: step.refusable === true, done });
+          copies.push({ table, refusable: step.refusable === true, duringInitialSnapshot: program.initialSnapshot !== undefined, done });
           void done.then(() => resolve());
         });
         await written;
@@ -223,6 +250,7 @@ async function runCaseBody(stack: Stack, c: CaseChoice, db: string, stats: CaseS
         }
       }
     }
+    sdl ??= await startSnapshot(program.steps.length);
     phase.now = `${db}: after the program, starting MongoDB`;
     if (mongoDown) {
       await stack.mongo.start();
@@ -233,13 +261,16 @@ async function runCaseBody(stack: Stack, c: CaseChoice, db: string, stats: CaseS
       const r = await copy.done;
       // A key with an ENUM/SET part is refused (exit 1, named), unless a DDL gave the table another key before the copy.
       if (copy.refusable && r.code === 1 && /: not copied \(.*refused: .*(enum|set)\(/.test(r.stdout)) continue;
+      // Asked while the initial snapshot ran (no checkpoint yet): refused, exit 2; that snapshot copies the table.
+      if (copy.duringInitialSnapshot && r.code === 2 && /has no checkpoint/.test(r.stdout + r.stderr)) continue;
       assert.equal(r.code, 0, `sdl snapshot --tables ${copy.table} exited ${r.code}:\n${r.stdout}\n${r.stderr.slice(-3000)}\nsdl warnings and errors:\n${notable(sdl)}`);
       stats.shapes.resnapshots = (stats.shapes.resnapshots ?? 0) + 1;
     }
     phase.now = `${db}: waiting for sdl to catch up`;
     assert.ok(sdl.running, `sdl exited during the program:\n${sdl.logs().slice(-3000)}`);
-    await waitForCatchUp(stack, pipeline, 120_000, sdl, sdlDb).catch((err: unknown) => {
-      throw new Error(`${err instanceof Error ? err.message : String(err)}\nsdl warnings and errors:\n${notable(sdl)}`);
+    const caughtUp = sdl;
+    await waitForCatchUp(stack, pipeline, 120_000, caughtUp, sdlDb).catch((err: unknown) => {
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\nsdl warnings and errors:\n${notable(caughtUp)}`);
     });
     // A DDL the stream reached late (or a kill) may have started another copy: the oracle judges the mirror once none runs.
     phase.now = `${db}: waiting for online snapshots to finish`;
@@ -256,7 +287,7 @@ async function runCaseBody(stack: Stack, c: CaseChoice, db: string, stats: CaseS
     assert.equal(code, 0, `sdl did not stop cleanly:\n${sdl.logs().slice(-3000)}`);
   } finally {
     if (mongoDown) await stack.mongo.start();
-    if (sdl.running) await sdl.kill9();
+    if (sdl?.running === true) await sdl.kill9();
     await conn.end().catch(() => undefined);
   }
 }
@@ -377,7 +408,10 @@ function sortedCounts(m: Map<string, Record<string, number>>): Record<string, Re
 function expectedCounts(p: Program): Record<string, Record<string, number>> {
   const m = new Map<string, Record<string, number>>();
   for (const [t, c] of p.events) {
-    const nz = Object.fromEntries(Object.entries(c).filter(([, n]) => n > 0));
+    // Changes before sdl's start reach the mirror in the initial snapshot's copies (op r), not as changes.
+    const before = p.initialSnapshot?.eventsBefore.get(t);
+    const after = before === undefined ? c : { insert: c.insert - before.insert, update: c.update - before.update, delete: c.delete - before.delete };
+    const nz = Object.fromEntries(Object.entries(after).filter(([, n]) => n > 0));
     if (Object.keys(nz).length > 0) m.set(t, nz);
   }
   return sortedCounts(m);
@@ -432,7 +466,7 @@ export async function runRefusalCase(stack: Stack, c: CaseChoice, db: string, st
       await client.close();
     }
   } finally {
-    if (sdl.running) await sdl.kill9();
+    if (sdl?.running === true) await sdl.kill9();
     await conn.end().catch(() => undefined);
   }
 }

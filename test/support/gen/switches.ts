@@ -85,6 +85,8 @@ export const UNDER_REPAIR = {
   savepoints: true,
   /** A step running `sdl snapshot --tables db.t` against the running pipeline. */
   onlineResnapshot: true,
+  /** Cases whose sdl starts after some steps, without a checkpoint: the initial snapshot runs beside the later steps and faults. */
+  snapshotFirst: true,
 };
 
 export type Switch = keyof typeof UNDER_REPAIR;
