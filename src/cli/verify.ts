@@ -7,6 +7,7 @@ import { probeCapabilities } from '../mongo/capabilities.js';
 import { copyUnderWayMessage, unfinishedCopiesOf } from '../mongo/table-snapshots.js';
 import { IncludeFilter } from '../mysql/include-filter.js';
 import { FERRETDB_CHUNK } from '../mongo/write-shape.js';
+import { orphanMirrors } from '../verify/orphan-mirrors.js';
 import { verify, type TableReport, type VerifyReport } from '../verify/verify.js';
 
 export interface VerifyCommandOptions {
@@ -64,8 +65,13 @@ export async function verifyCommand(config: Config, opts: VerifyCommandOptions =
           }
         : {}),
     });
-    process.stdout.write(opts.json === true ? JSON.stringify(report, null, 2) + '\n' : humanReport(report));
-    return report.ok ? 0 : 1;
+    // Only over the whole pipeline: --tables names the tables to compare, not where to look for others.
+    const orphans = opts.tables !== undefined ? [] : await orphanMirrors({
+      mysqlUrl: config.mysql.url, include: config.mysql.include, client, sdlDb: db, pipeline: config.pipeline, databaseMap: config.mongo.databaseMap, repair: opts.repair === true,
+    });
+    const full: VerifyReport = { ...report, ok: report.ok && orphans.every((m) => m.removed === true), ...(orphans.length > 0 ? { orphans } : {}) };
+    process.stdout.write(opts.json === true ? JSON.stringify(full, null, 2) + '\n' : humanReport(full));
+    return full.ok ? 0 : 1;
   } finally {
     await decoder?.close();
     await client.close();
@@ -90,6 +96,9 @@ function repairRefusal(db: Db, config: Config, tables: readonly string[] | undef
 export function humanReport(report: VerifyReport): string {
   const lines: string[] = [];
   for (const t of report.tables) lines.push(...tableLines(t));
+  for (const m of report.orphans ?? []) {
+    lines.push(`${m.db}.${m.collection}: mirror of ${m.table}, which the source does not have; ${m.removed === true ? 'removed' : '--repair removes it'}`);
+  }
   lines.push(report.ok ? 'verify: equal' : 'verify: DIFFERENT');
   return lines.join('\n') + '\n';
 }

@@ -16,6 +16,7 @@ import { snapshotSeq } from '../pipeline/sequence.js';
 import type { DecodedChange, RawRow, RawValue, RowChange, SourcePosition, TableSchema } from '../pipeline/types.js';
 import { canonical, compareDoc, digestMatches, docDigest, docPos, expectedOf, sourceKey, type DocDigest, type Expected, type FieldDiff } from './compare.js';
 import { CheckpointWatch } from './checkpoint-watch.js';
+import type { OrphanMirror } from './orphan-mirrors.js';
 import { repairTable, type RepairCounts, type RepairDeps } from './repair.js';
 
 export { canonical, indexSource, type Expected, type SourceDocs } from './compare.js';
@@ -49,6 +50,8 @@ export interface TableReport {
 export interface VerifyReport {
   ok: boolean;
   tables: TableReport[];
+  /** `sdl verify` of the whole pipeline: mirrors of included tables the source does not have. */
+  orphans?: OrphanMirror[];
 }
 
 export interface VerifyOptions {

@@ -177,6 +177,32 @@ describe('sdl verify: finds each kind of damage with its key, --repair fixes it,
     assert.equal((await sdlVerify(stack)).code, 0);
   });
 
+  it('a mirror of a table the source does not have (a restored backup) is reported, exit 1, and --repair removes it; a table dropped just now and a user\'s collection are not reported', async () => {
+    // As sdl writes mirror documents, for a table `gone_table` that no longer exists.
+    await client.db('shop').collection<{ _id: number; v: number; _sdl: { pos: string; op: string } }>('gone_table').insertMany([1, 2].map((id) => ({ _id: id, v: id, _sdl: { pos: 'e000000:0000000001:000000000004:00000000', op: 'insert' } })));
+    await client.db('shop').collection<{ _id: number; text: string }>('notes').insertOne({ _id: 1, text: 'mine' });
+    await conn.query('CREATE TABLE shop.brief (id INT PRIMARY KEY)');
+    await conn.query('INSERT INTO shop.brief VALUES (1), (2)');
+    await waitForCatchUp(stack, 'test', 120_000, sdl);
+    // Its DROP is still in the stream while verify starts: it must wait for it, not report it.
+    await conn.query('DROP TABLE shop.brief');
+    const found = await verifyJson(stack);
+    assert.equal(found.code, 1, JSON.stringify(found.report));
+    assert.deepEqual(found.report.orphans, [{ db: 'shop', collection: 'gone_table', table: 'shop.gone_table' }]);
+    assert.ok(found.report.tables.every((t) => t.counts.missing + t.counts.extra + t.counts.different === 0), JSON.stringify(found.report));
+    const human = await sdlVerify(stack);
+    assert.match(human.out, /^shop\.gone_table: mirror of shop\.gone_table, which the source does not have; --repair removes it$/m);
+    // --tables compares the tables named; it does not look for others.
+    assert.equal((await sdlVerify(stack, ['--tables', 'shop.items'])).code, 0);
+    const repaired = await verifyJson(stack, ['--repair']);
+    assert.equal(repaired.code, 0, JSON.stringify(repaired.report));
+    assert.deepEqual(repaired.report.orphans, [{ db: 'shop', collection: 'gone_table', table: 'shop.gone_table', removed: true }]);
+    const collections = (await client.db('shop').listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).sort();
+    assert.deepEqual(collections, ['items', 'notes', 'other']);
+    assert.equal((await sdlVerify(stack)).code, 0);
+    await client.db('shop').collection('notes').drop();
+  });
+
   it('the source pass holds no view across chunks: an ALTER of the table during verify does not wait for verify to end', async () => {
     await conn.query('CREATE TABLE shop.long (id INT PRIMARY KEY, v INT)');
     await conn.query('INSERT INTO shop.long SELECT seq, seq FROM shop.seq_1_to_8000');
